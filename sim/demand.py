@@ -1,0 +1,167 @@
+"""Booking demand: a non-homogeneous Poisson process per district × category × channel.
+
+The intensity is piecewise constant per hour of simulated time:
+
+    λ(t, d, c) = B·scale/525,600 · share(c) · season(c, month) · hour(h) · weekday(w)
+                 · w(d) · surge(t, c, d)                        [bookings per minute]
+
+with hour and weekday profiles normalised to mean 1, seasonal rows to mean 1 and district
+weights w(d) ∝ population·(1 + uplift·urban share) summing to 1, so a year holds about
+``bookings_per_year·scale`` bookings.  Counts per (hour, category) are Poisson and times
+uniform within the hour (exact for a piecewise-constant intensity); district-specific
+surges are applied by thinning.  Citizens exist only as booking rows (never created up front).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.calendar import MIN_PER_HOUR, Calendar
+from sim.catalog import CatalogArrays
+from sim.config import Scenario
+from sim.geography import District, sample_points
+from sim.seeds import Streams
+
+MIN_PER_YEAR = 365.0 * 1440.0
+CHANNELS = ("app", "web", "helpline")
+
+
+@dataclass
+class Arrivals:
+    """Bookings in creation order (arrays of equal length)."""
+
+    t_min: np.ndarray
+    category: np.ndarray   # index into the catalog arrays
+    district: np.ndarray   # index into the run's districts
+    channel: np.ndarray    # index into CHANNELS
+    lat: np.ndarray
+    lon: np.ndarray
+    urban: np.ndarray      # bool: job within the urban core (urban travel speed)
+
+    def __len__(self) -> int:
+        return int(self.t_min.shape[0])
+
+
+class DemandModel:
+    """The scenario's booking intensity and samplers."""
+
+    def __init__(self, sc: Scenario, districts: list[District], cat: CatalogArrays) -> None:
+        self.sc = sc
+        self.districts = districts
+        self.cat = cat
+        self.cal = Calendar(sc.start_date)
+        dm = sc.demand
+        hp = np.asarray(dm.hour_profile, dtype=np.float64)
+        wp = np.asarray(dm.weekday_profile, dtype=np.float64)
+        self.hour = hp / hp.mean()
+        self.weekday = wp / wp.mean()
+        w = np.array([d.population * (1 + dm.urban_uplift * d.urban_share) for d in districts])
+        state_w = self._state_weight_total(dm.urban_uplift)
+        # Demand of a sub-state run is its share of the statewide demand.
+        self.district_share = w / w.sum()
+        self.base_per_min = dm.bookings_per_year * dm.scale / MIN_PER_YEAR * (w.sum() / state_w)
+
+    @staticmethod
+    def _state_weight_total(uplift: float) -> float:
+        from sim.geography import load_districts
+
+        return float(sum(d.population * (1 + uplift * d.urban_share) for d in load_districts()))
+
+    # -- intensity -------------------------------------------------------------------
+    def _slot_factors(self, n_slots: int) -> tuple[np.ndarray, np.ndarray]:
+        """Time factor per hour slot and month index (0-11) per slot."""
+        t = np.arange(n_slots) * MIN_PER_HOUR
+        f = self.hour[self.cal.hour_of(t)] * self.weekday[self.cal.weekday_of(t)]
+        return f, self.cal.month_of(t) - 1
+
+    def _surge(self, n_slots: int) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray, float]]]:
+        """Max surge multiplier per (slot, category) and district-specific surges to thin by."""
+        m = np.ones((n_slots, len(self.cat.keys)))
+        local = []
+        slot_day = np.arange(n_slots) * MIN_PER_HOUR / 1440.0
+        names = [d.name for d in self.districts]
+        for s in self.sc.demand.surges:
+            in_win = (slot_day >= s.start_day) & (slot_day < s.end_day)
+            cats = np.array([self.cat.keys.index(c) for c in s.categories if c in self.cat.keys]
+                            if s.categories else np.arange(len(self.cat.keys)), dtype=np.int64)
+            if s.districts:
+                dmask = np.isin(names, s.districts)
+                if not dmask.any():
+                    continue
+                local.append((in_win, cats, s.multiplier, dmask))
+            if cats.size:
+                m[np.ix_(in_win, cats)] *= s.multiplier if not s.districts else max(s.multiplier, 1.0)
+        return m, local
+
+    def rate_per_min(self, t_min: np.ndarray, channel_share: float = 1.0) -> np.ndarray:
+        """Expected bookings per minute at times ``t_min`` (all districts and categories)."""
+        t = np.asarray(t_min, dtype=np.float64)
+        slots = np.floor(t / MIN_PER_HOUR).astype(np.int64)
+        n = int(slots.max()) + 1 if slots.size else 1
+        f, month = self._slot_factors(n)
+        surge, _ = self._surge(n)
+        per_cat = self.cat.demand_share[None, :] * self.cat.seasonal[:, month].T * surge
+        return self.base_per_min * channel_share * f[slots] * per_cat[slots].sum(axis=1)
+
+    # -- sampling ----------------------------------------------------------------------
+    def sample(self, horizon_min: float, streams: Streams, channel_share: float,
+               channels: tuple[int, ...], channel_p: np.ndarray) -> Arrivals:
+        """Sample arrivals over ``[0, horizon_min)`` for the given channels."""
+        rng = streams["arrivals"]
+        n_slots = int(np.ceil(horizon_min / MIN_PER_HOUR))
+        f, month = self._slot_factors(n_slots)
+        surge, local = self._surge(n_slots)
+        slot_len = np.minimum(MIN_PER_HOUR, horizon_min - np.arange(n_slots) * MIN_PER_HOUR)
+        mean = (self.base_per_min * channel_share * (f * slot_len)[:, None]
+                * self.cat.demand_share[None, :] * self.cat.seasonal[:, month].T * surge)
+        counts = rng.poisson(mean)
+        slot_idx, cat_idx = np.nonzero(counts)
+        reps = counts[slot_idx, cat_idx]
+        slot = np.repeat(slot_idx, reps)
+        category = np.repeat(cat_idx, reps)
+        t = slot * MIN_PER_HOUR + rng.random(slot.size) * slot_len[slot]
+        prng = streams["places"]
+        district = prng.choice(len(self.districts), size=t.size, p=self.district_share)
+        keep = np.ones(t.size, dtype=bool)
+        for in_win, cats, mult, dmask in local:  # thin district-specific surges
+            hit = in_win[slot] & np.isin(category, cats)
+            inside = dmask[district]
+            u = prng.random(t.size)
+            keep &= ~(hit & ~inside & (u >= 1.0 / max(mult, 1.0)))
+            keep &= ~(hit & inside & (mult < 1.0) & (u >= mult))
+        order = np.lexsort((category, t))
+        order = order[keep[order]]
+        t, category, district = t[order], category[order], district[order]
+        chan = np.asarray(channels, dtype=np.int64)[
+            streams["channels"].choice(len(channels), size=t.size, p=channel_p)]
+        return self.place(t, category, district, chan, streams)
+
+    def categories_at(self, t_min: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Draw categories for bookings at given times (used for helpline bookings)."""
+        month = self.cal.month_of(t_min) - 1
+        p = self.cat.demand_share[None, :] * self.cat.seasonal[:, month].T
+        p /= p.sum(axis=1, keepdims=True)
+        u = rng.random(len(month))
+        return np.minimum((p.cumsum(axis=1) < u[:, None]).sum(axis=1), len(self.cat.keys) - 1)
+
+    def place(self, t: np.ndarray, category: np.ndarray, district: np.ndarray, chan: np.ndarray,
+              streams: Streams) -> Arrivals:
+        """Attach job locations (sampled in each district) to arrivals."""
+        lat = np.empty(t.size)
+        lon = np.empty(t.size)
+        urban = np.zeros(t.size, dtype=bool)
+        rng = streams["locations"]
+        for i, d in enumerate(self.districts):
+            m = np.flatnonzero(district == i)
+            if m.size:
+                lat[m], lon[m], urban[m] = sample_points(d, m.size, rng, self.sc.geography.urban_sigma_km)
+        return Arrivals(t, category.astype(np.int64), district.astype(np.int64), chan, lat, lon, urban)
+
+
+def merge(a: Arrivals, b: Arrivals) -> Arrivals:
+    """Two arrival sets in one creation order (ties by channel, then category)."""
+    cols = {k: np.concatenate([getattr(a, k), getattr(b, k)]) for k in Arrivals.__dataclass_fields__}
+    order = np.lexsort((cols["category"], cols["channel"], cols["t_min"]))
+    return Arrivals(**{k: v[order] for k, v in cols.items()})

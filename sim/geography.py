@@ -1,0 +1,135 @@
+"""The 75 districts of Uttar Pradesh: census figures, HQ points, polygons, distances.
+
+Data: ``sim/data/up_districts.csv`` and ``up_districts.geojson`` (sources and caveats in
+``sim/data/SOURCES.md``: Census 2011 A-1, LGD, Hindustan Times boundaries, GeoNames).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+from matplotlib.path import Path
+
+EARTH_RADIUS_KM = 6371.0088
+#: km per degree of latitude (mean); used only for the planar spatial index.
+KM_PER_DEG_LAT = 111.2
+#: Reference latitude for the planar projection of UP [degrees] (the state spans 23.9–30.4 N).
+REF_LAT = 27.0
+
+
+@dataclass(frozen=True)
+class District:
+    """One district.  Population figures are Census 2011 [persons]; area [km²]."""
+
+    name: str
+    division: str
+    hq_name: str
+    hq_lat: float
+    hq_lon: float
+    population: int
+    urban_population: int
+    area_km2: float
+    polygon: Path
+
+    @property
+    def urban_share(self) -> float:
+        """Urban share of the 2011 population (0–1)."""
+        return self.urban_population / self.population
+
+
+@lru_cache(maxsize=1)
+def load_districts() -> tuple[District, ...]:
+    """All 75 districts, sorted by name (the stable order every table uses)."""
+    root = resources.files("sim") / "data"
+    with (root / "up_districts.geojson").open("r", encoding="utf-8") as fh:
+        shapes = {f["properties"]["district"]: f["geometry"] for f in json.load(fh)["features"]}
+    out = []
+    with (root / "up_districts.csv").open("r", encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            geom = shapes[row["district"]]
+            rings = geom["coordinates"] if geom["type"] == "Polygon" else [p[0] for p in geom["coordinates"]]
+            # Exterior ring only: the shipped polygons have no holes.
+            out.append(District(
+                name=row["district"], division=row["division"], hq_name=row["hq_name"],
+                hq_lat=float(row["hq_lat"]), hq_lon=float(row["hq_lon"]),
+                population=int(row["population_2011"]),
+                urban_population=int(row["urban_population_2011"]),
+                area_km2=float(row["area_km2"]),
+                polygon=Path(np.asarray(rings[0], dtype=np.float64)),
+            ))
+    return tuple(sorted(out, key=lambda d: d.name))
+
+
+def district_names() -> list[str]:
+    """Names of all districts, sorted."""
+    return [d.name for d in load_districts()]
+
+
+def district_map() -> dict[str, District]:
+    """Districts by name."""
+    return {d.name: d for d in load_districts()}
+
+
+def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
+    """Great-circle distance [km] between points given in degrees (vectorised)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp = p2 - p1
+    dl = np.radians(np.asarray(lon2) - np.asarray(lon1))
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def project_km(lat, lon) -> np.ndarray:
+    """Planar (x, y) [km] for the spatial index: equirectangular around ``REF_LAT``.
+
+    Distances in this plane are within ±4% of great-circle distances across UP, so index
+    queries use a radius inflated by ``INDEX_SLACK`` and are then filtered by haversine.
+    """
+    x = np.asarray(lon, dtype=np.float64) * KM_PER_DEG_LAT * np.cos(np.radians(REF_LAT))
+    y = np.asarray(lat, dtype=np.float64) * KM_PER_DEG_LAT
+    return np.column_stack([x, y])
+
+
+INDEX_SLACK = 1.06
+
+
+def sample_points(
+    district: District, n: int, rng: np.random.Generator, urban_sigma_km: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sample ``n`` home locations in a district.
+
+    With probability equal to the urban share a point is drawn from a 2-D normal around
+    the HQ (σ = ``urban_sigma_km``), otherwise uniformly over the polygon; every point is
+    kept inside the polygon by rejection.
+
+    Returns:
+        lat [deg], lon [deg], urban flag (bool) arrays of length ``n``.
+    """
+    lat = np.empty(n)
+    lon = np.empty(n)
+    urban = rng.random(n) < district.urban_share
+    verts = district.polygon.vertices
+    lo, hi = verts.min(axis=0), verts.max(axis=0)
+    deg_lat = urban_sigma_km / KM_PER_DEG_LAT
+    deg_lon = deg_lat / np.cos(np.radians(district.hq_lat))
+    todo = np.arange(n)
+    for _ in range(200):
+        if todo.size == 0:
+            break
+        u = urban[todo]
+        cand_lon = np.where(u, district.hq_lon + deg_lon * rng.standard_normal(todo.size),
+                            rng.uniform(lo[0], hi[0], todo.size))
+        cand_lat = np.where(u, district.hq_lat + deg_lat * rng.standard_normal(todo.size),
+                            rng.uniform(lo[1], hi[1], todo.size))
+        ok = district.polygon.contains_points(np.column_stack([cand_lon, cand_lat]))
+        lat[todo[ok]] = cand_lat[ok]
+        lon[todo[ok]] = cand_lon[ok]
+        todo = todo[~ok]
+    if todo.size:  # pathological polygon: fall back to the HQ point
+        lat[todo], lon[todo] = district.hq_lat, district.hq_lon
+    return lat, lon, urban

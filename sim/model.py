@@ -1,0 +1,335 @@
+"""The SimPy booking lifecycle of Sewa Mitra.
+
+request → dispatch (policy) → offer(s) → accept / decline / time-out → re-dispatch …
+→ travel → service → completion → payment → rating.  Citizens cancel when they have
+waited longer than their patience; a booking the platform cannot place within
+``max_search_min`` or ``max_offers`` ends unfulfilled.  Each booking ends in exactly one
+terminal state and a worker is reserved by at most one offer or job at a time.
+
+Random quantities of each booking (patience, durations, price, acceptance uniforms,
+response delays, rating noise) are drawn up front and indexed by booking id, so every
+dispatch policy faces the same demand and the same behaviour (common random numbers).
+"""
+
+from __future__ import annotations
+
+from array import array
+
+import numpy as np
+import simpy
+
+from sim.calendar import Calendar
+from sim.catalog import catalog_arrays
+from sim.config import Scenario
+from sim.demand import CHANNELS, Arrivals, DemandModel, merge
+from sim.dispatch import WorkerIndex, WorkerState
+from sim.geography import District, district_map
+from sim.policies import JobRequest, make_policy
+from sim.seeds import Streams
+from sim.workforce import build_workforce
+
+STATUS = ("open", "completed", "cancelled", "unfulfilled")
+OPEN, COMPLETED, CANCELLED, UNFULFILLED = range(4)
+OUTCOMES = ("accepted", "declined", "timeout", "withdrawn")
+
+
+class BookingRecords:
+    """Preallocated columns of the bookings table (NaN / -1 = missing)."""
+
+    def __init__(self, n: int) -> None:
+        self.status = np.zeros(n, dtype=np.int8)
+        self.worker = np.full(n, -1, dtype=np.int64)
+        self.assigned = np.full(n, np.nan)
+        self.started = np.full(n, np.nan)
+        self.completed = np.full(n, np.nan)
+        self.ended = np.full(n, np.nan)
+        self.travel_km = np.full(n, np.nan)
+        self.rating = np.full(n, np.nan)
+        self.offers = np.zeros(n, dtype=np.int64)
+
+
+class OfferLog:
+    """Append-only columns of the offers table."""
+
+    def __init__(self) -> None:
+        self.booking = array("q")
+        self.worker = array("q")
+        self.offered = array("d")
+        self.responded = array("d")
+        self.outcome = array("b")
+
+    def add(self, b: int, w: int, t0: float, t1: float, outcome: int) -> None:
+        """Record one offer."""
+        self.booking.append(b)
+        self.worker.append(w)
+        self.offered.append(t0)
+        self.responded.append(t1)
+        self.outcome.append(outcome)
+
+
+class Model:
+    """One replication of a scenario: owns the SimPy environment and all run state."""
+
+    def __init__(self, sc: Scenario, streams: Streams) -> None:
+        self.sc = sc
+        self.streams = streams
+        self.env = simpy.Environment()
+        self.cal = Calendar(sc.start_date)
+        dmap = district_map()
+        self.districts: list[District] = [dmap[n] for n in sc.geography.selected()]
+        self.cat = catalog_arrays(sc.catalog)
+        self.wf = build_workforce(sc, self.districts, self.cat, streams)
+        init_rating = np.clip(self.wf.quality, 1, 5)
+        self.state = WorkerState(len(self.wf), init_rating, sc.workforce.rating_prior_weight)
+        self.index = WorkerIndex(self.wf, self.cat.keys, self.state)
+        self.policy = make_policy(sc.dispatch.policy, sc.dispatch.params)
+        self.policy.bind(streams["choices"])
+        self.demand = DemandModel(sc, self.districts, self.cat)
+        self.helpline = None
+        self.arrivals = self._arrivals()
+        self._draw_per_booking()
+        self.rec = BookingRecords(len(self.arrivals))
+        self.offers = OfferLog()
+        self.wake = [self.env.event() for _ in self.cat.keys]
+        self._batch: list[tuple[JobRequest, simpy.Event]] = []
+        self.money = None
+        if sc.money.enabled:
+            from sim.money import Money
+
+            self.money = Money(sc.money, self.env, streams, len(self.wf), self.wf.district_idx)
+
+    # -- set-up ------------------------------------------------------------------------
+    def _arrivals(self) -> Arrivals:
+        sc = self.sc
+        shares = sc.demand.channel_shares
+        hl_on = sc.helpline.enabled and shares.get("helpline", 0) > 0
+        chans = ("app", "web") if hl_on else CHANNELS
+        p = np.array([shares.get(c, 0.0) for c in chans])
+        total = p.sum()
+        idx = tuple(CHANNELS.index(c) for c in chans)
+        own = self.demand.sample(sc.horizon_min, self.streams, total, idx,
+                                 p / total if total > 0 else np.full(len(idx), 1 / len(idx)))
+        if not hl_on:
+            return own
+        from sim.helpline.engine import simulate_helpline
+
+        self.helpline = simulate_helpline(sc.helpline, self.streams, sc.horizon_min, self.cal)
+        t = np.asarray(self.helpline.booking_times_min, dtype=np.float64)
+        keep = t < sc.horizon_min
+        t = t[keep]
+        self._hl_call_ids = np.asarray(self.helpline.booking_call_ids)[keep]
+        crng = self.streams["categories"]
+        cats = self.demand.categories_at(t, crng)
+        dist = crng.choice(len(self.districts), size=t.size, p=self.demand.district_share)
+        hl = self.demand.place(t, cats, dist, np.full(t.size, CHANNELS.index("helpline")), self.streams)
+        return merge(own, hl)
+
+    def _draw_per_booking(self) -> None:
+        """Per-booking random quantities, drawn once, indexed by booking id (CRN)."""
+        n, sc, s = len(self.arrivals), self.sc, self.streams
+        lc = sc.lifecycle
+        k = lc.max_offers
+        self.patience = s["patience"].exponential(lc.patience_mean_min, n)
+        cv = self.cat.service_cv[self.arrivals.category]
+        mean = self.cat.service_min[self.arrivals.category]
+        sig2 = np.log1p(cv**2)
+        self.service = mean * np.exp(np.sqrt(sig2) * s["durations"].standard_normal(n) - sig2 / 2)
+        pc = lc.price_cv
+        ps2 = np.log1p(pc**2)
+        raw = self.cat.price_paise[self.arrivals.category] * np.exp(
+            np.sqrt(ps2) * s["prices"].standard_normal(n) - ps2 / 2)
+        self.price = np.maximum(np.round(raw / 1000.0), 1).astype(np.int64) * 1000  # whole Rs 10
+        self.accept_u = s["accept"].random((n, k))
+        self.response = s["accept"].exponential(sc.workforce.response_mean_min, (n, k))
+        cr = s["cancels"]
+        self.cancel_u = cr.random(n)
+        self.cancel_frac = cr.random(n)
+        rr = s["ratings"]
+        self.rate_u = rr.random(n)
+        self.rate_noise = rr.normal(0.0, 0.6, n)
+
+    # -- processes ---------------------------------------------------------------------
+    def start(self) -> None:
+        """Schedule every booking (called once, before ``env.run``)."""
+        self.env.process(self._source())
+        if self.money is not None:
+            self.money.start()
+
+    def _source(self):
+        env, arr = self.env, self.arrivals
+        for b in range(len(arr)):
+            t = arr.t_min[b]
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            env.process(self._booking(b))
+
+    def _job(self, b: int, excluded: frozenset[int]) -> JobRequest:
+        a = self.arrivals
+        return JobRequest(b, self.cat.keys[a.category[b]], self.districts[a.district[b]].name,
+                          float(a.lat[b]), float(a.lon[b]), float(a.t_min[b]), excluded)
+
+    def _decide(self, job: JobRequest):
+        """Offers for a job now (immediate policies) or at the next batch (batching ones)."""
+        window = self.policy.batch_window_min
+        if window <= 0:
+            cands = self.index.candidates(job, self.policy.radius_km, self.env.now)
+            return self.policy.choose(job, cands, self.env.now)
+        ev = self.env.event()
+        if not self._batch:
+            self.env.process(self._flush_batch(window))
+        self._batch.append((job, ev))
+        offers = yield ev
+        return offers
+
+    def _flush_batch(self, window: float):
+        now = self.env.now
+        yield self.env.timeout(np.ceil(now / window + 1e-9) * window - now)
+        batch, self._batch = self._batch, []
+        jobs = [j for j, _ in batch]
+        cands = [self.index.candidates(j, self.policy.radius_km, self.env.now) for j in jobs]
+        decided = self.policy.choose_batch(jobs, cands, self.env.now)
+        seen: set[int] = set()
+        for (_, ev), offer in zip(batch, decided, strict=True):
+            clash = seen.intersection(offer)
+            if clash:
+                raise RuntimeError(f"policy {self.policy.name} offered workers {sorted(clash)} twice")
+            seen.update(offer)
+            ev.succeed(offer)
+
+    def _release(self, w: int) -> None:
+        self.state.busy[w] = False
+        self.state.idle_since[w] = self.env.now
+        for c in (self.wf.skill1[w], self.wf.skill2[w]):
+            if c >= 0:
+                ev, self.wake[c] = self.wake[c], self.env.event()
+                ev.succeed()
+
+    def _booking(self, b: int):
+        env, lc, rec = self.env, self.sc.lifecycle, self.rec
+        created = env.now
+        cat = int(self.arrivals.category[b])
+        give_up = created + self.patience[b]
+        platform_end = created + lc.max_search_min
+        if self.money is not None:
+            self.money.on_booking_created(b, b, self.cat.keys[cat], int(self.price[b]), created)
+        excluded: set[int] = set()
+        k = 0  # offers made so far
+        winner = -1
+        while winner < 0:
+            now = env.now
+            if now >= give_up or now >= platform_end or k >= lc.max_offers:
+                yield from self._end_unassigned(b, give_up)
+                return
+            offers = yield from self._decide(self._job(b, frozenset(excluded)))
+            offers = offers[: lc.max_offers - k]
+            if not offers:
+                wait = min(lc.retry_interval_min, give_up - now, platform_end - now)
+                yield env.timeout(wait) | self.wake[cat]
+                continue
+            winner = yield from self._offer(b, offers, k, give_up)
+            k += len(offers)
+            rec.offers[b] = k
+            if winner == -2:  # the citizen gave up while the offer was out
+                self._finish(b, CANCELLED)
+                return
+            excluded.update(w for w in offers if w != winner)
+        yield from self._serve(b, winner)
+
+    def _offer(self, b: int, offers: list[int], k0: int, give_up: float):
+        """Offer to one or more workers at once; the first to accept wins.
+
+        Returns the winning worker, -1 if all declined or timed out, -2 if the citizen
+        cancelled while the offers were out.
+        """
+        env, st, to = self.env, self.state, self.sc.lifecycle.accept_timeout_min
+        t0 = env.now
+        for w in offers:
+            if st.busy[w]:
+                raise RuntimeError(f"worker {w} offered booking {b} while busy")
+            st.busy[w] = True
+        delay = self.response[b, k0:k0 + len(offers)]
+        accepts = self.accept_u[b, k0:k0 + len(offers)] < self.wf.accept_prob[offers]
+        accepts &= delay <= to
+        if accepts.any():
+            j = int(np.flatnonzero(accepts)[np.argmin(delay[accepts])])
+            span, winner = float(delay[j]), offers[j]
+        else:
+            span, winner = float(np.minimum(delay, to).max()), -1
+        if t0 + span > give_up:  # citizen cancels before an answer arrives
+            yield env.timeout(max(give_up - t0, 0.0))
+            for w in offers:
+                self.offers.add(b, w, t0, env.now, 3)
+                self._release(w)
+            return -2
+        yield env.timeout(span)
+        for i, w in enumerate(offers):
+            if w == winner:
+                outcome = 0
+            elif winner >= 0 and delay[i] >= span:
+                outcome = 3  # withdrawn: someone else accepted first
+            else:
+                outcome = 1 if delay[i] <= to else 2
+            self.offers.add(b, w, t0, t0 + min(delay[i], span, to), outcome)
+            if w != winner:
+                self._release(w)
+        return winner
+
+    def _end_unassigned(self, b: int, give_up: float):
+        if self.env.now >= give_up:
+            self._finish(b, CANCELLED)
+        else:
+            self._finish(b, UNFULFILLED)
+        return
+        yield  # a generator, so callers can ``yield from`` it
+
+    def _finish(self, b: int, status: int) -> None:
+        self.rec.status[b] = status
+        self.rec.ended[b] = self.env.now
+        if self.money is not None:
+            if status == CANCELLED:
+                self.money.on_booking_cancelled(b, self.env.now, "citizen")
+            elif status == UNFULFILLED:
+                self.money.on_booking_unfulfilled(b, self.env.now)
+
+    def _serve(self, b: int, w: int):
+        env, rec, sc, a = self.env, self.rec, self.sc, self.arrivals
+        assigned = env.now
+        rec.worker[b] = w
+        rec.assigned[b] = assigned
+        if self.money is not None:
+            self.money.on_booking_assigned(b, w, assigned)
+        geo = sc.geography
+        km = float(np.asarray(
+            _haversine(a.lat[b], a.lon[b], self.wf.lat[w], self.wf.lon[w]))) * geo.road_factor
+        rec.travel_km[b] = km
+        speed = geo.speed_kmh_urban if a.urban[b] else geo.speed_kmh_rural
+        travel = km / speed * 60.0
+        if self.cancel_u[b] < sc.lifecycle.cancel_after_assign_prob:
+            yield env.timeout(self.cancel_frac[b] * travel)
+            self.state.busy_min[w] += env.now - assigned
+            self._release(w)
+            self._finish(b, CANCELLED)
+            return
+        yield env.timeout(travel)
+        rec.started[b] = env.now
+        yield env.timeout(self.service[b])
+        now = env.now
+        rec.completed[b] = now
+        st = self.state
+        st.busy_min[w] += now - assigned
+        st.jobs[w] += 1
+        st.earned_paise[w] += self.price[b]
+        if self.rate_u[b] < sc.lifecycle.rating_prob:
+            stars = float(np.clip(np.round(self.wf.quality[w] + self.rate_noise[b]), 1, 5))
+            rec.rating[b] = stars
+            st.add_rating(w, stars)
+        self._finish(b, COMPLETED)
+        if self.money is not None:
+            self.money.on_booking_completed(b, w, now)
+        self._release(w)
+
+
+def _haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    from sim.geography import haversine_km
+
+    return float(haversine_km(lat1, lon1, lat2, lon2))

@@ -1,0 +1,192 @@
+"""Run one replication of a scenario and save its outputs.
+
+``run_one`` is a pure function of (scenario, seed, replication): experiments call it in
+worker processes or on a Dask cluster; ``write_run`` stores what it returns.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim import __version__
+from sim.config import Scenario
+from sim.demand import CHANNELS
+from sim.metrics import booking_kpis, district_table, worker_kpis
+from sim.model import OUTCOMES, STATUS, Model
+from sim.seeds import Streams
+
+
+@dataclass
+class RunResult:
+    """What one replication produces: tidy tables, a summary and the inputs that made them."""
+
+    scenario: Scenario
+    seed: int
+    replication: int
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def run_one(sc: Scenario, seed: int | None = None, replication: int = 0, progress: bool = False) -> RunResult:
+    """Simulate ``sc`` once.  ``seed`` defaults to the scenario's seed."""
+    seed = sc.seed if seed is None else int(seed)
+    t_wall = time.perf_counter()
+    m = Model(sc, Streams(seed, replication))
+    m.start()
+    days = int(np.ceil(sc.horizon_days))
+    if progress:
+        from tqdm import tqdm
+
+        with tqdm(total=days, unit="day", desc=f"{sc.name} seed {seed}") as bar:
+            for d in range(1, days + 1):
+                m.env.run(until=min(d * 1440.0, sc.horizon_min))
+                bar.update(1)
+    else:
+        m.env.run(until=sc.horizon_min)
+    res = RunResult(sc, seed, replication)
+    res.tables = collect_tables(m)
+    res.summary = summarise(m, res.tables, seed, replication)
+    res.summary["wall_s"] = round(time.perf_counter() - t_wall, 3)
+    return res
+
+
+def collect_tables(m: Model) -> dict[str, pd.DataFrame]:
+    """The run's output tables (see docs/ARCHITECTURE.md)."""
+    a, r = m.arrivals, m.rec
+    n = len(a)
+    # Bookings still open at the horizon are right-censored: they keep status "open".
+    status = np.array(STATUS, dtype=object)[r.status]
+    names = np.array([d.name for d in m.districts], dtype=object)
+    worker = pd.array(np.where(r.worker >= 0, r.worker, 0), dtype="Int64")
+    worker[r.worker < 0] = pd.NA
+    price = pd.array(m.price, dtype="Int64")
+    bookings = pd.DataFrame({
+        "booking_id": np.arange(n, dtype=np.int64),
+        "district": names[a.district],
+        "category": np.array(m.cat.keys, dtype=object)[a.category],
+        "channel": np.array(CHANNELS, dtype=object)[a.channel],
+        "created_min": a.t_min,
+        "status": status,
+        "worker_id": worker,
+        "assigned_min": r.assigned,
+        "started_min": r.started,
+        "completed_min": r.completed,
+        "ended_min": r.ended,
+        "travel_km": r.travel_km,
+        "price_paise": price,
+        "rating": r.rating,
+        "offers": r.offers,
+        "lat": a.lat,
+        "lon": a.lon,
+        "citizen_id": np.arange(n, dtype=np.int64),
+    })
+    o = m.offers
+    offers = pd.DataFrame({
+        "booking_id": np.frombuffer(o.booking, dtype=np.int64) if len(o.booking) else np.zeros(0, np.int64),
+        "worker_id": np.frombuffer(o.worker, dtype=np.int64) if len(o.worker) else np.zeros(0, np.int64),
+        "offered_min": np.frombuffer(o.offered, dtype=np.float64) if len(o.offered) else np.zeros(0),
+        "responded_min": np.frombuffer(o.responded, dtype=np.float64) if len(o.responded) else np.zeros(0),
+        "outcome": np.array(OUTCOMES, dtype=object)[np.frombuffer(o.outcome, dtype=np.int8).astype(int)]
+        if len(o.outcome) else np.zeros(0, dtype=object),
+    })
+    workers = m.wf.frame([d.name for d in m.districts], m.cat.keys)
+    st = m.state
+    workers["jobs"] = st.jobs
+    workers["busy_min"] = st.busy_min
+    workers["earned_paise"] = st.earned_paise
+    workers["rating"] = st.rating
+    workers["ratings_received"] = st.ratings_received
+    tables = {"bookings": bookings, "offers": offers, "workers": workers}
+    districts = pd.DataFrame({"district": [d.name for d in m.districts],
+                              "population_2011": [d.population for d in m.districts]})
+    tables["districts"] = district_table(_measured(m, bookings), workers, districts, _available_min(m))
+    if m.helpline is not None:
+        calls = m.helpline.calls.copy()
+        ids = np.full(len(calls), -1, dtype=np.int64)
+        hl_rows = np.flatnonzero(bookings["channel"].to_numpy() == "helpline")
+        pos = {int(c): i for i, c in enumerate(calls["call_id"].to_numpy())}
+        for cid, bid in zip(m._hl_call_ids, _helpline_booking_ids(m, hl_rows), strict=True):
+            ids[pos[int(cid)]] = bid
+        calls["booking_id"] = pd.array(np.where(ids >= 0, ids, 0), dtype="Int64")
+        calls.loc[ids < 0, "booking_id"] = pd.NA
+        tables["calls"] = calls
+        tables["helpline_hourly"] = m.helpline.hourly
+    if m.money is not None:
+        tables.update(m.money.tables())
+    return tables
+
+
+def _helpline_booking_ids(m: Model, hl_rows: np.ndarray) -> np.ndarray:
+    """Helpline bookings in creation order match the call ids in booking-time order."""
+    return hl_rows
+
+
+def _measured(m: Model, bookings: pd.DataFrame) -> pd.DataFrame:
+    """Bookings created after the warm-up (the KPI population)."""
+    return bookings[bookings["created_min"] >= m.sc.warmup_min]
+
+
+def _available_min(m: Model) -> float:
+    """Mean on-shift minutes per active worker over the measured period."""
+    act = m.wf.active
+    if not act.any():
+        return 0.0
+    shift_min = float(np.mean(m.wf.shift_end_h[act] - m.wf.shift_start_h[act])) * 60.0
+    return shift_min * (m.sc.horizon_days - m.sc.warmup_days)
+
+
+def summarise(m: Model, tables: dict[str, pd.DataFrame], seed: int, replication: int) -> dict[str, Any]:
+    """The ``summary.json`` of a run."""
+    sc = m.sc
+    out: dict[str, Any] = {
+        "version": __version__, "scenario": sc.name, "seed": seed, "replication": replication,
+        "horizon_days": sc.horizon_days, "warmup_days": sc.warmup_days, "policy": sc.dispatch.policy,
+        "districts": len(m.districts),
+    }
+    bk = _measured(m, tables["bookings"])
+    out.update(booking_kpis(bk))
+    out["open_at_end"] = int((bk["status"] == "open").sum())
+    out["bookings_per_year"] = out["bookings"] * 365.0 / max(sc.horizon_days - sc.warmup_days, 1e-9)
+    out["by_channel"] = {c: int(v) for c, v in bk["channel"].value_counts().sort_index().items()}
+    out.update(worker_kpis(tables["workers"], _available_min(m)))
+    if m.helpline is not None:
+        out["helpline"] = m.helpline.summary
+    if m.money is not None:
+        out["wallet"] = m.money.summary()
+    return out
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.floating | float):
+        v = float(x)
+        return None if np.isnan(v) else round(v, 6)
+    return x
+
+
+def write_run(res: RunResult, out_dir: str | Path) -> Path:
+    """Write a run folder: parquet tables, districts.csv, summary.json, scenario.yaml."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, df in sorted(res.tables.items()):
+        if name == "districts":
+            df.to_csv(out / "districts.csv", index=False, float_format="%.6g")
+        else:
+            df.to_parquet(out / f"{name}.parquet", index=False, compression="zstd")
+    summary = dict(res.summary)
+    summary.pop("wall_s", None)  # wall time varies run to run; kept out of the byte-stable files
+    (out / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2, sort_keys=True) + "\n")
+    (out / "scenario.yaml").write_text(res.scenario.to_yaml())
+    return out
