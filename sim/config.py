@@ -57,7 +57,7 @@ class WorkforceConfig(StrictModel):
     second_skill_share: float = Field(0.2, ge=0, le=1)
     accept_prob_mean: float = Field(0.75, gt=0, le=1)
     accept_prob_concentration: float = Field(8.0, gt=0, description="Beta a+b of acceptance probability")
-    response_mean_min: float = Field(3.0, gt=0, le=120, description="mean time to answer an offer [minutes]")
+    response_mean_min: float = Field(3.0, ge=0, le=120, description="mean time to answer an offer [minutes]")
     shift_start_h: tuple[int, int] = Field((7, 10), description="earliest and latest shift start [hour]")
     shift_hours: tuple[int, int] = Field((8, 12), description="shortest and longest shift [hours]")
     quality_mean: float = Field(4.3, ge=1, le=5, description="mean true service quality [stars]")
@@ -130,7 +130,8 @@ class LifecycleConfig(StrictModel):
     cancel_after_assign_prob: float = Field(0.04, ge=0, le=1)
     rating_prob: float = Field(0.6, ge=0, le=1, description="share of completed jobs the citizen rates")
     price_cv: float = Field(0.25, ge=0, le=3)
-    offers_table: bool = True
+    drain_days: float = Field(
+        30.0, ge=0, le=365, description="after the horizon, run on without new arrivals until every booking ends")
 
 
 class DispatchConfig(StrictModel):
@@ -250,8 +251,8 @@ def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     parent = raw.pop("extends", None)
     if parent is None:
         return raw
-    parent_path = resolve_path(parent if Path(parent).is_absolute() or "/" not in str(parent)
-                               else path.parent / parent)
+    # A bare name is looked up in scenarios/; a relative path is relative to this file.
+    parent_path = resolve_path(parent if "/" not in str(parent) else path.parent / parent)
     return _deep_merge(_read_raw(parent_path, (*seen, path)), raw)
 
 

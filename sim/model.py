@@ -26,7 +26,7 @@ from sim.dispatch import WorkerIndex, WorkerState
 from sim.geography import District, district_map
 from sim.policies import JobRequest, make_policy
 from sim.seeds import Streams
-from sim.workforce import build_workforce
+from sim.workforce import Workforce, build_workforce
 
 STATUS = ("open", "completed", "cancelled", "unfulfilled")
 OPEN, COMPLETED, CANCELLED, UNFULFILLED = range(4)
@@ -70,7 +70,9 @@ class OfferLog:
 class Model:
     """One replication of a scenario: owns the SimPy environment and all run state."""
 
-    def __init__(self, sc: Scenario, streams: Streams) -> None:
+    def __init__(self, sc: Scenario, streams: Streams, arrivals: Arrivals | None = None,
+                 workforce: Workforce | None = None) -> None:
+        """Build a run; ``arrivals``/``workforce`` replace the sampled ones (hand-made test cases)."""
         self.sc = sc
         self.streams = streams
         self.env = simpy.Environment()
@@ -78,7 +80,7 @@ class Model:
         dmap = district_map()
         self.districts: list[District] = [dmap[n] for n in sc.geography.selected()]
         self.cat = catalog_arrays(sc.catalog)
-        self.wf = build_workforce(sc, self.districts, self.cat, streams)
+        self.wf = workforce if workforce is not None else build_workforce(sc, self.districts, self.cat, streams)
         init_rating = np.clip(self.wf.quality, 1, 5)
         self.state = WorkerState(len(self.wf), init_rating, sc.workforce.rating_prior_weight)
         self.index = WorkerIndex(self.wf, self.cat.keys, self.state)
@@ -86,7 +88,7 @@ class Model:
         self.policy.bind(streams["choices"])
         self.demand = DemandModel(sc, self.districts, self.cat)
         self.helpline = None
-        self.arrivals = self._arrivals()
+        self.arrivals = arrivals if arrivals is not None else self._arrivals()
         self._draw_per_booking()
         self.rec = BookingRecords(len(self.arrivals))
         self.offers = OfferLog()
@@ -140,7 +142,7 @@ class Model:
             np.sqrt(ps2) * s["prices"].standard_normal(n) - ps2 / 2)
         self.price = np.maximum(np.round(raw / 1000.0), 1).astype(np.int64) * 1000  # whole Rs 10
         self.accept_u = s["accept"].random((n, k))
-        self.response = s["accept"].exponential(sc.workforce.response_mean_min, (n, k))
+        self.response = s["accept"].exponential(1.0, (n, k)) * sc.workforce.response_mean_min
         cr = s["cancels"]
         self.cancel_u = cr.random(n)
         self.cancel_frac = cr.random(n)
@@ -154,6 +156,26 @@ class Model:
         self.env.process(self._source())
         if self.money is not None:
             self.money.start()
+
+    def run(self, progress: bool = False) -> None:
+        """Run to the horizon, then drain: no new arrivals, open bookings run to their end."""
+        sc, env = self.sc, self.env
+        self.start()
+        days = int(np.ceil(sc.horizon_days))
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=days, unit="day", desc=f"{sc.name} seed {self.streams.seed}")
+        for d in range(1, days + 1):
+            env.run(until=min(d * 1440.0, sc.horizon_min))
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        end = sc.horizon_min + sc.lifecycle.drain_days * 1440.0
+        while (self.rec.status == OPEN).any() and env.now < end:
+            env.run(until=min(env.now + 60.0, end))
 
     def _source(self):
         env, arr = self.env, self.arrivals

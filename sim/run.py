@@ -39,17 +39,7 @@ def run_one(sc: Scenario, seed: int | None = None, replication: int = 0, progres
     seed = sc.seed if seed is None else int(seed)
     t_wall = time.perf_counter()
     m = Model(sc, Streams(seed, replication))
-    m.start()
-    days = int(np.ceil(sc.horizon_days))
-    if progress:
-        from tqdm import tqdm
-
-        with tqdm(total=days, unit="day", desc=f"{sc.name} seed {seed}") as bar:
-            for d in range(1, days + 1):
-                m.env.run(until=min(d * 1440.0, sc.horizon_min))
-                bar.update(1)
-    else:
-        m.env.run(until=sc.horizon_min)
+    m.run(progress=progress)
     res = RunResult(sc, seed, replication)
     res.tables = collect_tables(m)
     res.summary = summarise(m, res.tables, seed, replication)
