@@ -9,7 +9,7 @@ from tests.conftest import ROOT
 
 def readme_commands() -> list[str]:
     text = (ROOT / "README.md").read_text()
-    head = text.split("## ")[1] if text.startswith("# ") and "## " in text else text
+    head = text.split("\n## ")[0]  # the first section, before any sub-heading
     return re.findall(r"```bash\n(.+?)\n```", head)
 
 
