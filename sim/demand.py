@@ -39,6 +39,7 @@ class Arrivals:
     lat: np.ndarray
     lon: np.ndarray
     urban: np.ndarray      # bool: job within the urban core (urban travel speed)
+    call_id: np.ndarray    # helpline call that created the booking, -1 for app/web
 
     def __len__(self) -> int:
         return int(self.t_min.shape[0])
@@ -157,7 +158,8 @@ class DemandModel:
             m = np.flatnonzero(district == i)
             if m.size:
                 lat[m], lon[m], urban[m] = sample_points(d, m.size, rng, self.sc.geography.urban_sigma_km)
-        return Arrivals(t, category.astype(np.int64), district.astype(np.int64), chan, lat, lon, urban)
+        return Arrivals(t, category.astype(np.int64), district.astype(np.int64), chan, lat, lon, urban,
+                        np.full(t.size, -1, dtype=np.int64))
 
 
 def merge(a: Arrivals, b: Arrivals) -> Arrivals:

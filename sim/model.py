@@ -119,11 +119,11 @@ class Model:
         t = np.asarray(self.helpline.booking_times_min, dtype=np.float64)
         keep = t < sc.horizon_min
         t = t[keep]
-        self._hl_call_ids = np.asarray(self.helpline.booking_call_ids)[keep]
         crng = self.streams["categories"]
         cats = self.demand.categories_at(t, crng)
         dist = crng.choice(len(self.districts), size=t.size, p=self.demand.district_share)
         hl = self.demand.place(t, cats, dist, np.full(t.size, CHANNELS.index("helpline")), self.streams)
+        hl.call_id = np.asarray(self.helpline.booking_call_ids, dtype=np.int64)[keep]
         return merge(own, hl)
 
     def _draw_per_booking(self) -> None:

@@ -99,23 +99,14 @@ def collect_tables(m: Model) -> dict[str, pd.DataFrame]:
     tables["districts"] = district_table(_measured(m, bookings), workers, districts, _available_min(m))
     if m.helpline is not None:
         calls = m.helpline.calls.copy()
-        ids = np.full(len(calls), -1, dtype=np.int64)
-        hl_rows = np.flatnonzero(bookings["channel"].to_numpy() == "helpline")
-        pos = {int(c): i for i, c in enumerate(calls["call_id"].to_numpy())}
-        for cid, bid in zip(m._hl_call_ids, _helpline_booking_ids(m, hl_rows), strict=True):
-            ids[pos[int(cid)]] = bid
-        calls["booking_id"] = pd.array(np.where(ids >= 0, ids, 0), dtype="Int64")
-        calls.loc[ids < 0, "booking_id"] = pd.NA
+        hl = np.flatnonzero(a.call_id >= 0)
+        bid = pd.Series(hl, index=a.call_id[hl])
+        calls["booking_id"] = pd.array(calls["call_id"].map(bid), dtype="Int64")
         tables["calls"] = calls
         tables["helpline_hourly"] = m.helpline.hourly
     if m.money is not None:
         tables.update(m.money.tables())
     return tables
-
-
-def _helpline_booking_ids(m: Model, hl_rows: np.ndarray) -> np.ndarray:
-    """Helpline bookings in creation order match the call ids in booking-time order."""
-    return hl_rows
 
 
 def _measured(m: Model, bookings: pd.DataFrame) -> pd.DataFrame:

@@ -34,7 +34,8 @@ def world(jobs: list[tuple[float, float, float]], workers: list[tuple[float, flo
     m = len(jobs)
     arr = Arrivals(t_min=np.array([j[0] for j in jobs]), category=np.full(m, e), district=np.zeros(m, dtype=np.int64),
                    channel=np.full(m, CHANNELS.index("app")), lat=np.array([j[1] for j in jobs]),
-                   lon=np.array([j[2] for j in jobs]), urban=np.ones(m, dtype=bool))
+                   lon=np.array([j[2] for j in jobs]), urban=np.ones(m, dtype=bool),
+                   call_id=np.full(m, -1))
     return arr, wf
 
 
