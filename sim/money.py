@@ -1,0 +1,330 @@
+"""The twin's money flows on top of the double-entry ledger (``sim.ledger``).
+
+``Money`` is driven by the booking lifecycle in ``sim.model`` through ``on_booking_*`` calls at
+simulated times, and runs its own SimPy processes for UPI retries, scheduled payouts and
+settlements.  Everything is posted to one ``Ledger`` with idempotency keys (``pay:<b>``,
+``done:<b>``, ``po:<w>:<k>`` …), so a duplicated callback or retried call never has a second
+effect.
+
+Common random numbers: every per-booking draw (pay online? prepaid? each UPI attempt, a
+duplicated callback) comes from a block of the ``payments`` stream keyed by booking id, and
+every payout draw from the ``payouts`` stream keyed by (worker, payout number) — so another
+dispatch policy changes neither who pays online nor whose UPI attempts fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from sim import ledger as lg
+from sim.money_config import MAX_UPI_RETRIES, MoneyConfig
+from sim.seeds import Streams
+
+__all__ = ["Money", "MoneyConfig"]
+
+CASH, PREPAID, LATER = 0, 1, 2  # how a booking is (to be) paid
+OPEN, COMPLETED, CANCELLED, UNFULFILLED = 0, 1, 2, 3
+SETTLED_NONE, SETTLED_CASH, SETTLED_ONLINE = 0, 1, 2
+BLOCK = 1024  # bookings per block of pre-drawn uniforms
+ATTEMPTS = 1 + MAX_UPI_RETRIES  # columns per payment phase, fixed so ``upi_retries`` shifts no draw
+U_ONLINE, U_PREPAID, U_DUP, U_PRE0 = 0, 1, 2, 3
+U_LATER0 = U_PRE0 + ATTEMPTS
+U_WIDTH = U_LATER0 + ATTEMPTS
+DAY_MIN = 1440.0
+
+
+class _Columns:
+    """Growable per-booking numpy columns indexed by booking id."""
+
+    SPEC = {"citizen": -1, "price": 0, "commission": 0, "mode": CASH, "worker": -1, "held": 0,
+            "status": OPEN, "settled": SETTLED_NONE, "refunded": 0, "fee": 0, "seen": 0}
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.cols = {k: np.full(BLOCK, v, dtype=np.int64) for k, v in self.SPEC.items()}
+
+    def ensure(self, b: int) -> None:
+        cap = len(self.cols["price"])
+        if b >= cap:
+            new = max(2 * cap, b + 1)
+            for k, v in self.SPEC.items():
+                grown = np.full(new, v, dtype=np.int64)
+                grown[:cap] = self.cols[k]
+                self.cols[k] = grown
+        self.n = max(self.n, b + 1)
+
+    def __getitem__(self, k: str) -> np.ndarray:
+        return self.cols[k]
+
+
+class Money:
+    """Payments, escrow, commission, wallets and payouts of one run.
+
+    Args:
+        cfg: the scenario's money block.
+        env: the run's SimPy environment (times in [minutes]).
+        streams: the run's seed tree (uses ``payments`` and ``payouts`` only).
+        n_workers: registered workers (ids ``0..n_workers-1``).
+        worker_district: district of each worker (index or name).
+        district_names: names for integer ``worker_district`` values (optional).
+    """
+
+    def __init__(self, cfg: MoneyConfig, env: simpy.Environment, streams: Streams, n_workers: int,
+                 worker_district: np.ndarray, district_names: Sequence[str] | None = None) -> None:
+        self.cfg, self.env = cfg, env
+        self.ledger = lg.Ledger()
+        self._pay_ss = streams.seed_sequence("payments")
+        self._payout_ss = streams.seed_sequence("payouts")
+        self._blocks: dict[int, np.ndarray] = {}
+        self.b = _Columns()
+        self._cats: dict[str, int] = {}
+        self._pending_pay: dict[int, simpy.Process] = {}
+        self._collecting: set[int] = set()
+        self.n_workers = int(n_workers)
+        wd = np.asarray(worker_district)
+        if district_names is not None:
+            wd = np.asarray(district_names, dtype=object)[wd.astype(np.int64)]
+        self.worker_district = wd.astype(object) if wd.dtype.kind in "OUS" else wd.astype(np.int64)
+        if len(self.worker_district) != self.n_workers:
+            raise ValueError("worker_district: needs one entry per worker")
+        z = lambda: np.zeros(self.n_workers, dtype=np.int64)  # noqa: E731
+        self.earned, self.commission, self.withdrawn, self.cash = z(), z(), z(), z()
+        self.penalties, self.in_transit, self.n_payouts = z(), z(), z()
+        self._funded: set[int] = set()  # workers whose wallet may be positive
+        self.counts = dict.fromkeys(
+            ["upi_attempts", "upi_failures", "prepay_fallbacks", "cash_fallbacks", "duplicates_absorbed",
+             "payouts", "payouts_failed", "payouts_failed_paise"], 0)
+
+    # -- random numbers (keyed, not sequential) ---------------------------------------
+    def _u(self, b: int) -> np.ndarray:
+        """The pre-drawn uniforms of booking ``b`` (one row of its block)."""
+        k = b // BLOCK
+        blk = self._blocks.get(k)
+        if blk is None:
+            ss = np.random.SeedSequence(self._pay_ss.entropy, spawn_key=(*self._pay_ss.spawn_key, k))
+            blk = np.random.Generator(np.random.PCG64(ss)).random((BLOCK, U_WIDTH))
+            self._blocks[k] = blk
+        return blk[b % BLOCK]
+
+    def _payout_u(self, w: int, k: int) -> tuple[float, float]:
+        """(failure, duplicate-callback) uniforms of worker ``w``'s ``k``-th payout."""
+        ss = np.random.SeedSequence(self._payout_ss.entropy, spawn_key=(*self._payout_ss.spawn_key, w, k))
+        st = ss.generate_state(2, np.uint64)
+        return float(st[0] >> np.uint64(11)) / 2.0**53, float(st[1] >> np.uint64(11)) / 2.0**53
+
+    # -- posting helpers --------------------------------------------------------------
+    def _post(self, key: str, legs: list[lg.Leg], kind: str, now: float, b: int | None, u_dup: float) -> None:
+        """Post once; with prob. ``duplicate_callback_prob`` the gateway reports it twice."""
+        txn = self.ledger.post(key, legs, kind, now, b)
+        if u_dup < self.cfg.duplicate_callback_prob:
+            before = self.ledger.n_txns
+            if self.ledger.post(key, legs, kind, now, b) != txn or self.ledger.n_txns != before:
+                raise AssertionError(f"{key}: a duplicate callback had an effect")
+            self.counts["duplicates_absorbed"] += 1
+
+    def _credit(self, w: int, amount: int, now: float) -> None:
+        self.earned[w] += amount
+        self._funded.add(w)
+        if self.cfg.payout_policy == "threshold":
+            bal = self.ledger.balance(lg.account("wallet", w))
+            if bal >= self.cfg.payout_threshold_paise:
+                self._payout(w, bal, now)
+
+    # -- lifecycle hooks (called by the model) ----------------------------------------
+    def on_booking_created(self, booking_id: int, citizen_id: int, category: str, price_paise: int,
+                           now_min: float) -> None:
+        """Choose the payment mode; a prepaid online booking starts paying now."""
+        b, c = int(booking_id), self.b
+        c.ensure(b)
+        if c["seen"][b]:
+            return  # a repeated call: no second effect
+        c["seen"][b] = 1
+        c["citizen"][b], c["price"][b] = int(citizen_id), int(price_paise)
+        c["commission"][b] = lg.commission_paise(int(price_paise), self.cfg.commission_rate_bp(category))
+        u = self._u(b)
+        if u[U_ONLINE] < self.cfg.online_share:
+            c["mode"][b] = PREPAID if u[U_PREPAID] < self.cfg.prepaid_share else LATER
+        if c["mode"][b] == PREPAID:
+            self._pending_pay[b] = self.env.process(self._prepay(b))
+
+    def on_booking_assigned(self, booking_id: int, worker_id: int, now_min: float) -> None:
+        """Remember who will be paid."""
+        self.b["worker"][int(booking_id)] = int(worker_id)
+
+    def on_booking_completed(self, booking_id: int, worker_id: int, now_min: float) -> None:
+        """Collect payment if not prepaid, take commission, credit the wallet."""
+        b, c = int(booking_id), self.b
+        if c["status"][b] != OPEN:
+            return
+        c["status"][b], c["worker"][b] = COMPLETED, int(worker_id)
+        self._collecting.add(b)
+        self.env.process(self._collect(b, int(worker_id)))
+
+    def on_booking_cancelled(self, booking_id: int, now_min: float, by: str) -> None:
+        """Refund a prepayment, less a late-cancellation fee to the assigned worker if set."""
+        b, c = int(booking_id), self.b
+        if c["status"][b] != OPEN:
+            return
+        c["status"][b] = CANCELLED
+        w = int(c["worker"][b])
+        if by == "citizen" and w >= 0 and c["held"][b] > 0 and self.cfg.cancel_fee_paise > 0:
+            fee = min(self.cfg.cancel_fee_paise, int(c["held"][b]))
+            self.ledger.post(f"fee:{b}", lg.cancellation_fee_legs(fee, w), "cancellation_fee", now_min, b)
+            c["held"][b] -= fee
+            c["fee"][b] = fee
+            self._credit(w, fee, now_min)
+        if by == "worker" and w >= 0 and self.cfg.worker_cancel_penalty_paise > 0:
+            amt = min(self.cfg.worker_cancel_penalty_paise, self.ledger.balance(lg.account("wallet", w)))
+            if amt > 0:
+                self.ledger.post(f"pen:{b}", lg.penalty_legs(w, amt), "penalty", now_min, b)
+                self.penalties[w] += amt
+        self._refund(b, now_min)
+
+    def on_booking_unfulfilled(self, booking_id: int, now_min: float) -> None:
+        """Refund a prepayment in full."""
+        b = int(booking_id)
+        if self.b["status"][b] != OPEN:
+            return
+        self.b["status"][b] = UNFULFILLED
+        self._refund(b, now_min)
+
+    def _refund(self, b: int, now: float) -> None:
+        held = int(self.b["held"][b])
+        if held > 0:
+            self.ledger.post(f"refund:{b}", lg.refund_legs(int(self.b["citizen"][b]), held), "refund", now, b)
+            self.b["held"][b] = 0
+            self.b["refunded"][b] = held
+
+    # -- processes --------------------------------------------------------------------
+    def _try_upi(self, b: int, col0: int):
+        """UPI attempts with retries; returns True once one goes through (a generator)."""
+        u, cfg = self._u(b), self.cfg
+        for i in range(1 + cfg.upi_retries):
+            if i:
+                yield self.env.timeout(cfg.upi_retry_delay_min)
+            if col0 == U_PRE0 and self.b["status"][b] != OPEN:
+                return False  # the booking ended while a prepayment was being retried
+            self.counts["upi_attempts"] += 1
+            if u[col0 + i] >= cfg.upi_failure_prob:
+                return True
+            self.counts["upi_failures"] += 1
+        return False
+
+    def _pay_online(self, b: int) -> None:
+        c = self.b
+        legs = lg.online_payment_legs(int(c["citizen"][b]), int(c["price"][b]))
+        self._post(f"pay:{b}", legs, "payment_online", self.env.now, b, self._u(b)[U_DUP])
+        c["held"][b] = c["price"][b]
+
+    def _prepay(self, b: int):
+        ok = yield from self._try_upi(b, U_PRE0)
+        if ok:
+            self._pay_online(b)
+        elif self.b["status"][b] == OPEN or b in self._collecting:
+            self.b["mode"][b] = LATER
+            self.counts["prepay_fallbacks"] += 1
+        self._pending_pay.pop(b, None)
+
+    def _collect(self, b: int, w: int):
+        c, env = self.b, self.env
+        pending = self._pending_pay.get(b)
+        if pending is not None:
+            yield pending
+        if c["mode"][b] == LATER:
+            ok = yield from self._try_upi(b, U_LATER0)
+            if ok:
+                self._pay_online(b)
+            else:
+                c["mode"][b] = CASH
+                self.counts["cash_fallbacks"] += 1
+        price = int(c["price"][b])
+        if c["held"][b] > 0:
+            com = int(c["commission"][b])
+            self.ledger.post(f"done:{b}", lg.completion_legs(w, price, com), "completion", env.now, b)
+            c["held"][b] = 0
+            c["settled"][b] = SETTLED_ONLINE
+            self.commission[w] += com
+            if price > com:
+                self._credit(w, price - com, env.now)
+        else:
+            legs = lg.cash_payment_legs(int(c["citizen"][b]), w, price)
+            self.ledger.post(f"cash:{b}", legs, "payment_cash", env.now, b)
+            c["settled"][b] = SETTLED_CASH
+            self.cash[w] += price
+        self._collecting.discard(b)
+
+    def _payout(self, w: int, amount: int, now: float) -> None:
+        k = int(self.n_payouts[w])
+        self.ledger.post(f"po:{w}:{k}", lg.payout_legs(w, amount), "payout", now, None)
+        self.n_payouts[w] += 1
+        self.in_transit[w] += amount
+        self.counts["payouts"] += 1
+        if self.ledger.balance(lg.account("wallet", w)) == 0:
+            self._funded.discard(w)
+        ev = self.env.timeout(self.cfg.settlement_delay_days * DAY_MIN)
+        ev.callbacks.append(lambda _ev: self._settle(w, k, amount))
+
+    def _settle(self, w: int, k: int, amount: int) -> None:
+        u_fail, u_dup = self._payout_u(w, k)
+        now = self.env.now
+        self.in_transit[w] -= amount
+        if u_fail < self.cfg.payout_failure_prob:
+            self._post(f"pof:{w}:{k}", lg.payout_failed_legs(w, amount), "payout_failed", now, None, u_dup)
+            self.counts["payouts_failed"] += 1
+            self.counts["payouts_failed_paise"] += amount
+            self._funded.add(w)
+        else:
+            self._post(f"pos:{w}:{k}", lg.payout_settled_legs(amount), "payout_settled", now, None, u_dup)
+            self.withdrawn[w] += amount
+
+    def _schedule(self):
+        cfg, env = self.cfg, self.env
+        period = cfg.payout_every_days * DAY_MIN
+        yield env.timeout(period + cfg.payout_hour * 60.0)
+        while True:
+            for w in sorted(self._funded):  # sorted: a stable order, never set order
+                bal = self.ledger.balance(lg.account("wallet", w))
+                if bal >= cfg.min_payout_paise:
+                    self._payout(w, bal, env.now)
+            yield env.timeout(period)
+
+    def start(self) -> None:
+        """Start the payout schedule (called once, before ``env.run``)."""
+        if self.cfg.payout_policy == "schedule":
+            self.env.process(self._schedule())
+
+    # -- results ----------------------------------------------------------------------
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """``{"ledger": one row per leg, "wallets": one row per worker}``."""
+        wallets = pd.DataFrame({
+            "worker_id": np.arange(self.n_workers, dtype=np.int64),
+            "district": self.worker_district,
+            "earned_paise": self.earned.copy(),
+            "commission_paise": self.commission.copy(),
+            "withdrawn_paise": self.withdrawn.copy(),
+            "balance_paise": self.wallet_balances(),
+            "cash_paise": self.cash.copy(),
+        })
+        return {"ledger": self.ledger.to_frame(), "wallets": wallets}
+
+    def wallet_balances(self) -> np.ndarray:
+        """Wallet balance of every worker now [paise]."""
+        return np.array([self.ledger.balance(lg.account("wallet", w)) for w in range(self.n_workers)],
+                        dtype=np.int64)
+
+    def summary(self) -> dict[str, Any]:
+        """The ``wallet`` section of ``summary.json`` (money in [paise])."""
+        from sim.money_report import wallet_summary
+
+        return wallet_summary(self)
+
+    def check_invariants(self) -> None:
+        """Raise ``AssertionError`` if the books, the bookings and the wallets disagree."""
+        from sim.money_report import check_invariants
+
+        check_invariants(self)
