@@ -6,10 +6,12 @@ values without a source are marked *assumed*.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 from pydantic import Field, field_validator
 
+from sim.errors import ScenarioError
 from sim.ledger import BP_PER_UNIT
 from sim.schema import StrictModel
 
@@ -88,3 +90,10 @@ class MoneyConfig(StrictModel):
     def commission_rate_bp(self, category: str) -> int:
         """Commission on a category's online jobs [basis points]."""
         return self.commission_bp_by_category.get(category, self.commission_bp)
+
+    def check_categories(self, keys: Iterable[str]) -> None:
+        """Raise ``ScenarioError`` if a commission override names a category not in ``keys``."""
+        known = set(keys)
+        for key in sorted(self.commission_bp_by_category):
+            if key not in known:
+                raise ScenarioError(f"money.commission_bp_by_category.{key}: unknown category")
