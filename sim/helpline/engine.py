@@ -1,0 +1,185 @@
+"""The helpline over a scenario horizon: arrivals, IVR, the agent queue, redials, bookings.
+
+Fresh calls are a non-homogeneous Poisson process, piecewise constant per hour:
+
+    lambda(t) = calls_per_day/24 · hour(h) · weekday(w) · month(m) · surge(t)   [calls/hour]
+
+with each profile normalised to mean 1.  Every per-call random quantity is drawn up front
+from its own ``helpline_*`` stream and indexed by fresh-call number (common random
+numbers: switching callbacks or redials on leaves arrivals, types and handle times of the
+fresh calls unchanged).  Redials draw from ``helpline_redial`` as they happen.  Calls go
+through the IVR (``ivr_s`` seconds; a type-dependent share ends there), then queue for the
+agents of ``sim.helpline.queue``.  Redials skip the IVR (the caller already asked for an
+agent).  An answered ``new_booking`` call creates a booking with probability
+``booking_conversion`` at the end of the call.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.calendar import Calendar
+from sim.helpline.config import CALL_TYPES, HelplineConfig
+from sim.helpline.queue import INF, QueueOut, Redials, Shifts, serve_shifts
+from sim.helpline.tables import hourly_table, queue_summary
+from sim.seeds import Streams
+
+
+@dataclass
+class HelplineResult:
+    """What one helpline run produces."""
+
+    booking_times_min: np.ndarray   # sorted times booking-creating calls end [minutes]
+    booking_call_ids: np.ndarray    # their call ids, in the same order
+    calls: pd.DataFrame             # per-call table (only booking calls when output="hourly")
+    hourly: pd.DataFrame            # helpline_hourly table
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def handle_times_s(cfg: HelplineConfig, rng: np.random.Generator, n: int) -> np.ndarray:
+    """Handle times = talk (exponential or lognormal with ``talk_cv``) + wrap-up [s]."""
+    if cfg.handle_dist == "exponential":
+        talk = rng.exponential(cfg.talk_mean_s, n)
+    else:
+        s2 = math.log1p(cfg.talk_cv**2)
+        talk = cfg.talk_mean_s * np.exp(math.sqrt(s2) * rng.standard_normal(n) - s2 / 2)
+    return talk + cfg.wrap_s
+
+
+def hourly_rate(cfg: HelplineConfig, calendar: Calendar, hours: int) -> np.ndarray:
+    """Expected fresh calls in each hour 0..hours-1 (before surges)."""
+    t = np.arange(hours) * 60.0
+    hp = np.asarray(cfg.hour_profile) / np.mean(cfg.hour_profile)
+    wp = np.asarray(cfg.weekday_profile) / np.mean(cfg.weekday_profile)
+    mp = np.asarray(cfg.month_profile) / np.mean(cfg.month_profile)
+    return (cfg.calls_per_day / 24.0) * hp[calendar.hour_of(t)] * wp[calendar.weekday_of(t)] \
+        * mp[calendar.month_of(t) - 1]
+
+
+def shifts_for(cfg: HelplineConfig, calendar: Calendar) -> Shifts:
+    """The weekly agent pattern aligned to the calendar (slot 0 = start-date midnight)."""
+    return Shifts(np.asarray(cfg.week_agents()), 60.0, offset=calendar.start.weekday() * 24)
+
+
+def _arrivals(rate: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    counts = rng.poisson(rate)
+    starts = np.repeat(np.arange(rate.size) * 60.0, counts)
+    return np.sort(starts + 60.0 * rng.random(starts.size))
+
+
+def _redials(cfg: HelplineConfig, rng: np.random.Generator) -> Redials:
+    def draw(k: int) -> np.ndarray:
+        return np.column_stack([rng.random(k), rng.exponential(cfg.redial_delay_mean_min, k),
+                                handle_times_s(cfg, rng, k) / 60.0,
+                                rng.exponential(cfg.patience_mean_s / 60.0, k)])
+    return Redials(cfg.redial_prob, cfg.max_redials, draw)
+
+
+def simulate_helpline(cfg: HelplineConfig, streams: Streams, horizon_min: float, calendar: Calendar,
+                      surge: Callable[[np.ndarray], np.ndarray] | None = None) -> HelplineResult:
+    """Simulate the helpline over ``[0, horizon_min)`` [minutes]."""
+    hours = max(1, math.ceil(horizon_min / 60.0))
+    rate = hourly_rate(cfg, calendar, hours)
+    if surge is not None:
+        rate = rate * np.asarray(surge(np.arange(hours) * 60.0 + 30.0), dtype=np.float64)
+    t = _arrivals(rate, streams["helpline_arrivals"])
+    t = t[t < horizon_min]
+    n = t.size
+    ty = streams["helpline_types"].choice(len(CALL_TYPES), size=n, p=np.asarray(cfg.type_probs()))
+    conv_u = streams["helpline_types"].random(n)
+    ivr = streams["helpline_ivr"].random(n) < np.asarray(cfg.ivr_probs())[ty]
+    handle = handle_times_s(cfg, streams["helpline_service"], n) / 60.0
+    prng = streams["helpline_patience"]
+    patience = prng.exponential(cfg.patience_mean_s / 60.0, n)
+    cb_u = prng.random(n)
+    q = np.flatnonzero(~ivr)
+    cb = cfg.callback
+    out = serve_shifts(t[q] + cfg.ivr_s / 60.0, handle[q], patience[q], shifts_for(cfg, calendar),
+                       callback_after=cb.offer_after_s / 60.0 if cb.enabled else INF,
+                       callback_u=cb_u[q], callback_prob=cb.accept_prob, callback_extra=cb.extra_s / 60.0,
+                       redials=_redials(cfg, streams["helpline_redial"]) if cfg.redial_prob > 0 else None,
+                       message_when_closed=cfg.after_hours == "message")
+    return _assemble(cfg, calendar, hours, horizon_min, t, ty, conv_u, ivr, q, out)
+
+
+def _assemble(cfg: HelplineConfig, calendar: Calendar, hours: int, horizon_min: float, t: np.ndarray,
+              ty: np.ndarray, conv_u: np.ndarray, ivr: np.ndarray, q: np.ndarray,
+              out: QueueOut) -> HelplineResult:
+    """Merge IVR-ended and queued calls into the tables; call ids follow creation time."""
+    keep = out.arrive < horizon_min  # redials after the horizon are not simulated
+    fresh_of = q[out.source]         # fresh-call number behind each queue record
+    is_redial = out.redial_of >= 0
+    created = np.where(is_redial, out.arrive, t[fresh_of])
+    iv = np.flatnonzero(ivr)
+    n_q, n_iv = len(out.arrive), iv.size
+    created_all = np.concatenate([t[iv], created])
+    order = np.lexsort((np.arange(n_iv + n_q), created_all))
+    order = order[np.concatenate([np.ones(n_iv, bool), keep])[order]]
+    call_id = np.full(n_iv + n_q, -1, dtype=np.int64)
+    call_id[order] = np.arange(order.size)
+    qid = call_id[n_iv:]
+    redial_of = np.where(is_redial, qid[np.maximum(out.redial_of, 0)], -1)
+    types = np.concatenate([ty[iv], ty[fresh_of]])
+    wait_s, handle_s = out.wait * 60.0, out.handle * 60.0
+    books = out.answered & keep & (ty[fresh_of] == 0) & (conv_u[fresh_of] < cfg.booking_conversion)
+    b_end = (out.start + out.handle)[books]
+    b_ord = np.lexsort((qid[books], b_end))
+    calls = pd.DataFrame({
+        "call_id": call_id,
+        "created_min": created_all,
+        "type": pd.Categorical.from_codes(types, categories=list(CALL_TYPES)),
+        "ivr_resolved": np.concatenate([np.ones(n_iv, bool), np.zeros(n_q, bool)]),
+        "answered": np.concatenate([np.zeros(n_iv, bool), out.answered]),
+        "wait_s": np.concatenate([np.zeros(n_iv), wait_s]),
+        "handle_s": np.concatenate([np.zeros(n_iv), handle_s]),
+        "abandoned": np.concatenate([np.zeros(n_iv, bool), out.abandoned]),
+        "redial_of": pd.array(np.concatenate([np.full(n_iv, -1), redial_of]), dtype="Int64"),
+        "callback": np.concatenate([np.zeros(n_iv, bool), out.callback]),
+        "booking_id": pd.array(np.full(n_iv + n_q, pd.NA), dtype="Int64"),
+    }).iloc[order].reset_index(drop=True)
+    calls.loc[calls["redial_of"] < 0, "redial_of"] = pd.NA
+    offered = keep & ~out.closed
+    sh = shifts_for(cfg, calendar)
+    agents = np.asarray([sh.on_duty(h * 60.0) for h in range(hours)])
+    extra = {
+        "calls": np.bincount((created_all[order] // 60).astype(np.int64), minlength=hours)[:hours],
+        "ivr_resolved": np.bincount((t[iv] // 60).astype(np.int64), minlength=hours)[:hours],
+        "after_hours": np.bincount((out.arrive[keep & out.closed] // 60).astype(np.int64),
+                                   minlength=hours)[:hours],
+    }
+    hourly = hourly_table(out.arrive[offered], out.start[offered], wait_s[offered], handle_s[offered],
+                          out.answered[offered], out.abandoned[offered], agents, cfg.sl_seconds, extra)
+    summary = _summary(cfg, calls, hourly, wait_s[offered], out, offered, b_end.size)
+    booking_ids = qid[books][b_ord]
+    if cfg.output == "hourly":
+        calls = calls[calls["call_id"].isin(booking_ids)].reset_index(drop=True)
+    return HelplineResult(b_end[b_ord], booking_ids, calls, hourly, summary)
+
+
+def _summary(cfg: HelplineConfig, calls: pd.DataFrame, hourly: pd.DataFrame, wait_s: np.ndarray,
+             out: QueueOut, offered: np.ndarray, bookings: int) -> dict[str, Any]:
+    s: dict[str, Any] = {"calls": int(len(calls)), "calls_per_day_mean": None}
+    s.update(queue_summary(wait_s, out.answered[offered], out.abandoned[offered], cfg.sl_seconds))
+    busy = float(out.handle[offered & out.answered].sum())
+    staffed = float(hourly["agents"].sum() * 60.0)
+    open_h = hourly[hourly["offered"] > 0]
+    s.update({
+        "ivr_resolved": int(calls["ivr_resolved"].sum()),
+        "after_hours": int(hourly["after_hours"].sum()),
+        "redials": int(calls["redial_of"].notna().sum()),
+        "callbacks": int(calls["callback"].sum()),
+        "occupancy": busy / staffed if staffed > 0 else None,
+        "hours_meeting_sl": float((open_h["service_level"] >= cfg.sl_target).mean()) if len(open_h) else None,
+        "sl_seconds": cfg.sl_seconds, "sl_target": cfg.sl_target,
+        "bookings": bookings,
+        "calls_per_booking": len(calls) / bookings if bookings else None,
+    })
+    days = len(hourly) / 24.0
+    s["calls_per_day_mean"] = len(calls) / days if days > 0 else None
+    return s
