@@ -1,0 +1,1 @@
+"""Reference deployment of Sewa Mitra: FastAPI + SQLAlchemy (``python -m service``)."""

@@ -1,0 +1,79 @@
+"""Start the reference deployment: ``python -m service [--host H] [--port P] [--db URL] [--workers N]``.
+
+The schema is created at start; the admin token comes from ``SEWAMITRA_ADMIN_TOKEN``, else
+one is generated and printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from sim.errors import ScenarioError
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    p = argparse.ArgumentParser(prog="python -m service", description=__doc__)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--db", default=os.environ.get("SEWAMITRA_DB_URL", "sqlite:///sewamitra.db"),
+                   help="sqlite:///file.db (default) or postgresql+psycopg://user@host/db")
+    p.add_argument("--workers", type=int, default=1, help="server processes")
+    p.add_argument("--policy", default=os.environ.get("SEWAMITRA_POLICY", "nearest"), help="dispatch policy")
+    p.add_argument("--policy-params", default='{"radius_km": 15}', help="policy parameters (JSON)")
+    p.add_argument("--scenario", default="baseline", help="scenario giving categories and prices")
+    p.add_argument("--seed", type=int, default=0, help="seed of the policy's random stream")
+    p.add_argument("--rate-limit", type=float, default=200.0, help="requests/s per caller; 0 = off")
+    p.add_argument("--rate-burst", type=float, default=400.0, help="burst per caller [requests]")
+    p.add_argument("--commission-bp", type=int, default=1000, help="platform commission [basis points]")
+    p.add_argument("--allow-reset", action="store_true", help="enable POST /v1/admin/reset")
+    p.add_argument("--log-level", default="warning")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Validate, create the schema once, then hand over to uvicorn."""
+    args = parse(argv)
+    from service.config import ADMIN_TOKEN_ENV, build
+    from service.db import Database
+
+    try:
+        if args.workers < 1 or not 0 < args.port < 65536:
+            raise ScenarioError("--workers/--port: out of range")
+        try:
+            params = json.loads(args.policy_params)
+        except json.JSONDecodeError as e:
+            raise ScenarioError(f"--policy-params: not JSON ({e.msg})") from None
+        cfg = build({
+            "db": args.db, "admin_token": os.environ.get(ADMIN_TOKEN_ENV, ""), "policy": args.policy,
+            "policy_params": params, "scenario": args.scenario, "seed": args.seed,
+            "allow_reset": args.allow_reset, "rate_per_s": args.rate_limit, "rate_burst": args.rate_burst,
+            "commission_bp": args.commission_bp,
+        })
+        from service.reference import load_reference
+
+        load_reference(cfg.scenario)
+        database = Database(cfg.db)
+        database.create_schema()
+        database.dispose()
+    except (ScenarioError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # noqa: BLE001 - e.g. the database is unreachable: one line, exit 2
+        print(f"error: db: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", file=sys.stderr)
+        return 2
+    if not os.environ.get(ADMIN_TOKEN_ENV):
+        print(f"admin token: {cfg.admin_token}", flush=True)
+    os.environ.update(cfg.to_env())
+    import uvicorn
+
+    uvicorn.run("service.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+                log_level=args.log_level, access_log=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

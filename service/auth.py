@@ -1,0 +1,95 @@
+"""Bearer tokens: who is calling.  Tokens are random, stored only as SHA-256 hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, select
+
+from service import db
+from service.errors import ApiError, forbidden
+
+ROLES = ("admin", "citizen", "worker", "agent")
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An authenticated caller: a role and, except for the admin, the subject's id."""
+
+    role: str
+    id: int = 0
+
+    @property
+    def scope(self) -> str:
+        """Namespace of this caller's idempotency keys."""
+        return f"{self.role}:{self.id}"
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 hex digest of a token (what the database stores)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue(conn: Connection, role: str, subject_id: int) -> str:
+    """Create and store a new token for ``role`` ``subject_id``; return it in clear."""
+    token = secrets.token_urlsafe(24)
+    conn.execute(db.tokens.insert().values(token_hash=hash_token(token), role=role, subject_id=subject_id))
+    return token
+
+
+def issue_many(conn: Connection, role: str, subject_ids: list[int]) -> list[str]:
+    """Tokens for many subjects in one statement."""
+    toks = [secrets.token_urlsafe(24) for _ in subject_ids]
+    if toks:
+        conn.execute(db.tokens.insert(), [
+            {"token_hash": hash_token(t), "role": role, "subject_id": s} for t, s in zip(toks, subject_ids, strict=True)
+        ])
+    return toks
+
+
+class TokenBook:
+    """Resolves bearer tokens to callers, caching hits (tokens never change once issued)."""
+
+    def __init__(self, database: db.Database, admin_token: str) -> None:
+        self.db = database
+        self._admin = admin_token.encode("utf-8")
+        self._cache: dict[str, Caller] = {}
+        self._lock = threading.Lock()
+
+    def resolve(self, authorization: str | None) -> Caller:
+        """The caller behind an ``Authorization: Bearer …`` header; 401 if missing or unknown."""
+        if not authorization or not authorization.startswith("Bearer "):
+            raise ApiError(401, "missing bearer token", {"WWW-Authenticate": "Bearer"})
+        token = authorization[7:].strip()
+        if hmac.compare_digest(token.encode("utf-8"), self._admin):
+            return Caller("admin")
+        hit = self._cache.get(token)
+        if hit is not None:
+            return hit
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(db.tokens.c.role, db.tokens.c.subject_id).where(db.tokens.c.token_hash == hash_token(token))
+            ).first()
+        if row is None:
+            raise ApiError(401, "unknown bearer token", {"WWW-Authenticate": "Bearer"})
+        caller = Caller(row.role, row.subject_id)
+        with self._lock:
+            if len(self._cache) > 500_000:
+                self._cache.clear()
+            self._cache[token] = caller
+        return caller
+
+    def clear(self) -> None:
+        """Forget cached tokens (after a reset)."""
+        with self._lock:
+            self._cache.clear()
+
+
+def require(caller: Caller, *roles: str) -> None:
+    """403 unless the caller has one of ``roles``."""
+    if caller.role not in roles:
+        raise forbidden(f"this call needs the role {' or '.join(roles)}, not {caller.role}")

@@ -1,0 +1,87 @@
+"""Start-up settings of the reference deployment.
+
+They travel from ``python -m service`` to each uvicorn worker process through environment
+variables (``SEWAMITRA_*``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from sim.errors import ScenarioError
+from sim.schema import StrictModel
+
+ENV_PREFIX = "SEWAMITRA_"
+ADMIN_TOKEN_ENV = "SEWAMITRA_ADMIN_TOKEN"
+
+
+class ServiceConfig(StrictModel):
+    """Everything a server process needs to know; validated once at start-up.
+
+    Attributes:
+        db: SQLAlchemy URL; ``sqlite:///file.db`` (WAL) or ``postgresql+psycopg://…``.
+        admin_token: bearer token of the admin (from ``SEWAMITRA_ADMIN_TOKEN``).
+        policy, policy_params: dispatch policy, built with ``sim.policies.make_policy``.
+        scenario: scenario whose catalog gives categories and prices.
+        seed: root seed of the policy's "choices" stream.
+        allow_reset: enables ``POST /v1/admin/reset`` (tests and load replays only).
+        rate_per_s, rate_burst: per-caller token bucket [requests/s], [requests]; 0 = off.
+        max_body_bytes: largest request body [bytes] (bulk admin loads get ``bulk_body_bytes``).
+        commission_bp: platform commission on completed jobs [basis points].
+    """
+
+    db: str = "sqlite:///sewamitra.db"
+    admin_token: str = ""
+    policy: str = "nearest"
+    policy_params: dict[str, Any] = Field(default_factory=lambda: {"radius_km": 15.0})
+    scenario: str = "baseline"
+    seed: int = Field(0, ge=0)
+    allow_reset: bool = False
+    rate_per_s: float = Field(200.0, ge=0)
+    rate_burst: float = Field(400.0, ge=0)
+    max_body_bytes: int = Field(16_384, ge=256)
+    bulk_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    commission_bp: int = Field(1000, ge=0, le=10_000)
+
+    def to_env(self) -> dict[str, str]:
+        """The settings as environment variables (JSON values)."""
+        out = {ENV_PREFIX + k.upper(): json.dumps(v) for k, v in self.model_dump().items()}
+        out[ADMIN_TOKEN_ENV] = self.admin_token
+        return out
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> ServiceConfig:
+        """Read the settings back from ``SEWAMITRA_*`` variables (missing ones take defaults)."""
+        env = dict(os.environ if env is None else env)
+        raw: dict[str, Any] = {}
+        for name in cls.model_fields:
+            val = env.get(ENV_PREFIX + name.upper())
+            if val is not None and name != "admin_token":
+                try:
+                    raw[name] = json.loads(val)
+                except json.JSONDecodeError:
+                    raw[name] = val
+        raw["admin_token"] = env.get(ADMIN_TOKEN_ENV, "")
+        return build(raw)
+
+
+def build(raw: dict[str, Any]) -> ServiceConfig:
+    """Validate settings; bad values raise ``ScenarioError`` naming the field."""
+    try:
+        cfg = ServiceConfig(**raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise ScenarioError(f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}") from None
+    if not cfg.admin_token:
+        cfg = cfg.model_copy(update={"admin_token": secrets.token_urlsafe(24)})
+    elif len(cfg.admin_token) < 16:
+        raise ScenarioError(f"{ADMIN_TOKEN_ENV}: needs at least 16 characters")
+    from sim.policies import make_policy
+
+    make_policy(cfg.policy, cfg.policy_params)  # raises ScenarioError naming the field
+    return cfg

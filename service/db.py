@@ -1,0 +1,240 @@
+"""Tables (SQLAlchemy Core), engine set-up and transactions for SQLite (WAL) and PostgreSQL.
+
+Concurrency: every write runs in :meth:`Database.write`.  On SQLite that is one process-wide
+lock plus ``BEGIN IMMEDIATE`` (so writers from several server processes queue on the file
+lock); on PostgreSQL it is a READ COMMITTED transaction in which code locks rows with
+``FOR UPDATE`` / ``FOR UPDATE SKIP LOCKED``.  The partial unique index
+``uq_bookings_active_worker`` is the backstop: no worker can hold two active bookings even if
+the application logic were wrong.
+
+Durability: SQLite runs with ``synchronous=NORMAL`` in WAL mode, which survives the server
+process being killed (the OS holds the written pages); only a power cut may lose the last
+commits.  Use ``synchronous=FULL`` (``?synchronous=full`` in the URL) to survive that too.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    text,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import NullPool
+
+ACTIVE = ("offered", "accepted", "in_progress")
+STATUSES = ("pending", *ACTIVE, "completed", "cancelled")
+
+md = MetaData()
+
+meta = Table("meta", md, Column("key", String(32), primary_key=True), Column("value", Text, nullable=False))
+
+tokens = Table(
+    "tokens", md,
+    Column("token_hash", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),  # citizen / worker / agent
+    Column("subject_id", Integer, nullable=False),
+)
+
+citizens = Table(
+    "citizens", md,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("phone", String(20), nullable=False, index=True),
+    Column("district", String(40), nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+workers = Table(
+    "workers", md,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("phone", String(20), nullable=False),
+    Column("district", String(40), nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("available", Boolean, nullable=False, default=False),
+    Column("active_booking_id", Integer, nullable=True),
+    Column("idle_since_min", Float, nullable=False, default=0.0),  # [minutes since server epoch]
+    Column("jobs", Integer, nullable=False, default=0),
+    Column("earned_paise", BigInteger, nullable=False, default=0),
+    Column("rating_sum", Integer, nullable=False, default=0),
+    Column("rating_count", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+)
+
+# The database is the spatial index: category, then a lat/lon box, then the worker row.
+worker_skills = Table(
+    "worker_skills", md,
+    Column("worker_id", Integer, ForeignKey("workers.id"), primary_key=True),
+    Column("category", String(40), primary_key=True),
+    Column("lat", Float, nullable=False),
+    Column("lon", Float, nullable=False),
+    Index("ix_worker_skills_cat_lat_lon", "category", "lat", "lon"),
+)
+
+agents = Table(
+    "agents", md,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False),
+)
+
+bookings = Table(
+    "bookings", md,
+    Column("id", Integer, primary_key=True),
+    Column("citizen_id", Integer, ForeignKey("citizens.id"), nullable=False, index=True),
+    Column("category", String(40), nullable=False),
+    Column("district", String(40), nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("channel", String(10), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("worker_id", Integer, nullable=True),
+    Column("price_paise", BigInteger, nullable=False),
+    Column("paid_paise", BigInteger, nullable=False, default=0),
+    Column("payment_method", String(8), nullable=True),
+    Column("offers", Integer, nullable=False, default=0),
+    Column("rating", Integer, nullable=True),
+    Column("created_at", Float, nullable=False),  # [unix seconds]
+    Column("first_offered_at", Float, nullable=True),
+    Column("offered_at", Float, nullable=True),
+    Column("accepted_at", Float, nullable=True),
+    Column("started_at", Float, nullable=True),
+    Column("ended_at", Float, nullable=True),
+    Index("ix_bookings_status_category", "status", "category", "id"),
+    Index(
+        "uq_bookings_active_worker", "worker_id", unique=True,
+        sqlite_where=text("status IN ('offered', 'accepted', 'in_progress')"),
+        postgresql_where=text("status IN ('offered', 'accepted', 'in_progress')"),
+    ),
+)
+
+declines = Table(
+    "booking_declines", md,
+    Column("booking_id", Integer, primary_key=True),
+    Column("worker_id", Integer, primary_key=True),
+)
+
+ledger_txns = Table(
+    "ledger_txns", md,
+    Column("id", Integer, primary_key=True),
+    Column("idem_key", String(80), nullable=False, unique=True),
+    Column("kind", String(24), nullable=False),
+    Column("booking_id", Integer, nullable=True),
+    Column("created_at", Float, nullable=False),
+)
+
+ledger_entries = Table(
+    "ledger_entries", md,
+    Column("id", Integer, primary_key=True),
+    Column("txn_id", Integer, ForeignKey("ledger_txns.id"), nullable=False, index=True),
+    Column("account", String(40), nullable=False, index=True),
+    Column("amount_paise", BigInteger, nullable=False),
+)
+
+idempotency = Table(
+    "idempotency", md,
+    Column("scope", String(80), primary_key=True),  # "<role>:<id>:<route name>"
+    Column("key", String(200), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("state", String(10), nullable=False),  # in_flight / done
+    Column("status_code", Integer, nullable=True),
+    Column("body", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+)
+
+
+def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _rec) -> None:  # noqa: ANN001
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (pysqlite's is broken)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """One engine plus the transaction discipline described in the module docstring."""
+
+    def __init__(self, url: str) -> None:
+        u = make_url(url)
+        self.is_sqlite = u.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            sync = u.query.get("synchronous", "normal")
+            if sync not in ("normal", "full"):
+                raise ValueError("db: synchronous must be normal or full")
+            u = u.difference_update_query(["synchronous"])
+            self.engine = create_engine(
+                u, connect_args={"check_same_thread": False, "timeout": 10}, pool_size=8, max_overflow=32,
+            )
+            _sqlite_pragmas(self.engine, sync.upper())
+        elif u.get_backend_name() == "postgresql":
+            self.engine = create_engine(u, pool_size=16, max_overflow=32, pool_pre_ping=False)
+        else:
+            raise ValueError(f"db: unsupported database {u.get_backend_name()!r} (sqlite or postgresql)")
+        self._wlock = threading.Lock()
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: committed on success, rolled back on any exception."""
+        if self.is_sqlite:
+            with self._wlock, self.engine.connect() as conn:
+                conn.execution_options(sqlite_begin="IMMEDIATE")
+                with conn.begin():
+                    yield conn
+        else:
+            with self.engine.begin() as conn:
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (a consistent snapshot on both databases)."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def create_schema(self) -> float:
+        """Create missing tables; return the server epoch [unix seconds], fixed at first creation."""
+        md.create_all(self.engine)
+        with self.write() as conn:
+            row = conn.execute(meta.select().where(meta.c.key == "epoch")).first()
+            if row is not None:
+                return float(row.value)
+            now = time.time()
+            conn.execute(meta.insert().values(key="epoch", value=repr(now)))
+            return now
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def one_shot_engine(url: str) -> Engine:
+    """An engine without pooling, for scripts and tests that connect once."""
+    return create_engine(url, poolclass=NullPool)

@@ -1,0 +1,146 @@
+"""Dispatch in the deployment: SQL finds the candidates, the simulation's policy chooses.
+
+The policy object is the same code the twin runs (``sim.policies``).  "Time" for policies
+is minutes since the server epoch (stored in the ``meta`` table at first start, so it
+survives restarts).  Broadcast-style policies may return several workers; the service
+offers the booking to the first one only.  Batching policies are asked one job at a time.
+
+Reserving a worker: the candidate list is read without locks, the policy picks, and only
+the picked worker's row is then locked with ``FOR UPDATE SKIP LOCKED`` and re-checked
+(free, available).  If that fails another request got there first: the worker is dropped
+and the policy asked again.  So concurrent bookings never block on each other and never
+share a worker; on SQLite the whole transaction is already serialized.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import Connection, Row, func, select, update
+
+from service import db
+from sim.geography import EARTH_RADIUS_KM, KM_PER_DEG_LAT
+from sim.policies import Candidates, DispatchPolicy, JobRequest
+from sim.policies.base import subset
+
+W, S, B = db.workers, db.worker_skills, db.bookings
+#: Pending bookings looked at when one worker frees up (oldest first).
+PENDING_SCAN = 20
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance [km] between two points [degrees] (scalar version)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, a)))
+
+
+def box(lat: float, lon: float, radius_km: float) -> tuple[float, float, float, float]:
+    """A lat/lon box [degrees] containing the circle of ``radius_km`` around the point."""
+    dlat = radius_km / KM_PER_DEG_LAT * 1.01
+    dlon = dlat / max(0.05, math.cos(math.radians(min(89.0, abs(lat) + dlat))))
+    return lat - dlat, lat + dlat, lon - dlon, lon + dlon
+
+
+@dataclass
+class Dispatcher:
+    """Binds a policy to the database; ``epoch`` is the server epoch [unix seconds]."""
+
+    policy: DispatchPolicy
+    epoch: float
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def now_min(self, now: float | None = None) -> float:
+        """Policy time [minutes since the server epoch]."""
+        return ((time.time() if now is None else now) - self.epoch) / 60.0
+
+    def candidates(self, conn: Connection, b: Row) -> Candidates:
+        """Free, available workers with the skill within the radius of booking ``b``."""
+        r = self.policy.radius_km
+        lat0, lat1, lon0, lon1 = box(b.lat, b.lon, r)
+        declined = select(db.declines.c.worker_id).where(db.declines.c.booking_id == b.id)
+        q = (
+            select(W.c.id, W.c.lat, W.c.lon, W.c.rating_sum, W.c.rating_count, W.c.earned_paise,
+                   W.c.idle_since_min, W.c.jobs)
+            .select_from(S.join(W, W.c.id == S.c.worker_id))
+            .where(S.c.category == b.category, S.c.lat.between(lat0, lat1), S.c.lon.between(lon0, lon1),
+                   W.c.available.is_(True), W.c.active_booking_id.is_(None), W.c.id.not_in(declined))
+        )
+        rows = []
+        for w in conn.execute(q):
+            d = haversine_km(b.lat, b.lon, w.lat, w.lon)
+            if d <= r:
+                rating = w.rating_sum / w.rating_count if w.rating_count else 0.0
+                rows.append((w.id, d, rating, w.earned_paise, w.idle_since_min, w.jobs))
+        return Candidates.from_rows(rows)
+
+    def dispatch(self, conn: Connection, b: Row, now: float) -> int | None:
+        """Offer pending booking ``b`` to the worker the policy picks; return it, or ``None``."""
+        cands = self.candidates(conn, b)
+        job = JobRequest(b.id, b.category, b.district, b.lat, b.lon, self.now_min(b.created_at))
+        t = self.now_min(now)
+        while len(cands):
+            with self._lock:  # a bound policy's generator is not thread-safe
+                picked = self.policy.choose(job, cands, t)
+            if not picked:
+                return None
+            wid = int(picked[0])
+            got = conn.execute(
+                select(W.c.id).where(W.c.id == wid, W.c.available.is_(True), W.c.active_booking_id.is_(None))
+                .with_for_update(skip_locked=True)
+            ).first()
+            if got is not None:
+                conn.execute(update(W).where(W.c.id == wid).values(active_booking_id=b.id))
+                conn.execute(
+                    update(B).where(B.c.id == b.id).values(
+                        status="offered", worker_id=wid, offered_at=now, offers=B.c.offers + 1,
+                        first_offered_at=func.coalesce(B.c.first_offered_at, now),
+                    )
+                )
+                return wid
+            cands = subset(cands, cands.worker_id != wid)  # someone else reserved them first
+        return None
+
+    def free_worker(self, conn: Connection, wid: int, now: float) -> int | None:
+        """Worker ``wid`` just became free: offer them a waiting booking nearby, oldest first.
+
+        Each waiting booking is dispatched with the policy (which may prefer another free
+        worker); the scan stops once ``wid`` is reserved.  Returns the booking ``wid`` got.
+        """
+        w = conn.execute(select(W).where(W.c.id == wid)).first()
+        if w is None or not w.available or w.active_booking_id is not None:
+            return None
+        skills = select(S.c.category).where(S.c.worker_id == wid)
+        declined = select(db.declines.c.booking_id).where(db.declines.c.worker_id == wid)
+        lat0, lat1, lon0, lon1 = box(w.lat, w.lon, self.policy.radius_km)
+        pend = conn.execute(
+            select(B).where(B.c.status == "pending", B.c.category.in_(skills), B.c.lat.between(lat0, lat1),
+                            B.c.lon.between(lon0, lon1), B.c.id.not_in(declined))
+            .order_by(B.c.id).limit(PENDING_SCAN).with_for_update(skip_locked=True)
+        ).all()
+        for b in pend:
+            if haversine_km(b.lat, b.lon, w.lat, w.lon) > self.policy.radius_km:
+                continue
+            if self.dispatch(conn, b, now) == wid:
+                return b.id
+        return None
+
+
+def release(conn: Connection, wid: int, now: float, disp: Dispatcher) -> None:
+    """Worker ``wid`` no longer holds a booking: mark them idle and look for waiting work."""
+    conn.execute(update(W).where(W.c.id == wid).values(active_booking_id=None, idle_since_min=disp.now_min(now)))
+    disp.free_worker(conn, wid, now)
+
+
+def stats_rows(rows: list[float]) -> dict[str, float]:
+    """Count, mean and percentiles of latencies [seconds]."""
+    if not rows:
+        return {"count": 0}
+    a = np.asarray(rows, dtype=np.float64)
+    p50, p90, p99 = np.percentile(a, [50, 90, 99])
+    return {"count": int(a.size), "mean_s": float(a.mean()), "p50_s": float(p50), "p90_s": float(p90),
+            "p99_s": float(p99), "max_s": float(a.max())}

@@ -1,0 +1,87 @@
+"""Admin routes: statistics, invariants, helpline agents, bulk loads, reset."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter
+from sqlalchemy import exists, insert, select
+
+from service import admin, db
+from service.auth import issue, require
+from service.bookings import check_place
+from service.deps import ERRORS, Ctx, Who
+from service.errors import ApiError, forbidden
+from service.routes import _check_skills
+from service.schemas import AgentIn, CitizensBulkIn, Created, CreatedMany, InvariantsOut, WorkersBulkIn
+
+router = APIRouter(prefix="/v1/admin", responses=ERRORS, tags=["admin"])
+
+
+@router.get("/stats")
+def stats(ctx: Ctx, who: Who) -> dict:
+    """Bookings by status, district and category; assignment latency [seconds]; workers."""
+    require(who, "admin")
+    with ctx.db.read() as conn:
+        return admin.stats(conn)
+
+
+@router.get("/invariants", response_model=InvariantsOut)
+def invariants(ctx: Ctx, who: Who) -> dict:
+    """Consistency checks: one active booking per worker, balanced ledger, no negative balance, valid states."""
+    require(who, "admin")
+    with ctx.db.read() as conn:
+        return admin.invariants(conn)
+
+
+@router.post("/agents", status_code=201, response_model=Created)
+def create_agent(body: AgentIn, ctx: Ctx, who: Who) -> dict:
+    """A helpline agent and their token."""
+    require(who, "admin")
+    with ctx.db.write() as conn:
+        aid = conn.execute(insert(db.agents).values(name=body.name)).inserted_primary_key[0]
+        return {"id": aid, "token": issue(conn, "agent", aid)}
+
+
+@router.post("/workers:bulk", status_code=201, response_model=CreatedMany)
+def bulk_workers(body: WorkersBulkIn, ctx: Ctx, who: Who) -> dict:
+    """Register many workers in one transaction (e.g. a scenario's workforce before a replay)."""
+    require(who, "admin")
+    for i, w in enumerate(body.workers):
+        try:
+            _check_skills(ctx, w.skills)
+            check_place(ctx, w.district, w.lat, w.lon)
+        except ApiError as e:
+            raise ApiError(e.status, f"workers.{i}.{e.detail}") from None
+    now = time.time()
+    with ctx.db.write() as conn:
+        ids, toks = admin.add_workers(conn, body.workers, now, ctx.disp.now_min(now), body.available)
+        if body.available and conn.execute(select(exists().where(db.bookings.c.status == "pending"))).scalar():
+            for wid in ids:
+                ctx.disp.free_worker(conn, wid, now)
+    return {"ids": ids, "tokens": toks}
+
+
+@router.post("/citizens:bulk", status_code=201, response_model=CreatedMany)
+def bulk_citizens(body: CitizensBulkIn, ctx: Ctx, who: Who) -> dict:
+    """Register many citizens in one transaction."""
+    require(who, "admin")
+    for i, c in enumerate(body.citizens):
+        try:
+            check_place(ctx, c.district, c.lat, c.lon)
+        except ApiError as e:
+            raise ApiError(e.status, f"citizens.{i}.{e.detail}") from None
+    with ctx.db.write() as conn:
+        ids, toks = admin.add_citizens(conn, body.citizens, time.time())
+    return {"ids": ids, "tokens": toks}
+
+
+@router.post("/reset", status_code=204)
+def reset(ctx: Ctx, who: Who) -> None:
+    """Delete all data (only when the server was started with ``--allow-reset``)."""
+    require(who, "admin")
+    if not ctx.cfg.allow_reset:
+        raise forbidden("reset is disabled; start the server with --allow-reset")
+    with ctx.db.write() as conn:
+        admin.reset(conn)
+    ctx.tokens.clear()

@@ -1,0 +1,195 @@
+"""Request and response bodies of API v1.
+
+Requests forbid unknown fields, so a client can never set a price, a status or a worker
+through the body.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100,
+                                        pattern=r"^[^\x00-\x1f\x7f]+$")]
+Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 \-]{6,18}[0-9]$")]
+Key = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, description="[degrees]")]
+Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, description="[degrees]")]
+Paise = Annotated[int, Field(gt=0, le=10**12, description="[paise]")]
+
+
+class Request(BaseModel):
+    """Base of request bodies: unknown fields are an error."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WorkerIn(Request):
+    """A worker registering; ``skills`` are category keys of the scenario's catalog."""
+
+    name: Name
+    phone: Phone
+    district: Key
+    lat: Lat
+    lon: Lon
+    skills: list[Key] = Field(min_length=1, max_length=10)
+
+
+class CitizenIn(Request):
+    """A citizen registering."""
+
+    name: Name
+    phone: Phone
+    district: Key
+    lat: Lat
+    lon: Lon
+
+
+class AgentIn(Request):
+    """A helpline agent."""
+
+    name: Name
+
+
+class WorkersBulkIn(Request):
+    """Many workers at once (admin; loading a scenario's workforce before a replay)."""
+
+    workers: list[WorkerIn] = Field(min_length=1, max_length=20_000)
+    available: bool = Field(False, description="mark them available at once")
+
+
+class CitizensBulkIn(Request):
+    """Many citizens at once (admin)."""
+
+    citizens: list[CitizenIn] = Field(min_length=1, max_length=20_000)
+
+
+class StatusIn(Request):
+    """A worker's availability and position."""
+
+    available: bool
+    lat: Lat
+    lon: Lon
+
+
+class BookingIn(Request):
+    """A citizen's booking."""
+
+    category: Key
+    district: Key
+    lat: Lat
+    lon: Lon
+    channel: Literal["app", "web"] = "app"
+
+
+class HelplineBookingIn(Request):
+    """A booking a helpline agent makes for a caller (found by phone, else registered)."""
+
+    caller_name: Name
+    caller_phone: Phone
+    category: Key
+    district: Key
+    lat: Lat
+    lon: Lon
+
+
+class RatingIn(Request):
+    """The citizen's rating of a completed booking."""
+
+    stars: int = Field(ge=1, le=5)
+
+
+class PaymentIn(Request):
+    """Payment of a booking: the amount must equal the booking's price."""
+
+    method: Literal["cash", "online"]
+    amount_paise: Paise
+
+
+class PayoutIn(Request):
+    """A worker withdrawing from the wallet to the bank."""
+
+    amount_paise: Paise
+
+
+class Created(BaseModel):
+    """A new citizen, worker or agent and its bearer token (shown once)."""
+
+    id: int
+    token: str
+
+
+class CreatedMany(BaseModel):
+    """Ids and tokens of a bulk load, in the request's order."""
+
+    ids: list[int]
+    tokens: list[str]
+
+
+class WorkerOut(BaseModel):
+    """A worker's public state."""
+
+    id: int
+    district: str
+    available: bool
+    lat: float
+    lon: float
+    active_booking_id: int | None
+
+
+class BookingOut(BaseModel):
+    """A booking; times are unix seconds, ``None`` until they happen."""
+
+    id: int
+    status: Literal["pending", "offered", "accepted", "in_progress", "completed", "cancelled"]
+    worker_id: int | None
+    citizen_id: int | None = None
+    category: str | None = None
+    district: str | None = None
+    channel: str | None = None
+    price_paise: int | None = None
+    paid_paise: int | None = None
+    rating: int | None = None
+    created_at: float | None = None
+    offered_at: float | None = None
+
+
+class PaymentOut(BaseModel):
+    """An accepted payment (the ledger transaction that recorded it)."""
+
+    booking_id: int
+    txn_id: int
+    method: str
+    amount_paise: int
+
+
+class WalletOut(BaseModel):
+    """A worker's wallet [paise]."""
+
+    worker_id: int
+    balance_paise: int
+    earned_paise: int
+    withdrawn_paise: int
+
+
+class PayoutOut(BaseModel):
+    """A payout on its way to the bank."""
+
+    worker_id: int
+    txn_id: int
+    amount_paise: int
+    balance_paise: int
+
+
+class InvariantsOut(BaseModel):
+    """Result of the consistency checks; each check lists offending ids (empty when fine)."""
+
+    ok: bool
+    checks: dict[str, list[str]]
+
+
+class Problem(BaseModel):
+    """Why a request was refused."""
+
+    detail: str | list[dict] | dict

@@ -1,0 +1,128 @@
+"""The booking lifecycle, money and idempotency against a real server (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from tests.service_fixtures import *  # noqa: F403
+from tests.service_fixtures import ADMIN, LUCKNOW
+
+pytestmark = __import__("pytest").mark.timeout(120)
+
+
+def test_lifecycle_offers_nearest_and_pays_wallet(api):
+    far = api.worker(LUCKNOW[0] + 0.05, LUCKNOW[1])  # ~5.6 km away
+    near = api.worker(LUCKNOW[0] + 0.01, LUCKNOW[1])  # ~1.1 km away
+    c = api.citizen()
+    r = api.book(c)
+    assert r.status_code == 201, r.text
+    b = r.json()
+    assert b["status"] == "offered" and b["worker_id"] == near["id"]
+    bid = b["id"]
+    pay = api.call("POST", f"/v1/bookings/{bid}/payments", c["token"], "p1",
+                   json={"method": "online", "amount_paise": 30000})
+    assert pay.status_code == 201, pay.text
+    for step in ("accept", "start", "complete"):
+        r = api.call("POST", f"/v1/bookings/{bid}/{step}", near["token"])
+        assert r.status_code == 200, r.text
+    assert r.json()["status"] == "completed"
+    assert api.call("POST", f"/v1/bookings/{bid}/rating", c["token"], json={"stars": 5}).status_code == 200
+    w = api.call("GET", f"/v1/workers/{near['id']}/wallet", near["token"]).json()
+    assert w == {"worker_id": near["id"], "balance_paise": 27000, "earned_paise": 27000, "withdrawn_paise": 0}
+    po = api.call("POST", f"/v1/workers/{near['id']}/payouts", near["token"], "po1", json={"amount_paise": 20000})
+    assert po.status_code == 201 and po.json()["balance_paise"] == 7000
+    over = api.call("POST", f"/v1/workers/{near['id']}/payouts", near["token"], "po2", json={"amount_paise": 7001})
+    assert over.status_code == 409
+    assert api.call("GET", f"/v1/workers/{far['id']}/wallet", far["token"]).json()["balance_paise"] == 0
+    assert api.invariants()["ok"]
+
+
+def test_decline_redispatches_and_pending_waits_for_a_free_worker(api):
+    a = api.worker(LUCKNOW[0] + 0.01, LUCKNOW[1])
+    b = api.worker(LUCKNOW[0] + 0.02, LUCKNOW[1])
+    c = api.citizen()
+    first = api.book(c).json()
+    assert first["worker_id"] == a["id"]
+    second = api.book(c).json()
+    assert second["worker_id"] == b["id"]
+    third = api.book(c).json()
+    assert third == {"id": third["id"], "status": "pending"}  # nobody free: waits
+    r = api.call("POST", f"/v1/bookings/{first['id']}/decline", a["token"])
+    assert r.status_code == 200 and r.json()["status"] == "pending"  # b is busy, a declined it
+    # a is free again and takes the oldest waiting booking it has not declined
+    assert api.call("GET", f"/v1/bookings/{third['id']}", c["token"]).json()["worker_id"] == a["id"]
+    assert api.call("POST", f"/v1/bookings/{second['id']}/cancel", c["token"]).status_code == 200
+    # b freed by the cancel: the declined booking goes to b
+    got = api.call("GET", f"/v1/bookings/{first['id']}", c["token"]).json()
+    assert got["status"] == "offered" and got["worker_id"] == b["id"]
+    assert api.invariants()["ok"]
+
+
+def test_refund_on_cancel_and_cash_payment(api):
+    w = api.worker()
+    c = api.citizen()
+    bid = api.book(c).json()["id"]
+    assert api.call("POST", f"/v1/bookings/{bid}/payments", c["token"], "k",
+                    json={"method": "online", "amount_paise": 30000}).status_code == 201
+    assert api.call("POST", f"/v1/bookings/{bid}/cancel", c["token"]).json()["status"] == "cancelled"
+    bid2 = api.book(c).json()["id"]
+    cash = {"method": "cash", "amount_paise": 30000}
+    assert api.call("POST", f"/v1/bookings/{bid2}/payments", c["token"], "k2", json=cash).status_code == 409
+    for step in ("accept", "start"):
+        assert api.call("POST", f"/v1/bookings/{bid2}/{step}", w["token"]).status_code == 200
+    wrong = api.call("POST", f"/v1/bookings/{bid2}/payments", c["token"], "k3", json={**cash, "amount_paise": 1})
+    assert wrong.status_code == 422 and "price" in wrong.json()["detail"]
+    assert api.call("POST", f"/v1/bookings/{bid2}/payments", c["token"], "k4", json=cash).status_code == 201
+    assert api.invariants()["ok"]
+
+
+def test_idempotent_booking_replays_first_answer(api):
+    api.worker()
+    c = api.citizen()
+    first = api.book(c, key="same")
+    again = api.book(c, key="same")
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    other = api.call("POST", "/v1/bookings", c["token"], "same",
+                     json={"category": "plumber", "district": "Lucknow", "lat": LUCKNOW[0], "lon": LUCKNOW[1]})
+    assert other.status_code == 422
+    stats = api.call("GET", "/v1/admin/stats", ADMIN).json()
+    assert stats["bookings"] == 1
+
+
+def test_ten_concurrent_identical_payments_have_one_effect(api):
+    w = api.worker()
+    c = api.citizen()
+    bid = api.book(c).json()["id"]
+    body = {"method": "online", "amount_paise": 30000}
+
+    def pay(_):
+        return api.call("POST", f"/v1/bookings/{bid}/payments", c["token"], "pay-once", json=body)
+
+    with ThreadPoolExecutor(10) as ex:
+        rs = list(ex.map(pay, range(10)))
+    codes = sorted(r.status_code for r in rs)
+    assert set(codes) <= {201, 409}, codes
+    ok = [r.json() for r in rs if r.status_code == 201]
+    assert ok and all(o == ok[0] for o in ok)  # every 2xx is the first answer
+    later = pay(0)
+    assert later.status_code == 201 and later.json() == ok[0]
+    for step in ("accept", "start", "complete"):
+        api.call("POST", f"/v1/bookings/{bid}/{step}", w["token"])
+    wal = api.call("GET", f"/v1/workers/{w['id']}/wallet", w["token"]).json()
+    assert wal["balance_paise"] == 27000  # paid once: 300 Rs less 10 % commission
+    assert api.invariants()["ok"]
+
+
+def test_race_64_bookings_8_workers(api):
+    workers = [api.worker(LUCKNOW[0] + 0.002 * i, LUCKNOW[1]) for i in range(8)]
+    citizens = [api.citizen() for _ in range(64)]
+    with ThreadPoolExecutor(64) as ex:
+        rs = list(ex.map(lambda c: api.book(c, key=uuid.uuid4().hex), citizens))
+    assert all(r.status_code == 201 for r in rs), [r.text for r in rs if r.status_code != 201][:3]
+    offered = [r.json()["worker_id"] for r in rs if r.json()["status"] == "offered"]
+    assert len(offered) == len(set(offered)) <= 8
+    assert len(offered) == 8  # nobody else wanted them: all 8 get a job
+    assert set(offered) == {w["id"] for w in workers}
+    assert api.invariants()["ok"]
