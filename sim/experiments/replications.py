@@ -162,6 +162,8 @@ def replicate(arms: Sequence[Arm], seed: int, reps: Iterable[int], runner: Runne
 def to_long(wide: pd.DataFrame, by: str) -> pd.DataFrame:
     """Tidy ``by, replication, metric, value`` from :func:`replicate`'s wide table (order kept)."""
     metrics = [c for c in wide.columns if c not in {"arm", "label", "replication"}]
+    if {"metric", "value", by} & set(metrics):
+        raise ValueError(f"metric names may not be 'metric', 'value' or {by!r}")
     long = wide.melt(id_vars=["arm", "label", "replication"], value_vars=metrics,
                      var_name="metric", value_name="value")
     long["_m"] = long["metric"].map({m: i for i, m in enumerate(metrics)})
