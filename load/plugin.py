@@ -1,0 +1,247 @@
+"""Locust wiring: custom options, the preload and setup messages, lag reports, SLO exit code, shape.
+
+Trace mode (``--trace FILE``): the master (or the single process) bulk-loads the trace's
+workers in ``test_start``, picks a common start time and sends every worker process its
+partition index with the live ids; each process runs one ``TraceReplayUser``.  Shape mode
+(no ``--trace``): the scenario's booking-rate curve, compressed by ``--speedup``, sets the
+number of actor users.  In both modes ``quitting`` turns the SLO checks into the exit code.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from gevent.event import Event
+from locust import LoadTestShape, events
+from locust.runners import MasterRunner, WorkerRunner
+
+from load.actions import LiveIds
+from load.schedule import LagHistogram, merge_all
+from load.setup import check_loopback, ids_from_message, ids_to_message, preload, start_time
+from load.shape import curve_for_scenario
+from load.slo import Limits, Observed, violations
+from sim.trace import partition, read_trace
+
+log = logging.getLogger("sewamitra.load")
+SETUP_MSG = "sewamitra_setup"
+
+
+@dataclass
+class ReplayState:
+    """What this process knows about the replay (one per process)."""
+
+    trace: pd.DataFrame | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    ids: LiveIds | None = None
+    t0: float | None = None
+    part: int = 0
+    parts: int = 1
+    ready: Event = field(default_factory=Event)
+    replayers: list[Any] = field(default_factory=list)
+    node_lag: dict[str, dict] = field(default_factory=dict)
+    node_counts: dict[str, dict] = field(default_factory=dict)
+
+    def local_lag(self) -> LagHistogram:
+        """Lag of this process's replayers."""
+        return merge_all(r.lag for r in self.replayers)
+
+    def duration_s(self, speedup: float) -> float:
+        """Wall time from the schedule start to the last trace request [s]."""
+        if self.trace is None or not len(self.trace):
+            return 0.0
+        return float(self.trace["t_min"].max()) * 60.0 / speedup
+
+    def rows(self) -> pd.DataFrame:
+        """The timed trace rows of this process (its partition)."""
+        assert self.trace is not None
+        return partition(self.trace, self.parts, self.part)
+
+
+STATE = ReplayState()
+
+
+@events.init_command_line_parser.add_listener
+def add_options(parser: Any) -> None:
+    """The twin's options (also settable in ``locust.conf`` or ``LOCUST_*`` variables)."""
+    g = parser.add_argument_group("Sewa Mitra twin")
+    g.add_argument("--scenario", default="baseline", help="scenario whose load to offer (shape mode)")
+    g.add_argument("--speedup", type=float, default=1440.0, help="simulated seconds per wall second")
+    g.add_argument("--trace", default="", help="trace.parquet to replay (open model); empty = shape mode")
+    g.add_argument("--days", type=float, default=1.0, help="simulated days of the scenario curve (shape mode)")
+    g.add_argument("--pacing", type=float, default=10.0, help="wall seconds between bookings of one citizen")
+    g.add_argument("--admin-token", default="", env_var="SEWAMITRA_ADMIN_TOKEN",
+                   help="bearer token of the deployment's admin (preload, agents, re-reads)")
+    g.add_argument("--drain", type=float, default=3.0, help="seconds to wait after the last trace request")
+    g.add_argument("--replay-log", default="", help="CSV of live vs twin per booking (default: <csv>_replay.csv)")
+    g.add_argument("--max-fail-ratio", type=float, default=0.01, help="SLO: largest failure ratio [0-1]")
+    g.add_argument("--max-p99-ms", type=float, default=2000.0, help="SLO: largest p99 response time [ms]")
+    g.add_argument("--max-lag-p99-ms", type=float, default=1000.0, help="SLO: largest p99 schedule lag [ms]")
+    g.add_argument("--allow-remote-host", action="store_true", help="allow a non-loopback --host")
+
+
+@events.init.add_listener
+def on_init(environment: Any, **_: Any) -> None:
+    """Refuse non-loopback targets; let worker processes receive their setup."""
+    opts = environment.parsed_options
+    if opts is None:
+        return
+    if environment.host:
+        check_loopback(environment.host, opts.allow_remote_host)
+    if opts.trace:
+        STATE.trace, STATE.meta = read_trace(opts.trace)
+    if isinstance(environment.runner, WorkerRunner):
+        environment.runner.register_message(SETUP_MSG, _on_setup_message)
+
+
+def _on_setup_message(msg: Any, **_: Any) -> None:
+    STATE.ids, STATE.t0, STATE.part, STATE.parts = ids_from_message(msg.data)
+    STATE.ready.set()
+
+
+@events.test_start.add_listener
+def on_test_start(environment: Any, **_: Any) -> None:
+    """Master / single process: preload workers, fix the start time, hand out partitions."""
+    runner = environment.runner
+    if STATE.trace is None or isinstance(runner, WorkerRunner) or STATE.t0 is not None:
+        return
+    opts = environment.parsed_options
+    if not opts.admin_token:
+        raise RuntimeError("trace replay needs --admin-token (or SEWAMITRA_ADMIN_TOKEN)")
+    t = time.perf_counter()
+    ids = preload(environment.host, STATE.trace, opts.admin_token)
+    log.info("preloaded %d workers in %.1f s", len(ids.worker_id), time.perf_counter() - t)
+    STATE.ids, STATE.t0 = ids, start_time(1.0)
+    if isinstance(runner, MasterRunner):
+        clients = sorted(c.id for c in runner.clients.ready + runner.clients.running + runner.clients.spawning)
+        STATE.parts = len(clients)
+        for i, cid in enumerate(clients):
+            runner.send_message(SETUP_MSG, ids_to_message(ids, STATE.t0, i, len(clients)), client_id=cid)
+    else:
+        STATE.part, STATE.parts = 0, 1
+    STATE.ready.set()
+
+
+@events.report_to_master.add_listener
+def on_report(client_id: str, data: dict, **_: Any) -> None:
+    """Worker → master: cumulative lag histogram and skip counts of this process."""
+    data["sewamitra_lag"] = STATE.local_lag().to_dict()
+    data["sewamitra_counts"] = _counts()
+
+
+@events.worker_report.add_listener
+def on_worker_report(client_id: str, data: dict, **_: Any) -> None:
+    """Master: keep the latest cumulative report of each worker process."""
+    if "sewamitra_lag" in data:
+        STATE.node_lag[client_id] = data["sewamitra_lag"]
+        STATE.node_counts[client_id] = data["sewamitra_counts"]
+
+
+def _counts() -> dict[str, dict[str, int]]:
+    skipped: dict[str, int] = {}
+    diverged: dict[str, int] = {}
+    for r in STATE.replayers:
+        for k, v in r.skipped.items():
+            skipped[k] = skipped.get(k, 0) + v
+        for k, v in r.diverged.items():
+            diverged[k] = diverged.get(k, 0) + v
+    return {"skipped": skipped, "diverged": diverged, "sent": {"requests": sum(r.sent for r in STATE.replayers)}}
+
+
+def all_lag() -> LagHistogram:
+    """Lag over every process (master: from worker reports; otherwise local)."""
+    hists = [LagHistogram.from_dict(d) for d in STATE.node_lag.values()]
+    return merge_all([STATE.local_lag(), *hists])
+
+
+@events.test_stop.add_listener
+def on_test_stop(environment: Any, **_: Any) -> None:
+    """Write this process's live-vs-twin booking log (one file per process in distributed mode)."""
+    if not STATE.replayers or STATE.ids is None:
+        return
+    opts = environment.parsed_options
+    path = opts.replay_log or (f"{opts.csv_prefix}_replay.csv" if opts.csv_prefix else "")
+    if not path:
+        return
+    if isinstance(environment.runner, WorkerRunner):
+        path = f"{path.removesuffix('.csv')}.part{STATE.part}.csv"
+    ref_of = STATE.ids.worker_ref()
+    pd.concat([r.booking_log(ref_of) for r in STATE.replayers]).to_csv(path, index=False)
+
+
+@events.quitting.add_listener
+def on_quitting(environment: Any, **_: Any) -> None:
+    """Print the replay summary and set the exit code from the SLO checks."""
+    if isinstance(environment.runner, WorkerRunner) or environment.parsed_options is None:
+        return
+    opts = environment.parsed_options
+    total = environment.stats.total
+    lag = all_lag() if STATE.trace is not None else None
+    obs = Observed(total.num_requests, total.fail_ratio, total.get_response_time_percentile(0.99) or 0.0,
+                   lag.quantile(0.99) if lag is not None else None)
+    lim = Limits(opts.max_fail_ratio, opts.max_p99_ms, opts.max_lag_p99_ms)
+    if lag is not None:
+        s = lag.summary()
+        counts = [_counts(), *STATE.node_counts.values()]
+        skipped = _sum_counts(c["skipped"] for c in counts)
+        diverged = _sum_counts(c["diverged"] for c in counts)
+        print(f"schedule lag: n={s['n']} p50={s['p50_ms']:.1f} ms p99={s['p99_ms']:.1f} ms "
+              f"max={s['max_ms']:.1f} ms")
+        print(f"replay: skipped {skipped or '{}'}; diverged (409) {diverged or '{}'}")
+        if opts.csv_prefix:
+            Path(f"{opts.csv_prefix}_lag.csv").write_text(
+                "n,p50_ms,p99_ms,max_ms\n" + f"{s['n']},{s['p50_ms']},{s['p99_ms']},{s['max_ms']}\n")
+    bad = violations(obs, lim)
+    for v in bad:
+        print(f"SLO failed: {v}")
+    environment.process_exit_code = 1 if bad else (environment.process_exit_code or 0)
+
+
+def _sum_counts(ds: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for d in ds:
+        for k, v in d.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+class SewaShape(LoadTestShape):
+    """Trace mode: one replayer per process until the trace is done; shape mode: the scenario curve."""
+
+    use_common_options = True  # so --run-time still bounds the test
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._curve = None
+
+    def _processes(self) -> int:
+        r = self.runner
+        return max(1, r.worker_count) if isinstance(r, MasterRunner) else 1
+
+    def tick(self) -> tuple | None:
+        """``(users, spawn_rate, user_classes)`` now, or ``None`` to stop."""
+        from load import users
+
+        opts = self.runner.environment.parsed_options
+        if STATE.trace is not None:
+            if STATE.t0 is not None:
+                end = STATE.t0 + STATE.duration_s(opts.speedup) + opts.drain
+                if time.time() > end:
+                    return None
+            n = self._processes()
+            return (n, float(n), [users.TraceReplayUser])
+        if self._curve is None:
+            self._curve = curve_for_scenario(opts.scenario, [], opts.speedup, opts.days, opts.pacing)
+        t = self._curve.tick(self.get_run_time())
+        if t is None:
+            return None
+        return (*t, [users.CitizenUser, users.WorkerUser, users.HelplineAgentUser])
+
+
+def wait_for_setup(timeout_s: float = 600.0) -> bool:
+    """Block the calling greenlet until the setup is known (``False`` on time-out)."""
+    return bool(STATE.ready.wait(timeout_s))
