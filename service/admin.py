@@ -28,6 +28,9 @@ def stats(conn: Connection) -> dict[str, Any]:
         "by_status": counts(B.c.status), "by_district": counts(B.c.district), "by_category": counts(B.c.category),
         "assignment_latency": stats_rows(lat),
         "workers": {"registered": int(workers[0]), "available": int(workers[1]), "busy": int(workers[2])},
+        "citizens": int(conn.execute(select(func.count()).select_from(db.citizens)).scalar_one()),
+        "agents": int(conn.execute(select(func.count()).select_from(db.agents)).scalar_one()),
+        "ledger_txns": int(conn.execute(select(func.count()).select_from(db.ledger_txns)).scalar_one()),
     }
 
 
