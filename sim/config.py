@@ -18,18 +18,9 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from sim.catalog import CategoryConfig
 from sim.errors import ScenarioError
 from sim.geography import district_names
+from sim.helpline.config import HelplineConfig
+from sim.money_config import MoneyConfig
 from sim.schema import StrictModel
-
-try:  # TEMPORARY until the helpline and money modules land
-    from sim.helpline.config import HelplineConfig
-except ImportError:
-    class HelplineConfig(StrictModel):  # type: ignore[no-redef]
-        enabled: bool = False
-try:
-    from sim.money import MoneyConfig
-except ImportError:
-    class MoneyConfig(StrictModel):  # type: ignore[no-redef]
-        enabled: bool = False
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
