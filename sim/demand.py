@@ -62,7 +62,9 @@ class DemandModel:
         state_w = self._state_weight_total(dm.urban_uplift)
         # Demand of a sub-state run is its share of the statewide demand.
         self.district_share = w / w.sum()
-        self.base_per_min = dm.bookings_per_year * dm.scale / MIN_PER_YEAR * (w.sum() / state_w)
+        #: Share of statewide demand that the selected districts generate.
+        self.state_share = float(w.sum() / state_w)
+        self.base_per_min = dm.bookings_per_year * dm.scale / MIN_PER_YEAR * self.state_share
 
     @staticmethod
     def _state_weight_total(uplift: float) -> float:

@@ -115,7 +115,11 @@ class Model:
             return own
         from sim.helpline.engine import simulate_helpline
 
-        self.helpline = simulate_helpline(sc.helpline, self.streams, sc.horizon_min, self.cal)
+        # Calls follow the demand: a sub-state run gets its districts' share, a what-if its scale.
+        # The agent schedule is kept as configured (the call centre is statewide).
+        factor = self.demand.state_share * sc.demand.scale
+        cfg = sc.helpline.model_copy(update={"calls_per_day": sc.helpline.calls_per_day * factor})
+        self.helpline = simulate_helpline(cfg, self.streams, sc.horizon_min, self.cal)
         t = np.asarray(self.helpline.booking_times_min, dtype=np.float64)
         keep = t < sc.horizon_min
         t = t[keep]
