@@ -64,6 +64,7 @@ class LiveIds:
     worker_token: dict[int, str]
     agent_token: str | None
     admin_token: str | None = None
+    caller_token: dict[int, str] = field(default_factory=dict)  # helpline callers by the twin's citizen id
 
     def worker_ref(self) -> dict[int, int]:
         """Live worker id → the twin's worker id."""
@@ -101,6 +102,8 @@ def plan(row: Any, ch: Chain, ids: LiveIds) -> Request | Skip:
         key = f"bk-{_i(row.booking_ref)}"
         if row.channel == "helpline":
             ref = _i(row.citizen_ref)
+            # Preloaded callers are found by phone, so the replay can cancel/pay/rate for them.
+            ch.citizen_token = ids.caller_token.get(ref)
             body |= {"caller_name": f"Caller {ref}", "caller_phone": citizen_phone(ref)}
             return Request("POST", "/v1/helpline/bookings", NAMES["helpline_booking"], "agent", body,
                            ids.agent_token, key)

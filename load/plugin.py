@@ -160,12 +160,19 @@ def all_lag() -> LagHistogram:
 
 @events.test_stop.add_listener
 def on_test_stop(environment: Any, **_: Any) -> None:
-    """Write this process's live-vs-twin booking log (one file per process in distributed mode)."""
-    if not STATE.replayers or STATE.ids is None:
-        return
+    """Write the live-vs-twin booking log (one file per process when distributed) and the worker map."""
     opts = environment.parsed_options
+    if STATE.ids is None or opts is None:
+        return
     path = opts.replay_log or (f"{opts.csv_prefix}_replay.csv" if opts.csv_prefix else "")
     if not path:
+        return
+    stem = path.removesuffix(".csv").removesuffix("_replay")
+    if not isinstance(environment.runner, WorkerRunner):
+        ids = STATE.ids.worker_id
+        pd.DataFrame({"worker_ref": list(ids), "live_id": list(ids.values())}).to_csv(
+            f"{stem}_workers.csv", index=False)
+    if not STATE.replayers:
         return
     if isinstance(environment.runner, WorkerRunner):
         path = f"{path.removesuffix('.csv')}.part{STATE.part}.csv"

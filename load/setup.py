@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import pandas as pd
 
-from load.actions import LiveIds
+from load.actions import LiveIds, citizen_phone
 from sim.errors import ScenarioError
 
 BULK_CHUNK = 5000
@@ -59,7 +59,27 @@ def preload(base_url: str, trace: pd.DataFrame, admin_token: str, timeout_s: flo
                 wid[int(ref)] = int(i)
                 tok[int(i)] = t
         agent = _post(c, "/v1/admin/agents", {"name": "Replay agent"}, admin_token)["token"]
-    return LiveIds(wid, tok, agent, admin_token)
+        callers = _preload_callers(c, trace, admin_token)
+    return LiveIds(wid, tok, agent, admin_token, callers)
+
+
+def _preload_callers(c: httpx.Client, trace: pd.DataFrame, admin_token: str) -> dict[int, str]:
+    """Register helpline callers up front (the service finds them by phone when an agent books).
+
+    Without their tokens the replay could not send a caller's cancel, payment or rating: the
+    API gives those to citizens only.
+    """
+    hl = trace[(trace["action"] == "create_booking") & (trace["channel"] == "helpline")]
+    out: dict[int, str] = {}
+    for lo in range(0, len(hl), BULK_CHUNK):
+        part = hl.iloc[lo:lo + BULK_CHUNK]
+        body = {"citizens": [
+            {"name": f"Caller {int(r.citizen_ref)}", "phone": citizen_phone(int(r.citizen_ref)),
+             "district": r.district, "lat": float(r.lat), "lon": float(r.lon)}
+            for r in part.itertuples(index=False)]}
+        got = _post(c, "/v1/admin/citizens:bulk", body, admin_token)
+        out.update(zip((int(x) for x in part["citizen_ref"]), got["tokens"], strict=True))
+    return out
 
 
 def ids_to_message(ids: LiveIds, t0: float, part: int, parts: int) -> dict:
@@ -67,14 +87,16 @@ def ids_to_message(ids: LiveIds, t0: float, part: int, parts: int) -> dict:
     refs = sorted(ids.worker_id)
     return {"refs": refs, "live": [ids.worker_id[r] for r in refs],
             "tokens": [ids.worker_token[ids.worker_id[r]] for r in refs],
-            "agent": ids.agent_token, "admin": ids.admin_token, "t0": t0, "part": part, "parts": parts}
+            "agent": ids.agent_token, "admin": ids.admin_token, "t0": t0, "part": part, "parts": parts,
+            "callers": [[k, v] for k, v in sorted(ids.caller_token.items())]}
 
 
 def ids_from_message(m: dict) -> tuple[LiveIds, float, int, int]:
     """Inverse of ``ids_to_message``: live ids, the schedule start [unix s], partition."""
     wid = dict(zip(m["refs"], m["live"], strict=True))
     tok = dict(zip(m["live"], m["tokens"], strict=True))
-    return LiveIds(wid, tok, m["agent"], m["admin"]), float(m["t0"]), int(m["part"]), int(m["parts"])
+    callers = {int(k): v for k, v in m.get("callers", [])}
+    return LiveIds(wid, tok, m["agent"], m["admin"], callers), float(m["t0"]), int(m["part"]), int(m["parts"])
 
 
 def start_time(lead_s: float = 1.0) -> float:

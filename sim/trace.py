@@ -34,7 +34,8 @@ worker the live system made its *k*-th offer to.  A ``withdrawn`` offer (someone
 a broadcast) sends nothing.  Bookings that end ``unfulfilled`` send nothing after the
 offers: the live platform must give up by itself.  Payments and payouts come from the
 ``ledger`` table when the run has one, otherwise one payment of the booking's price
-(method ``cash``) at completion and no payouts.  Rows are partitioned across load
+(method ``cash``) at completion and no payouts.  Payments are sent with the live price (read
+from the deployment), which may differ from the twin's per-booking price spread.  Rows are partitioned across load
 generator processes by booking (worker rows by worker) so a booking's steps, which depend
 on the live id returned at creation, stay in one process.
 """
@@ -161,14 +162,14 @@ def _money_rows(b: pd.DataFrame, ledger: pd.DataFrame | None) -> list[pd.DataFra
     blocks.append(_frame(len(pay), t_min=pay["t_min"], actor="citizen", action="pay",
                          booking_ref=pay["booking_id"], citizen_ref=pay["citizen_id"], district=pay["district"],
                          amount_paise=pay["amount"], method=method))
-    po = ledger[kinds.str.startswith("payout") & (ledger["amount_paise"] > 0)]
-    if "account" in po:
-        wid = po["account"].astype(str).str.extract(r"worker:(\d+)")[0]
-        po = po.assign(worker_id=pd.to_numeric(wid, errors="coerce")).dropna(subset=["worker_id"])
-        po = po.groupby("txn_id", sort=True).agg(t_min=("time_min", "min"), worker_id=("worker_id", "first"),
-                                                 amount=("amount_paise", "max"))
-        blocks.append(_frame(len(po), t_min=po["t_min"], actor="worker", action="payout",
-                             worker_ref=po["worker_id"].astype("int64"), amount_paise=po["amount"]))
+    # A payout's wallet leg is negative: wallet:<worker> → transit (sim.ledger.payout_legs).
+    po = ledger[(kinds == "payout") & (ledger["amount_paise"] < 0)]
+    wid = po["account"].astype(str).str.extract(r"^wallet:(\d+)$")[0]
+    po = po.assign(worker_id=pd.to_numeric(wid, errors="coerce")).dropna(subset=["worker_id"])
+    po = po.groupby("txn_id", sort=True).agg(t_min=("time_min", "min"), worker_id=("worker_id", "first"),
+                                             amount=("amount_paise", "sum"))
+    blocks.append(_frame(len(po), t_min=po["t_min"], actor="worker", action="payout",
+                         worker_ref=po["worker_id"].astype("int64"), amount_paise=-po["amount"]))
     return blocks
 
 
