@@ -18,7 +18,8 @@ IdemKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_lengt
 
 ERRORS: dict[int | str, dict] = {
     code: {"model": Problem, "description": why} for code, why in {
-        401: "missing or unknown bearer token", 403: "the caller may not do this",
+        400: "malformed request (e.g. body is not JSON)", 401: "missing or unknown bearer token",
+        403: "the caller may not do this",
         404: "no such object (or not the caller's)", 409: "the object's state does not allow this",
         413: "request body too large", 422: "invalid input", 429: "rate limit exceeded",
         503: "database busy; retry",
