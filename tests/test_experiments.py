@@ -176,6 +176,35 @@ def test_cli_sweep_with_injected_runner():
     assert "dispatch.policy" in tables["summary"].columns
 
 
+def test_cli_target_adds_replications_until_precise():
+    argv = ["--scenario", SMALL, "--policies", "nearest,fair", "--reps", "3", "--cores", "1", "--no-progress",
+            "--target", "fulfilment_rate=2%", *[x for s in TINY for x in ("--set", s)]]
+    tables, meta = cli.execute(args_for("compare", *argv, "--target", "wait_assign_mean_min=1.0"), "compare")
+    s = tables["summary"].set_index(["policy", "metric"])
+    for p in ("nearest", "fair"):
+        f = s.loc[(p, "fulfilment_rate")]
+        assert (f["ci_hi"] - f["ci_lo"]) / 2 <= 0.02 * f["mean"]
+        w = s.loc[(p, "wait_assign_mean_min")]
+        assert (w["ci_hi"] - w["ci_lo"]) / 2 <= 1.0
+    assert 3 < meta["replications"] < 200
+
+
+def test_cli_sweep_runs_the_model():
+    argv = ["--scenario", SMALL, "--grid", "workforce.active_share=0.1,0.5", "--reps", "2", "--cores", "1",
+            "--no-progress", *[x for s in TINY for x in ("--set", s)]]
+    tables, _ = cli.execute(args_for("sweep", *argv), "sweep")
+    rep = tables["replications"].set_index(["workforce.active_share", "replication"])
+    # more active workers: every replication fulfils more (same demand under CRN)
+    assert (rep.loc["0.5", "fulfilment_rate"] > rep.loc["0.1", "fulfilment_rate"]).all()
+    assert (rep.loc["0.5", "bookings"] == rep.loc["0.1", "bookings"]).all()
+
+
+def test_unreachable_dask_scheduler_is_a_one_line_error():
+    with pytest.raises(ScenarioError, match="--dask"):
+        with Pool(dask="tcp://127.0.0.1:9", connect_timeout_s=1):
+            pass
+
+
 @pytest.mark.parametrize("argv, message", [
     (["compare", "--policies", "nearest,teleport", "--reps", "2"], "dispatch.policy: unknown policy"),
     (["compare", "--policies", "nearest", "--reps", "1"], "--reps"),

@@ -158,7 +158,7 @@ def world(sc, jobs, workers, quality=None, accept=None):
     arr = Arrivals(t_min=np.array([j[0] for j in jobs], dtype=float), category=np.full(m, e),
                    district=np.zeros(m, dtype=np.int64), channel=np.full(m, CHANNELS.index("app")),
                    lat=np.full(m, LKO[0]), lon=LKO[1] + KM_LON * np.array([j[1] for j in jobs]),
-                   urban=np.ones(m, dtype=bool))
+                   urban=np.ones(m, dtype=bool), call_id=np.full(m, -1, dtype=np.int64))
     return arr, wf
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from sim.config import Scenario, validate
+from sim.errors import ScenarioError
 
 #: ``runner(scenario, seed, replication) -> {metric: value}``; must be a top-level function
 #: (picklable) to run in worker processes or on a Dask cluster.
@@ -86,12 +87,15 @@ class Pool:
         dask: a Dask scheduler address (``tcp://host:8786``) or a ``distributed.Client``;
             overrides ``cores``.  Workers need this package importable.
         progress: show a tqdm bar of replications done.
+        connect_timeout_s: how long to try reaching the Dask scheduler [seconds].
     """
 
-    def __init__(self, cores: int | None = None, dask: Any = None, progress: bool = False) -> None:
+    def __init__(self, cores: int | None = None, dask: Any = None, progress: bool = False,
+                 connect_timeout_s: float = 10.0) -> None:
         self.cores = cores or os.cpu_count() or 1
         self.dask = dask
         self.progress = progress
+        self.connect_timeout_s = connect_timeout_s
         self._client: Any = None
         self._own_client = False
         self._procs: ProcessPoolExecutor | None = None
@@ -101,7 +105,11 @@ class Pool:
             from distributed import Client
 
             if isinstance(self.dask, str):
-                self._client, self._own_client = Client(self.dask), True
+                try:
+                    self._client = Client(self.dask, timeout=f"{self.connect_timeout_s}s")
+                except (OSError, TimeoutError) as e:
+                    raise ScenarioError(f"--dask: cannot reach a scheduler at {self.dask!r} ({e})") from None
+                self._own_client = True
             else:
                 self._client = self.dask
         elif self.cores > 1:
