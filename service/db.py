@@ -230,6 +230,11 @@ class Database:
             conn.execute(meta.insert().values(key="epoch", value=repr(now)))
             return now
 
+    def forget_in_flight(self) -> int:
+        """Drop idempotency records left in flight by a killed server (call before serving)."""
+        with self.write() as conn:
+            return conn.execute(idempotency.delete().where(idempotency.c.state == "in_flight")).rowcount
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()

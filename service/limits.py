@@ -2,7 +2,7 @@
 
 Rates are per caller (bearer token, else client address), a token bucket of
 ``rate_per_s`` refilled continuously up to ``rate_burst``; an empty bucket gets 429 with
-``Retry-After`` [seconds].  The admin is not limited.  Bodies larger than the limit get 413,
+``Retry-After`` [seconds].  The admin and ``/healthz`` are not limited.  Bodies larger than the limit get 413,
 whether announced by ``Content-Length`` or streamed.  Limits are per server process.
 """
 
@@ -73,7 +73,7 @@ class LimitsMiddleware:
             return
         headers = dict(scope["headers"])
         auth = headers.get(b"authorization", b"")
-        if auth != self.admin_header:
+        if auth != self.admin_header and scope["path"] != "/healthz":  # probes are never limited
             key = auth.decode("latin-1") if auth else f"ip:{(scope.get('client') or ('?',))[0]}"
             wait = self.bucket.take(key)
             if wait > 0:

@@ -18,7 +18,7 @@ from tests.service_fixtures import *  # noqa: F403
 from tests.service_fixtures import ADMIN
 
 pytestmark = pytest.mark.timeout(300)
-EXAMPLES = 6
+EXAMPLES = 5
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
 
 
