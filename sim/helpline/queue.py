@@ -61,6 +61,21 @@ def serve_constant(arrive: np.ndarray, handle: np.ndarray, patience: np.ndarray 
     return np.asarray(wait), np.asarray(served, dtype=bool)
 
 
+def busy_per_bin(start: np.ndarray, end: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Total busy time of intervals [start, end) inside each bin [edges[k], edges[k+1]).
+
+    Uses F(x) = sum_i clip(x - s_i, 0, e_i - s_i) = sum_{s_i<x}(x - s_i) - sum_{e_i<x}(x - e_i),
+    evaluated at the edges with sorted cumulative sums (O(N log N), no per-bin loops).
+    """
+    s, e = np.sort(start), np.sort(end)
+    cs = np.concatenate(([0.0], np.cumsum(s)))
+    ce = np.concatenate(([0.0], np.cumsum(e)))
+    ks = np.searchsorted(s, edges, side="left")
+    ke = np.searchsorted(e, edges, side="left")
+    f = (ks * edges - cs[ks]) - (ke * edges - ce[ke])
+    return np.diff(f)
+
+
 class Shifts:
     """Seats on duty per slot (a repeating pattern) and each seat's next on-duty time."""
 

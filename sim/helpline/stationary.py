@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from sim.errors import ScenarioError
-from sim.helpline.queue import serve_constant
-from sim.helpline.tables import busy_per_bin
+from sim.helpline.queue import busy_per_bin, serve_constant
 from sim.seeds import Streams
 
 KPIS = ("mean_wait_s", "p_wait", "service_level", "abandon_rate")
@@ -108,7 +107,7 @@ def t_interval(x: Iterable[float], level: float = 0.95) -> tuple[float, float]:
     a = np.asarray(list(x), dtype=np.float64)
     if a.size < 2:
         return (math.nan, math.nan)
-    half = stats.t.ppf(0.5 + level / 2, a.size - 1) * a.std(ddof=1) / math.sqrt(a.size)
+    half = special.stdtrit(a.size - 1, 0.5 + level / 2) * a.std(ddof=1) / math.sqrt(a.size)
     return (float(a.mean() - half), float(a.mean() + half))
 
 

@@ -1,4 +1,4 @@
-"""Helpline KPIs: busy time per interval, the hourly table and the summary dict."""
+"""Helpline KPIs: the hourly table and the summary dict."""
 
 from __future__ import annotations
 
@@ -7,20 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-
-def busy_per_bin(start: np.ndarray, end: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Total busy time of intervals [start, end) inside each bin [edges[k], edges[k+1]).
-
-    Uses F(x) = sum_i clip(x - s_i, 0, e_i - s_i) = sum_{s_i<x}(x - s_i) - sum_{e_i<x}(x - e_i),
-    evaluated at the edges with sorted cumulative sums (O(N log N), no per-bin loops).
-    """
-    s, e = np.sort(start), np.sort(end)
-    cs = np.concatenate(([0.0], np.cumsum(s)))
-    ce = np.concatenate(([0.0], np.cumsum(e)))
-    ks = np.searchsorted(s, edges, side="left")
-    ke = np.searchsorted(e, edges, side="left")
-    f = (ks * edges - cs[ks]) - (ke * edges - ce[ke])
-    return np.diff(f)
+from sim.helpline.queue import busy_per_bin
 
 
 def hourly_table(arrive_min: np.ndarray, start_min: np.ndarray, wait_s: np.ndarray,
