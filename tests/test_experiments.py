@@ -116,6 +116,14 @@ def test_replicate_until_meets_the_target_and_is_deterministic():
     assert ci.half_width <= 0.002 * abs(ci.mean)
 
 
+def test_paired_target_needs_fewer_replications_under_crn():
+    arms = policy_arms(small(), ["nearest", "fair"])
+    on_means = replicate_until(arms, 7, [Target("score", 1.0)], 3, 200, known_runner)
+    on_diffs = replicate_until(arms, 7, [Target("score", 1.0, paired=True)], 3, 200, known_runner)
+    # the stand-in's noise is common to both arms, so the difference is known after 3
+    assert on_diffs["replication"].nunique() == 3 < on_means["replication"].nunique()
+
+
 # ------------------------------------------------------------------ arms and parsing
 
 

@@ -48,6 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument("--target", action="append", default=[], metavar="METRIC=HW[%]",
                         help="add replications until every arm's 95%% CI half-width is at most HW "
                              "(or HW%% of the mean)")
+    parser.add_argument("--target-paired", action="store_true",
+                        help="apply --target to the paired differences from the first arm instead")
     parser.add_argument("--max-reps", type=int, default=200, help="cap on replications with --target")
     parser.add_argument("--seed", type=int, default=None, help="root seed (default: the scenario's)")
     parser.add_argument("--warmup-days", type=float, default=None, help="days excluded from KPIs")
@@ -60,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def parse_targets(items: list[str]) -> list[Target]:
+def parse_targets(items: list[str], paired: bool = False) -> list[Target]:
     """``["fulfilment_rate=0.01", "travel_km_per_job=5%"]`` → targets."""
     out = []
     for item in items:
@@ -75,7 +77,7 @@ def parse_targets(items: list[str]) -> list[Target]:
             raise ScenarioError(f"--target {item!r}: half-width is not a number") from None
         if not (hw > 0 and math.isfinite(hw)):
             raise ScenarioError(f"--target {item!r}: half-width must be > 0")
-        out.append(Target(metric, hw, relative))
+        out.append(Target(metric, hw, relative, paired))
     return out
 
 
@@ -109,7 +111,7 @@ def execute(args: argparse.Namespace, command: str,
             runner: Runner = sim_metrics) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Run the study; returns its tables (``replications``, ``summary``, ``paired``) and facts."""
     arms, name, seed = build_arms(args, command)
-    targets = parse_targets(args.target)
+    targets = parse_targets(args.target, args.target_paired)
     with Pool(cores=args.cores, dask=args.dask, progress=not args.no_progress) as pool:
         if targets:
             wide = replicate_until(arms, seed, targets, args.reps, args.max_reps, runner, pool)

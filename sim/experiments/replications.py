@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sim.config import Scenario, validate
 from sim.errors import ScenarioError
+from sim.experiments.stats import reps_needed
 
 #: ``runner(scenario, seed, replication) -> {metric: value}``; must be a top-level function
 #: (picklable) to run in worker processes or on a Dask cluster.
@@ -183,12 +185,25 @@ def to_long(wide: pd.DataFrame, by: str) -> pd.DataFrame:
 class Target:
     """A precision goal: the 95% CI half-width of ``metric`` at most ``half_width``.
 
-    With ``relative`` the goal is ``half_width × |mean|`` (e.g. 0.05 for ±5 %).
+    With ``relative`` the goal is ``half_width × |mean|`` (e.g. 0.05 for ±5 %).  With
+    ``paired`` it applies to each arm's paired difference from the first arm (relative to the
+    first arm's mean) instead of to each arm's own mean.
     """
 
     metric: str
     half_width: float
     relative: bool = False
+    paired: bool = False
+
+    def samples(self, done: pd.DataFrame) -> list[tuple[np.ndarray, float]]:
+        """``(values, goal half-width)`` per arm (or per paired difference) from wide results."""
+        by_arm = [g[self.metric].to_numpy() for _, g in done.groupby("arm", sort=True)]
+        scale = [abs(float(np.nanmean(x))) if np.isfinite(x).any() else math.nan for x in by_arm]
+        if self.paired:
+            return [(x - by_arm[0], self.half_width * scale[0] if self.relative else self.half_width)
+                    for x in by_arm[1:]]
+        return [(x, self.half_width * sc if self.relative else self.half_width)
+                for x, sc in zip(by_arm, scale, strict=True)]
 
 
 def replicate_until(arms: Sequence[Arm], seed: int, targets: Sequence[Target], min_reps: int,
@@ -196,12 +211,10 @@ def replicate_until(arms: Sequence[Arm], seed: int, targets: Sequence[Target], m
     """Replicate every arm until each target holds for every arm, or ``max_reps`` is reached.
 
     Starts with ``min_reps`` replications, then repeatedly runs the extra replications that
-    the sequential rule (:func:`sim.experiments.stats.reps_needed`) asks for, all arms
+    the sequential rule (:func:`~sim.experiments.stats.reps_needed`) asks for, all arms
     together so they stay paired.  Deterministic: the stopping decision depends only on
     results, which are the same serial or parallel.
     """
-    from sim.experiments.stats import reps_needed
-
     done = replicate(arms, seed, range(min_reps), runner, pool)
     n = min_reps
     while n < max_reps:
@@ -209,9 +222,7 @@ def replicate_until(arms: Sequence[Arm], seed: int, targets: Sequence[Target], m
         for t in targets:
             if t.metric not in done.columns:
                 raise ValueError(f"unknown metric {t.metric!r}")
-            for _, g in done.groupby("arm"):
-                x = g[t.metric].to_numpy()
-                hw = t.half_width * abs(float(pd.Series(x).mean())) if t.relative else t.half_width
+            for x, hw in t.samples(done):
                 if not math.isfinite(hw):
                     continue  # metric undefined in every replication so far: nothing to aim at
                 need = max(need, reps_needed(x, hw, max_reps=max_reps))
