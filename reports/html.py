@@ -125,9 +125,18 @@ def kpi_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     return [(label, fmt(summary.get(key), f)) for key, label, f in KPIS]
 
 
+def auto_fmt(value: Any) -> str:
+    """A number shown readably whatever its size: integers with separators, else 4 digits."""
+    v = finite_or_none(value)
+    if v is None or isinstance(value, bool):
+        return fmt(value)
+    if float(v).is_integer() or abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.4g}"
+
+
 def _nested_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(html.escape(str(k)), fmt(v, "{:,.4g}")) for k, v in sorted(d.items())
-            if not isinstance(v, dict | list)]
+    return [(html.escape(str(k)), auto_fmt(v)) for k, v in sorted(d.items()) if not isinstance(v, dict | list)]
 
 
 def ledger_check(run: RunData) -> str:

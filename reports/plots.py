@@ -178,7 +178,12 @@ def wallet_figure(run: RunData) -> Figure | None:
     if flows is not None:
         ax_f.barh(flows.index.astype(str), flows.to_numpy() / 100.0, color="#3b75af")
     ax_f.set(xlabel="total [Rs]", title="Ledger flows by kind")
+    title = "Wallet balances"
     if wal is not None and len(wal):
-        ax_b.hist(wal["balance_paise"].to_numpy(dtype=np.float64) / 100.0, bins=20, color="#3b75af")
-    ax_b.set(xlabel="wallet balance at end [Rs]", ylabel="workers", title="Wallet balances")
+        bal = wal["balance_paise"].to_numpy(dtype=np.float64) / 100.0
+        held = bal[bal != 0]
+        if held.size:
+            ax_b.hist(held, bins=20, color="#3b75af")
+        title = f"Wallet balances ({held.size:,} of {bal.size:,} workers hold money)"
+    ax_b.set(xlabel="wallet balance at end [Rs]", ylabel="workers", title=title)
     return fig

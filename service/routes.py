@@ -61,6 +61,23 @@ def register_citizen(body: CitizenIn, ctx: Ctx) -> dict:
     return {"id": ids[0], "token": toks[0]}
 
 
+def _worker_out(w) -> dict:  # noqa: ANN001
+    return {"id": w.id, "district": w.district, "available": w.available, "lat": w.lat, "lon": w.lon,
+            "active_booking_id": w.active_booking_id}
+
+
+@router.get("/workers/{worker_id}", response_model=WorkerOut, tags=["people"])
+def get_worker(worker_id: Id, ctx: Ctx, who: Who) -> dict:
+    """A worker's state, including the booking they hold (the worker themself or the admin)."""
+    if not (who.role == "admin" or (who.role == "worker" and who.id == worker_id)):
+        raise forbidden("only the worker or the admin may read this worker")
+    with ctx.db.read() as conn:
+        w = conn.execute(select(W).where(W.c.id == worker_id)).first()
+    if w is None:
+        raise not_found(f"worker {worker_id}")
+    return _worker_out(w)
+
+
 @router.put("/workers/{worker_id}/status", response_model=WorkerOut, tags=["people"])
 def set_status(worker_id: Id, body: StatusIn, ctx: Ctx, who: Who) -> dict:
     """A worker's availability and position; becoming free may bring an offer at once."""
@@ -82,8 +99,7 @@ def set_status(worker_id: Id, body: StatusIn, ctx: Ctx, who: Who) -> dict:
         if body.available:
             ctx.disp.free_worker(conn, worker_id, now)
         w = conn.execute(select(W).where(W.c.id == worker_id)).one()
-    return {"id": w.id, "district": w.district, "available": w.available, "lat": w.lat, "lon": w.lon,
-            "active_booking_id": w.active_booking_id}
+    return _worker_out(w)
 
 
 @router.post("/bookings", status_code=201, response_model=BookingOut, response_model_exclude_none=True,

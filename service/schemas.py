@@ -33,7 +33,7 @@ class WorkerIn(Request):
     district: Key
     lat: Lat
     lon: Lon
-    skills: list[Key] = Field(min_length=1, max_length=10)
+    skills: list[Key] = Field(min_length=1, max_length=40)
 
 
 class CitizenIn(Request):

@@ -132,6 +132,18 @@ def test_report_renders_without_errors(tmp_path):
     assert errors == []
 
 
+def test_report_of_a_real_run_renders_without_errors(tmp_path):
+    from sim.config import load_scenario
+    from sim.run import run_one, write_run
+
+    sc = load_scenario("baseline", ["horizon_days=2", "geography.districts=[Lucknow, Kanpur Nagar]"])
+    run = write_run(run_one(sc), tmp_path / "real")
+    images, errors = render(write_report(run), tmp_path / "profile")
+    assert len(images) >= 4
+    assert all(ok and width > 0 for ok, width in images), images
+    assert errors == []
+
+
 def test_checker_catches_a_broken_page(tmp_path):
     bad = tmp_path / "bad.html"
     bad.write_text('<!DOCTYPE html><html><body><img src="data:image/png;base64,AAAA">'

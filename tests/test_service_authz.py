@@ -51,6 +51,7 @@ MATRIX = [
     ("POST", "/v1/bookings/{b}/cancel", "accepted", None, {"c1"}, False),
     ("POST", "/v1/bookings/{b}/rating", "completed", {"stars": 4}, {"c1"}, False),
     ("POST", "/v1/bookings/{b}/payments", "offered", PAY, {"c1"}, True),
+    ("GET", "/v1/workers/{w}", "offered", None, {"admin", "w1"}, False),
     ("GET", "/v1/workers/{w}/wallet", "completed", None, {"admin", "w1"}, False),
     ("POST", "/v1/workers/{w}/payouts", "completed", {"amount_paise": 100}, {"w1"}, True),
     ("GET", "/v1/admin/stats", "offered", None, {"admin"}, False),
