@@ -156,21 +156,32 @@ def _cell(mean: float, lo: float, hi: float) -> str:
     return f"{mean:.4g} ± {(hi - lo) / 2:.2g}"
 
 
+def _grid_text(df: pd.DataFrame, by: str, value: str, lo: str, hi: str, columns: list[str],
+               names: dict[str, str]) -> str:
+    """Metric rows × arm columns of "mean ± half-width" cells."""
+    cells = [_cell(m, a, b) for m, a, b in zip(df[value], df[lo], df[hi], strict=True)]
+    grid = df.assign(cell=cells).pivot(index="metric", columns=by, values="cell")
+    grid = grid.reindex(index=list(dict.fromkeys(df["metric"])), columns=columns)
+    return grid.rename(columns=names).to_string()
+
+
 def render(tables: dict[str, pd.DataFrame], by: str) -> str:
-    """A readable text version: metric rows, one column per arm (mean ± CI half-width)."""
+    """A readable text version: metric rows, one column per arm (mean ± CI half-width).
+
+    Sweep points get short names (p1, p2, ...) with a legend, so the table stays narrow.
+    """
     s = tables["summary"]
-    s = s.assign(cell=[_cell(m, lo, hi) for m, lo, hi in zip(s["mean"], s["ci_lo"], s["ci_hi"], strict=True)])
     order = list(dict.fromkeys(s[by]))
+    names = {a: f"p{i + 1}" for i, a in enumerate(order)} if by == "point" else {}
     n = int(s["n"].max()) if len(s) else 0
-    lines = [f"95% CIs over {n} replications (mean ± half-width)",
-             s.pivot(index="metric", columns=by, values="cell").reindex(
-                 index=list(dict.fromkeys(s["metric"])), columns=order).to_string()]
+    lines = [f"{names[a]}: {a}" for a in order] if names else []
+    lines += [f"95% CIs over {n} replications (mean ± half-width)",
+              _grid_text(s, by, "mean", "ci_lo", "ci_hi", order, names)]
     p = tables["paired"]
     if len(p):
-        p = p.assign(cell=[_cell(m, lo, hi) for m, lo, hi in zip(p["mean_diff"], p["ci_lo"], p["ci_hi"], strict=True)])
-        lines += ["", f"paired differences vs {p['baseline'].iloc[0]} (common random numbers)",
-                  p.pivot(index="metric", columns=by, values="cell").reindex(
-                      index=list(dict.fromkeys(p["metric"])), columns=order[1:]).to_string()]
+        base = p["baseline"].iloc[0]
+        lines += ["", f"paired differences vs {names.get(base, base)} (common random numbers)",
+                  _grid_text(p, by, "mean_diff", "ci_lo", "ci_hi", order[1:], names)]
     return "\n".join(lines)
 
 
