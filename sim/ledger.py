@@ -63,7 +63,7 @@ class LedgerError(ValueError):
 
 def _is_int(x: object) -> bool:
     # bool is an int subclass and numpy ints are not: accept the latter, refuse the former
-    return isinstance(x, int | np.integer) and not isinstance(x, bool | np.bool_)
+    return type(x) is int or (isinstance(x, int | np.integer) and not isinstance(x, bool | np.bool_))
 
 
 def valid_account(name: str) -> bool:
@@ -289,20 +289,21 @@ class Ledger:
             raise LedgerError(f"time_min: must be finite, got {time_min!r}")
         if booking_id is not None and (not _is_int(booking_id) or booking_id < 0):
             raise LedgerError(f"booking_id: must be a non-negative integer or None, got {booking_id!r}")
+        bal, known = self._bal, self._acct_idx
         for acct, amt in legs:
             if amt < 0 and acct.startswith(NON_NEGATIVE_PREFIXES):
-                i = self._acct_idx.get(acct)
-                have = self._bal[i] if i is not None else 0
+                i = known.get(acct)
+                have = 0 if i is None else bal[i]
                 if have + amt < 0:
                     raise LedgerError(f"{acct}: balance {have} paise cannot cover {-amt} paise")
-        txn = self.n_txns
-        self._t_start.append(self.n_entries)
+        idx = [self._intern_account(acct) for acct, _ in legs]
+        txn = len(self._t_start)
+        self._t_start.append(len(self._e_amt))
         self._t_time.append(t)
         self._t_kind.append(self._intern_kind(kind))
         self._t_booking.append(_NO_BOOKING if booking_id is None else int(booking_id))
-        for acct, amt in legs:
-            i = self._intern_account(acct)
-            self._bal[i] += int(amt)
+        for i, (_, amt) in zip(idx, legs, strict=True):
+            bal[i] += int(amt)
             self._e_txn.append(txn)
             self._e_acct.append(i)
             self._e_amt.append(int(amt))

@@ -41,19 +41,22 @@ DAY_MIN = 1440.0
 class _Columns:
     """Growable per-booking numpy columns indexed by booking id."""
 
-    SPEC = {"citizen": -1, "price": 0, "commission": 0, "mode": CASH, "worker": -1, "held": 0,
-            "status": OPEN, "settled": SETTLED_NONE, "refunded": 0, "fee": 0, "seen": 0}
+    I64, I8 = np.int64, np.int8
+    SPEC = {"citizen": (-1, I64), "price": (0, I64), "commission": (0, I64), "worker": (-1, I64),
+            "held": (0, I64), "refunded": (0, I64), "fee": (0, I64), "mode": (CASH, I8), "status": (OPEN, I8),
+            "settled": (SETTLED_NONE, I8), "seen": (0, I8), "dup": (0, I8),
+            "pre_ok": (-1, I8), "later_ok": (-1, I8)}  # first UPI attempt that goes through, -1 = none
 
     def __init__(self) -> None:
         self.n = 0
-        self.cols = {k: np.full(BLOCK, v, dtype=np.int64) for k, v in self.SPEC.items()}
+        self.cols = {k: np.full(BLOCK, v, dtype=t) for k, (v, t) in self.SPEC.items()}
 
     def ensure(self, b: int) -> None:
         cap = len(self.cols["price"])
         if b >= cap:
             new = max(2 * cap, b + 1)
-            for k, v in self.SPEC.items():
-                grown = np.full(new, v, dtype=np.int64)
+            for k, (v, t) in self.SPEC.items():
+                grown = np.full(new, v, dtype=t)
                 grown[:cap] = self.cols[k]
                 self.cols[k] = grown
         self.n = max(self.n, b + 1)
@@ -80,7 +83,7 @@ class Money:
         self.ledger = lg.Ledger()
         self._pay_ss = streams.seed_sequence("payments")
         self._payout_ss = streams.seed_sequence("payouts")
-        self._blocks: dict[int, np.ndarray] = {}
+        self._blocks: dict[int, dict[str, np.ndarray]] = {}
         self.b = _Columns()
         self._cats: dict[str, int] = {}
         self._pending_pay: dict[int, simpy.Process] = {}
@@ -101,15 +104,26 @@ class Money:
              "payouts", "payouts_failed", "payouts_failed_paise"], 0)
 
     # -- random numbers (keyed, not sequential) ---------------------------------------
-    def _u(self, b: int) -> np.ndarray:
-        """The pre-drawn uniforms of booking ``b`` (one row of its block)."""
-        k = b // BLOCK
+    def _block(self, k: int) -> dict[str, np.ndarray]:
+        """Payment decisions of bookings ``k*BLOCK … (k+1)*BLOCK-1``, from uniforms keyed by ``k``.
+
+        ``mode``; ``pre_ok``/``later_ok``: first UPI attempt that goes through (-1 = none of
+        ``1 + upi_retries``); ``dup``: the success callback arrives twice.
+        """
         blk = self._blocks.get(k)
         if blk is None:
+            cfg = self.cfg
             ss = np.random.SeedSequence(self._pay_ss.entropy, spawn_key=(*self._pay_ss.spawn_key, k))
-            blk = np.random.Generator(np.random.PCG64(ss)).random((BLOCK, U_WIDTH))
+            u = np.random.Generator(np.random.PCG64(ss)).random((BLOCK, U_WIDTH))
+            mode = np.where(u[:, U_PREPAID] < cfg.prepaid_share, PREPAID, LATER)
+            blk = {"mode": np.where(u[:, U_ONLINE] < cfg.online_share, mode, CASH).astype(np.int8),
+                   "dup": (u[:, U_DUP] < cfg.duplicate_callback_prob).astype(np.int8)}
+            n_try = 1 + cfg.upi_retries
+            for col, u0 in (("pre_ok", U_PRE0), ("later_ok", U_LATER0)):
+                ok = u[:, u0:u0 + n_try] >= cfg.upi_failure_prob
+                blk[col] = np.where(ok.any(axis=1), ok.argmax(axis=1), -1).astype(np.int8)
             self._blocks[k] = blk
-        return blk[b % BLOCK]
+        return blk
 
     def _payout_u(self, w: int, k: int) -> tuple[float, float]:
         """(failure, duplicate-callback) uniforms of worker ``w``'s ``k``-th payout."""
@@ -118,10 +132,10 @@ class Money:
         return float(st[0] >> np.uint64(11)) / 2.0**53, float(st[1] >> np.uint64(11)) / 2.0**53
 
     # -- posting helpers --------------------------------------------------------------
-    def _post(self, key: str, legs: list[lg.Leg], kind: str, now: float, b: int | None, u_dup: float) -> None:
-        """Post once; with prob. ``duplicate_callback_prob`` the gateway reports it twice."""
+    def _post(self, key: str, legs: list[lg.Leg], kind: str, now: float, b: int | None, dup: bool) -> None:
+        """Post once; if ``dup`` the gateway reports it twice (the second report must do nothing)."""
         txn = self.ledger.post(key, legs, kind, now, b)
-        if u_dup < self.cfg.duplicate_callback_prob:
+        if dup:
             before = self.ledger.n_txns
             if self.ledger.post(key, legs, kind, now, b) != txn or self.ledger.n_txns != before:
                 raise AssertionError(f"{key}: a duplicate callback had an effect")
@@ -146,9 +160,9 @@ class Money:
         c["seen"][b] = 1
         c["citizen"][b], c["price"][b] = int(citizen_id), int(price_paise)
         c["commission"][b] = lg.commission_paise(int(price_paise), self.cfg.commission_rate_bp(category))
-        u = self._u(b)
-        if u[U_ONLINE] < self.cfg.online_share:
-            c["mode"][b] = PREPAID if u[U_PREPAID] < self.cfg.prepaid_share else LATER
+        blk, i = self._block(b // BLOCK), b % BLOCK
+        for col in ("mode", "pre_ok", "later_ok", "dup"):
+            c[col][b] = blk[col][i]
         if c["mode"][b] == PREPAID:
             self._pending_pay[b] = self.env.process(self._prepay(b))
 
@@ -161,9 +175,13 @@ class Money:
         b, c = int(booking_id), self.b
         if c["status"][b] != OPEN:
             return
-        c["status"][b], c["worker"][b] = COMPLETED, int(worker_id)
-        self._collecting.add(b)
-        self.env.process(self._collect(b, int(worker_id)))
+        w = int(worker_id)
+        c["status"][b], c["worker"][b] = COMPLETED, w
+        if b in self._pending_pay or c["mode"][b] == LATER:  # UPI attempts take time
+            self._collecting.add(b)
+            self.env.process(self._collect(b, w))
+        else:
+            self._settle_booking(b, w)
 
     def on_booking_cancelled(self, booking_id: int, now_min: float, by: str) -> None:
         """Refund a prepayment, less a late-cancellation fee to the assigned worker if set."""
@@ -201,16 +219,16 @@ class Money:
             self.b["refunded"][b] = held
 
     # -- processes --------------------------------------------------------------------
-    def _try_upi(self, b: int, col0: int):
+    def _try_upi(self, b: int, phase: str):
         """UPI attempts with retries; returns True once one goes through (a generator)."""
-        u, cfg = self._u(b), self.cfg
+        cfg, ok_at = self.cfg, int(self.b[phase][b])
         for i in range(1 + cfg.upi_retries):
             if i:
                 yield self.env.timeout(cfg.upi_retry_delay_min)
-            if col0 == U_PRE0 and self.b["status"][b] != OPEN:
+            if phase == "pre_ok" and self.b["status"][b] != OPEN:
                 return False  # the booking ended while a prepayment was being retried
             self.counts["upi_attempts"] += 1
-            if u[col0 + i] >= cfg.upi_failure_prob:
+            if i == ok_at:
                 return True
             self.counts["upi_failures"] += 1
         return False
@@ -218,11 +236,11 @@ class Money:
     def _pay_online(self, b: int) -> None:
         c = self.b
         legs = lg.online_payment_legs(int(c["citizen"][b]), int(c["price"][b]))
-        self._post(f"pay:{b}", legs, "payment_online", self.env.now, b, self._u(b)[U_DUP])
+        self._post(f"pay:{b}", legs, "payment_online", self.env.now, b, bool(c["dup"][b]))
         c["held"][b] = c["price"][b]
 
     def _prepay(self, b: int):
-        ok = yield from self._try_upi(b, U_PRE0)
+        ok = yield from self._try_upi(b, "pre_ok")
         if ok:
             self._pay_online(b)
         elif self.b["status"][b] == OPEN or b in self._collecting:
@@ -231,17 +249,23 @@ class Money:
         self._pending_pay.pop(b, None)
 
     def _collect(self, b: int, w: int):
-        c, env = self.b, self.env
+        c = self.b
         pending = self._pending_pay.get(b)
         if pending is not None:
             yield pending
         if c["mode"][b] == LATER:
-            ok = yield from self._try_upi(b, U_LATER0)
+            ok = yield from self._try_upi(b, "later_ok")
             if ok:
                 self._pay_online(b)
             else:
                 c["mode"][b] = CASH
                 self.counts["cash_fallbacks"] += 1
+        self._settle_booking(b, w)
+        self._collecting.discard(b)
+
+    def _settle_booking(self, b: int, w: int) -> None:
+        """Release the online payment to the wallet (less commission), or record the cash."""
+        c, env = self.b, self.env
         price = int(c["price"][b])
         if c["held"][b] > 0:
             com = int(c["commission"][b])
@@ -256,7 +280,6 @@ class Money:
             self.ledger.post(f"cash:{b}", legs, "payment_cash", env.now, b)
             c["settled"][b] = SETTLED_CASH
             self.cash[w] += price
-        self._collecting.discard(b)
 
     def _payout(self, w: int, amount: int, now: float) -> None:
         k = int(self.n_payouts[w])
@@ -271,15 +294,15 @@ class Money:
 
     def _settle(self, w: int, k: int, amount: int) -> None:
         u_fail, u_dup = self._payout_u(w, k)
-        now = self.env.now
+        now, dup = self.env.now, u_dup < self.cfg.duplicate_callback_prob
         self.in_transit[w] -= amount
         if u_fail < self.cfg.payout_failure_prob:
-            self._post(f"pof:{w}:{k}", lg.payout_failed_legs(w, amount), "payout_failed", now, None, u_dup)
+            self._post(f"pof:{w}:{k}", lg.payout_failed_legs(w, amount), "payout_failed", now, None, dup)
             self.counts["payouts_failed"] += 1
             self.counts["payouts_failed_paise"] += amount
             self._funded.add(w)
         else:
-            self._post(f"pos:{w}:{k}", lg.payout_settled_legs(amount), "payout_settled", now, None, u_dup)
+            self._post(f"pos:{w}:{k}", lg.payout_settled_legs(amount), "payout_settled", now, None, dup)
             self.withdrawn[w] += amount
 
     def _schedule(self):
@@ -314,8 +337,11 @@ class Money:
 
     def wallet_balances(self) -> np.ndarray:
         """Wallet balance of every worker now [paise]."""
-        return np.array([self.ledger.balance(lg.account("wallet", w)) for w in range(self.n_workers)],
-                        dtype=np.int64)
+        out = np.zeros(self.n_workers, dtype=np.int64)
+        for name, bal in self.ledger.balances().items():
+            if name.startswith("wallet:"):
+                out[int(name[7:])] = bal
+        return out
 
     def summary(self) -> dict[str, Any]:
         """The ``wallet`` section of ``summary.json`` (money in [paise])."""
