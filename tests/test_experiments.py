@@ -182,6 +182,8 @@ def test_cli_sweep_with_injected_runner():
     assert (s.loc[(f"{pm}=200 dispatch.policy=fair", "score"), "mean"]
             - s.loc[(f"{pm}=100 dispatch.policy=nearest", "score"), "mean"]) == pytest.approx(101)
     assert "dispatch.policy" in tables["summary"].columns
+    text = cli.render(tables, "point")
+    assert f"p4: {pm}=200 dispatch.policy=fair" in text and "paired differences vs p1" in text
 
 
 def test_cli_target_adds_replications_until_precise():
