@@ -76,11 +76,11 @@ def run_once(database: Database, scope: str, key: str | None, route: str, body: 
         raise ApiError(422, f"Idempotency-Key: at most {MAX_KEY} characters")
     digest = request_hash(route, body)
     scope = f"{scope}:{route}"
+    if database.is_sqlite:
+        return _run_serialized(database, scope, key, digest, effect, status)
     stored = _claim(database, scope, key, digest)
     if stored is not None:
-        if stored[0] >= 400:
-            raise ApiError(stored[0], stored[1]["detail"])
-        return stored
+        return _replay(stored)
     try:
         with database.write() as conn:
             answer = effect(conn)
@@ -96,6 +96,40 @@ def run_once(database: Database, scope: str, key: str | None, route: str, body: 
     except BaseException:
         _forget(database, scope, key)
         raise
+
+
+def _replay(stored: tuple[int, Any]) -> tuple[int, Any]:
+    if stored[0] >= 400:
+        raise ApiError(stored[0], stored[1]["detail"])
+    return stored
+
+
+def _run_serialized(database: Database, scope: str, key: str, digest: str,
+                    effect: Callable[[Connection], Any], status: int) -> tuple[int, Any]:
+    """SQLite: the key check, the effect and the answer share one serialized transaction.
+
+    A duplicate waits for the first request and then replays its answer (no 409 here).
+    """
+    refusal: ApiError | None = None
+    with database.write() as conn:
+        row = conn.execute(select(I).where(I.c.scope == scope, I.c.key == key)).first()
+        if row is not None and row.request_hash != digest:
+            raise ApiError(422, "Idempotency-Key: already used with a different request")
+        if row is not None and row.state == "done":
+            return _replay((row.status_code, json.loads(row.body)))
+        try:
+            with conn.begin_nested():  # a refusal undoes the effect's partial writes only
+                answer = effect(conn)
+        except ApiError as e:
+            if not 400 <= e.status < 500 or e.status in (409, 429):
+                raise
+            refusal, status, answer = e, e.status, {"detail": e.detail}
+        conn.execute(delete(I).where(I.c.scope == scope, I.c.key == key))
+        conn.execute(insert(I).values(scope=scope, key=key, request_hash=digest, state="done",
+                                      status_code=status, body=json.dumps(answer), created_at=time.time()))
+    if refusal is not None:
+        raise refusal
+    return status, answer
 
 
 def _forget(database: Database, scope: str, key: str) -> None:
