@@ -19,7 +19,8 @@ API (kept stable for ``service/``):
   ``payout_legs``, ``payout_settled_legs``, ``payout_failed_legs``.
 - ``Ledger`` – in-memory, columnar: ``post(key, legs, kind, time_min, booking_id=None) -> txn_id``
   (idempotent by key), ``balance(account)``, ``balances()``, ``txn_legs(txn_id)``,
-  ``verify()``, ``to_frame()`` (columns of ``ledger.parquet``), ``n_txns``, ``n_entries``.
+  ``verify()``, ``to_frame()`` (columns of ``ledger.parquet``), ``n_txns``, ``n_entries``,
+  ``has_key(key)``, ``txn_kind(txn_id)``, ``balance_series(prefix)`` (money in some accounts over time).
 
 Money flows (accounts):
 
@@ -346,6 +347,21 @@ class Ledger:
                 raise LedgerError(f"verify: {name} is negative ({bal} paise)")
         if sum(self._bal) != 0:
             raise LedgerError("verify: the books do not sum to zero")
+
+    def balance_series(self, prefix: str) -> tuple[np.ndarray, np.ndarray]:
+        """How much sits in the accounts starting with ``prefix`` over time.
+
+        Returns:
+            ``(time_min, balance_paise)``: the time of each transaction touching those accounts
+            [minutes] and their summed balance right after it [paise], in posting order.
+        """
+        names = np.array([n.startswith(prefix) for n in self._acct_names] + [False], dtype=bool)
+        acct = _np(self._e_acct)
+        hit = names[acct] if acct.size else np.zeros(0, dtype=bool)
+        txn = _np(self._e_txn)[hit]
+        per_txn, first = np.unique(txn, return_index=True)
+        change = np.add.reduceat(_np(self._e_amt)[hit], first) if first.size else np.zeros(0, np.int64)
+        return _np(self._t_time)[per_txn], np.cumsum(change)
 
     def to_frame(self) -> pd.DataFrame:
         """The ledger table, one row per leg (columns as ``ledger.parquet``).

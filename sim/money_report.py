@@ -34,6 +34,14 @@ def _kind_sums(led: pd.DataFrame) -> dict[tuple[str, str], int]:
     return {(str(k), str(a)): int(v) for (k, a), v in sums.items()}
 
 
+def time_average(t: np.ndarray, level: np.ndarray, t_end: float) -> float:
+    """Time-weighted mean over ``[0, t_end]`` of a step function (0 before ``t[0]``) [its unit]."""
+    if t_end <= 0:
+        return float("nan")
+    dur = np.diff(np.append(np.minimum(t, t_end), t_end))
+    return float((level * dur).sum() / t_end)
+
+
 def wallet_summary(m: Money) -> dict[str, Any]:
     """Totals, volumes and earnings inequality (overall and per district)."""
     from sim.money import COMPLETED, SETTLED_CASH, SETTLED_ONLINE
@@ -76,6 +84,10 @@ def wallet_summary(m: Money) -> dict[str, Any]:
         "share_workers_never_paid": float((m.earned == 0).mean()) if m.n_workers else float("nan"),
         "ledger_entries": m.ledger.n_entries,
     }
+    for name, prefix in (("escrow", lg.ESCROW), ("wallets", "wallet:"), ("in_transit", lg.TRANSIT)):
+        t, level = m.ledger.balance_series(prefix)
+        out[f"{name}_avg_paise"] = time_average(t, level, m.env.now)
+        out[f"{name}_max_paise"] = int(level.max()) if level.size else 0
     by = pd.DataFrame({"district": m.worker_district, "earned": m.earned})
     out["districts"] = {
         str(d): {

@@ -224,3 +224,20 @@ def test_random_operation_sequences_keep_the_books(ops):
     df = led.to_frame()
     assert df.groupby("txn_id")["amount_paise"].sum().eq(0).all()
     assert len(df) == led.n_entries
+
+
+def test_balance_series_and_time_average():
+    from sim.money_report import time_average
+
+    led = Ledger()
+    led.post("a", lg.online_payment_legs(1, 500), "payment_online", 10.0)
+    led.post("b", lg.online_payment_legs(2, 300), "payment_online", 20.0)
+    led.post("c", lg.completion_legs(4, 500, 50), "completion", 40.0)
+    led.post("d", lg.payout_legs(4, 450), "payout", 50.0)
+    t, esc = led.balance_series("platform:escrow")
+    assert t.tolist() == [10.0, 20.0, 40.0] and esc.tolist() == [500, 800, 300]
+    t, wal = led.balance_series("wallet:")
+    assert t.tolist() == [40.0, 50.0] and wal.tolist() == [450, 0]
+    assert led.balance_series("nothing:")[0].size == 0
+    # escrow: 0 for 10 min, 500 for 10, 800 for 20, 300 for 20 → 27000 / 60
+    assert time_average(*led.balance_series("platform:escrow"), 60.0) == pytest.approx(27_000 / 60)
