@@ -63,6 +63,10 @@ def test_prepaid_online_job_with_commission_then_weekly_payout_t_plus_2():
     assert m.ledger.balances() == {"citizen:100": -50_000, "platform:escrow": 0, "wallet:1": 0,
                                    "platform:commission": 5_000, "bank:payout_transit": 45_000}
     assert kinds(m) == [(0.0, "payment_online"), (100.0, "completion"), (PAY_T, "payout")]
+    s = m.summary()
+    assert s["escrow_avg_paise"] == pytest.approx(50_000 * 100 / (PAY_T + 1))  # held from 0 to 100
+    assert s["wallets_avg_paise"] == pytest.approx(45_000 * (PAY_T - 100) / (PAY_T + 1))
+    assert (s["escrow_max_paise"], s["in_transit_paise"], s["credit_per_booking_paise"]) == (50_000, 45_000, 45_000)
     m = run(cfg, book(0, 50_000), until=PAY_T + 2 * DAY + 1)
     bal = m.ledger.balances()
     assert (bal["bank:payout_transit"], bal["bank:settlement"], bal["wallet:1"]) == (0, 45_000, 0)
