@@ -262,6 +262,20 @@ def test_paired_differences_vary_less_than_independent_ones():
     assert (a["bookings"] == b["bookings"]).all()
 
 
+def test_model_bookings_ci_covers_the_analytic_expected_count():
+    """A known answer through the real model: bookings are Poisson with mean ∫ rate dt."""
+    from sim.catalog import catalog_arrays
+    from sim.demand import DemandModel
+    from sim.geography import district_map
+
+    sc = small(["horizon_days=2"])   # helpline off: every booking comes from the NHPP
+    dm = DemandModel(sc, [district_map()[n] for n in sc.geography.selected()], catalog_arrays(sc.catalog))
+    expected = float((dm.rate_per_min(np.arange(0, sc.horizon_min, 60.0)) * 60.0).sum())  # hourly-constant rate
+    wide = replicate(policy_arms(sc, ["nearest"]), 3, range(30))
+    ci = mean_ci(wide["bookings"], level=0.999)   # wide enough to hold for practically any seed
+    assert ci.lo <= expected <= ci.hi, (expected, ci)
+
+
 def test_serial_equals_parallel():
     arms = policy_arms(small(), ["nearest", "batch"])
     serial = replicate(arms, 3, range(3))
