@@ -284,3 +284,24 @@ def test_baseline_wallet_credit_per_booking_matches_d2():
     assert list(tables["wallets"].columns)[:6] == WALLET_COLUMNS
     assert len(tables["wallets"]) == sc.workforce.registered
     assert abs(np.mean(credit) - 6_900) <= 0.10 * 6_900, credit
+
+
+def test_another_dispatch_policy_does_not_change_who_pays_online():
+    """CRN inside the model: bookings completed under both policies are paid the same way."""
+    from sim.config import load_scenario
+    from sim.model import Model
+
+    settled = {}
+    for policy in ("nearest", "fair"):
+        sc = load_scenario("tests/scenarios/small.yaml", [
+            "horizon_days=3", "helpline.enabled=false", f"dispatch.policy={policy}",
+            "money.online_share=0.5", "money.upi_failure_prob=0"])
+        m = Model(sc, Streams(5))
+        m.run()
+        m.money.check_invariants()
+        c = m.money.b
+        settled[policy] = np.where(c["status"][:c.n] == 1, c["settled"][:c.n], -1)
+    a, b = settled["nearest"], settled["fair"]
+    both = (a >= 0) & (b >= 0)
+    assert both.sum() > 50 and set(a[both]) == {1, 2}
+    assert (a[both] == b[both]).all()
