@@ -126,7 +126,9 @@ def execute(args: argparse.Namespace, command: str,
         tables["replications"] = _with_values(wide.drop(columns="arm").rename(columns={"label": by}), arms)
         tables["summary"] = _with_values(tables["summary"], arms)
     meta = {"command": command, "scenario": name, "seed": seed, "version": __version__,
-            "arms": [a.label for a in arms], "replications": int(wide["replication"].nunique())}
+            "arms": [a.label for a in arms], "replications": int(wide["replication"].nunique()),
+            "overrides": list(args.set), "warmup_days": args.warmup_days, "targets": list(args.target),
+            "target_paired": bool(args.target_paired)}  # where it ran (cores, Dask) never changes results
     return tables, meta
 
 
