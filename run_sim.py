@@ -15,7 +15,7 @@ COMMANDS = {
     "run": ("sim.cli_run", "simulate a scenario and write its outputs and report (default)"),
     "helpline": ("sim.helpline.cli", "the helpline alone, stationary, against Erlang C/A"),
     "staff": ("sim.helpline.cli", "fewest helpline agents per hour for a service level"),
-    "compare": ("sim.experiments.cli", "compare dispatch policies over replications (CRN, 95% CIs)"),
+    "compare": ("sim.experiments.cli", "compare dispatch policies over replications (CRN, 95%% CIs)"),
     "sweep": ("sim.experiments.cli", "parameter sweep over a grid with replications"),
     "trace": ("sim.trace", "export a simulated timeline as a request trace for load replay"),
     "twin-check": ("load.twincheck", "compare a live deployment's outcome with the twin's"),

@@ -183,6 +183,7 @@ class Scenario(StrictModel):
                     raise ScenarioError(f"demand.surges.{i}.districts: unknown district {d!r}")
         if not enabled:
             raise ScenarioError("catalog: no enabled category")
+        self.money.check_categories(cats)
         if self.warmup_days >= self.horizon_days:
             raise ScenarioError("warmup_days: must be shorter than horizon_days")
         return self

@@ -98,7 +98,8 @@ class Model:
         if sc.money.enabled:
             from sim.money import Money
 
-            self.money = Money(sc.money, self.env, streams, len(self.wf), self.wf.district_idx)
+            self.money = Money(sc.money, self.env, streams, len(self.wf), self.wf.district_idx,
+                               [d.name for d in self.districts])
 
     # -- set-up ------------------------------------------------------------------------
     def _arrivals(self) -> Arrivals:
