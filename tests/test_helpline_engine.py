@@ -138,3 +138,37 @@ def test_next_on_duty():
     assert sh.next_on(0, 25.0) == 40.0
     assert sh.next_on(0, 3.0) == 3.0
     assert math.isinf(Shifts(np.array([1]), 1.0).next_on(1, 0.0))
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(pattern=st.lists(st.integers(0, 4), min_size=1, max_size=8).filter(lambda p: max(p) > 0),
+       seed=st.integers(0, 10_000), offset=st.integers(0, 7), closed_message=st.booleans())
+def test_every_call_gets_the_earliest_possible_answer(pattern, seed, offset, closed_message):
+    """Replay the engine's seat choices: each answer is the earliest any seat could give (FCFS),
+    on a seat on duty at that moment; each abandonment had no seat within its patience."""
+    rng = np.random.default_rng(seed)
+    n = 150
+    arrive = np.cumsum(rng.exponential(0.5, n))
+    handle = rng.exponential(2.0, n)
+    patience = rng.exponential(3.0, n)
+    sh = Shifts(np.array(pattern), 5.0, offset)
+    out = serve_shifts(arrive, handle, patience, sh, message_when_closed=closed_message)
+    free = [0.0] * sh.seats
+    for i in range(n):
+        if closed_message and sh.on_duty(arrive[i]) == 0:
+            assert out.closed[i]
+            continue
+        best = min(sh.next_on(k, max(free[k], arrive[i])) for k in range(sh.seats))
+        if best - arrive[i] > patience[i]:
+            assert out.abandoned[i] and out.seat[i] == -1
+            continue
+        k = out.seat[i]
+        assert out.answered[i] and out.start[i] == pytest.approx(best, abs=1e-9)
+        assert sh.next_on(k, max(free[k], arrive[i])) == pytest.approx(best, abs=1e-9)
+        assert sh.on_duty(out.start[i]) > k
+        free[k] = out.start[i] + handle[i]
+    assert (np.diff(out.start[out.answered]) >= -1e-12).all()  # first come, first served

@@ -129,6 +129,7 @@ class QueueOut:
     closed: np.ndarray     # bool: arrived while the centre was closed (heard a message)
     source: np.ndarray     # index of the fresh call this one descends from
     redial_of: np.ndarray  # processing index of the abandoned call redialled (-1 if fresh)
+    seat: np.ndarray       # seat that answered (-1 if not answered)
 
 
 def serve_shifts(arrive: np.ndarray, handle: np.ndarray, patience: np.ndarray, shifts: Shifts,
@@ -150,7 +151,7 @@ def serve_shifts(arrive: np.ndarray, handle: np.ndarray, patience: np.ndarray, s
     next_on, replace = shifts.next_on, heapq.heapreplace
     pending: list[tuple[float, int, int, int]] = []  # (time, seq, parent, depth) redials
     pool, pool_i = np.empty((0, 4)), 0
-    rec: list[float] = []  # flat rows: arrive, start, wait, handle, code, source, redial_of
+    rec: list[float] = []  # flat rows: arrive, start, wait, handle, code, source, redial_of, seat
     push = rec.extend
     i = 0
     while i < n or pending:
@@ -160,13 +161,13 @@ def serve_shifts(arrive: np.ndarray, handle: np.ndarray, patience: np.ndarray, s
                 pool, pool_i = redials.draw(max(1024, len(pool))), 0  # type: ignore[union-attr]
             u_r, d_r, h, p = pool[pool_i].tolist()
             pool_i += 1
-            u_cb, src = 1.0, rec[parent * 7 + 5]
+            u_cb, src = 1.0, rec[parent * 8 + 5]
         else:
             a, h, p, u_cb, src, parent, depth = arr[i], hnd[i], pat[i], cbu[i], i, -1, 0
             u_r = d_r = None
             i += 1
         if message_when_closed and pattern[(int(a // slot) + off) % per] == 0:
-            push((a, NAN, 0.0, 0.0, 3, src, parent))
+            push((a, NAN, 0.0, 0.0, 3, src, parent, -1))
             continue
         while True:  # the seat that can answer first; re-key seats found off duty
             key, seat = heap[0]
@@ -180,7 +181,7 @@ def serve_shifts(arrive: np.ndarray, handle: np.ndarray, patience: np.ndarray, s
             code = 2
         elif w > p:
             replace(heap, (t0, seat))
-            push((a, NAN, p, 0.0, 1, src, parent))
+            push((a, NAN, p, 0.0, 1, src, parent, -1))
             if redials is not None and depth < redials.max_redials:
                 if u_r is None:
                     if pool_i >= len(pool):
@@ -188,20 +189,20 @@ def serve_shifts(arrive: np.ndarray, handle: np.ndarray, patience: np.ndarray, s
                     u_r, d_r = pool[pool_i, 0], pool[pool_i, 1]
                     pool_i += 1
                 if u_r < redials.prob:
-                    me = len(rec) // 7 - 1
+                    me = len(rec) // 8 - 1
                     heapq.heappush(pending, (a + p + d_r, me, me, depth + 1))
             continue
         else:
             code = 0
         e = t0 + h
         replace(heap, (e if pattern[(int(e // slot) + off) % per] > seat else next_on(seat, e), seat))
-        push((a, t0, w, h, code, src, parent))
+        push((a, t0, w, h, code, src, parent, seat))
     return _to_out(rec)
 
 
 def _to_out(rec: list[float]) -> QueueOut:
-    m = np.asarray(rec, dtype=np.float64).reshape(-1, 7)
+    m = np.asarray(rec, dtype=np.float64).reshape(-1, 8)
     code = m[:, 4].astype(np.int8)
     return QueueOut(m[:, 0].copy(), m[:, 1].copy(), m[:, 2].copy(), m[:, 3].copy(),
                     (code == 0) | (code == 2), code == 1, code == 2, code == 3,
-                    m[:, 5].astype(np.int64), m[:, 6].astype(np.int64))
+                    m[:, 5].astype(np.int64), m[:, 6].astype(np.int64), m[:, 7].astype(np.int64))
