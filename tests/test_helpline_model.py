@@ -56,6 +56,18 @@ def test_every_call_accounted_for(busy):
     assert (c.loc[c["ivr_resolved"], "answered"] == False).all()  # noqa: E712
 
 
+def test_daily_table_reweights_hours(busy):
+    cfg, r = busy
+    d = r.daily
+    assert len(d) == DAYS and d["offered"].sum() == r.summary["offered"]
+    c = r.calls[~r.calls["ivr_resolved"] & (r.calls["answered"] | r.calls["abandoned"])]
+    # day of the call's queue arrival (created + IVR for fresh calls; within a minute of created)
+    day0 = c[c["created_min"] < 1440 - 1]
+    sl0 = (day0["answered"] & (day0["wait_s"] <= cfg.sl_seconds)).mean()
+    assert d["service_level"].iloc[0] == pytest.approx(sl0, abs=0.01)
+    assert d["abandon_rate"].iloc[0] == pytest.approx(day0["abandoned"].mean(), abs=0.01)
+
+
 def test_ids_follow_creation_and_redials_point_back(busy):
     _, r = busy
     c = r.calls

@@ -27,7 +27,7 @@ import pandas as pd
 from sim.calendar import Calendar
 from sim.helpline.config import CALL_TYPES, HelplineConfig
 from sim.helpline.queue import INF, QueueOut, Redials, Shifts, serve_shifts
-from sim.helpline.tables import hourly_table, queue_summary
+from sim.helpline.tables import daily_table, hourly_table, queue_summary
 from sim.seeds import Streams
 
 
@@ -40,6 +40,11 @@ class HelplineResult:
     calls: pd.DataFrame             # per-call table (only booking calls when output="hourly")
     hourly: pd.DataFrame            # helpline_hourly table
     summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def daily(self) -> pd.DataFrame:
+        """Per-day KPIs (offered, answered, abandoned, service level, ASA, occupancy)."""
+        return daily_table(self.hourly)
 
 
 def handle_times_s(cfg: HelplineConfig, rng: np.random.Generator, n: int) -> np.ndarray:

@@ -66,3 +66,24 @@ def queue_summary(wait_s: np.ndarray, answered: np.ndarray, abandoned: np.ndarra
         "p_wait": float((wait_s > 0).mean()) if n else None,
         "abandon_rate": float(abandoned.sum() / n) if n else None,
     }
+
+
+def daily_table(hourly: pd.DataFrame) -> pd.DataFrame:
+    """Per-day KPIs from the hourly table (rates re-weighted by their denominators)."""
+    h = hourly.assign(day=hourly["hour_index"] // 24,
+                      within=hourly["service_level"].fillna(0) * hourly["offered"],
+                      wait=hourly["asa_s"].fillna(0) * hourly["answered"],
+                      busy=hourly["occupancy"].fillna(0) * hourly["agents"])
+    g = h.groupby("day", sort=True)
+    s = g[["offered", "answered", "abandoned", "within", "wait", "busy", "agents"]].sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return pd.DataFrame({
+            "day": s.index.to_numpy(dtype=np.int64),
+            "offered": s["offered"].to_numpy(), "answered": s["answered"].to_numpy(),
+            "abandoned": s["abandoned"].to_numpy(),
+            "service_level": np.where(s["offered"] > 0, s["within"] / s["offered"], np.nan),
+            "asa_s": np.where(s["answered"] > 0, s["wait"] / s["answered"], np.nan),
+            "abandon_rate": np.where(s["offered"] > 0, s["abandoned"] / s["offered"], np.nan),
+            "occupancy": np.where(s["agents"] > 0, s["busy"] / s["agents"], np.nan),
+            "agent_hours": s["agents"].to_numpy(),
+        })
