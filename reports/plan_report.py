@@ -40,14 +40,19 @@ def summary_text(result) -> str:
     m, w = result.meta, result.workers
     lines = [
         f"Expansion plan: scenario {m['scenario']}, demand x{m['growth']:g}, targets {m['targets']}",
-        f"  {m['reps']} replications x {m['days']:g} days per staffing (warm-up {m['warmup_days']:g} d), "
-        f"seed {m['seed']}; {m['districts']} districts; categories: {', '.join(m['categories'])}",
+        f"  {m['reps']} replications per staffing, each >= {m['min_days']:g} days and long enough for "
+        f"~{m['min_bookings']} bookings pooled (warm-up {m['warmup_days']:g} d), seed {m['seed']}; "
+        f"{m['districts']} districts; categories: {', '.join(m['categories'])}",
         f"Active workers needed in all planned districts: {int(w['workers'].sum()):,}",
     ]
     by_cat = w.groupby("category", sort=True)["workers"].sum().sort_values(ascending=False, kind="stable")
     lines.append("  by category: " + ", ".join(f"{c} {int(n):,}" for c, n in by_cat.items()))
     tot = district_totals(w).sort_values("workers", ascending=False, kind="stable")
     lines.append("  largest districts: " + ", ".join(f"{d} {int(n):,}" for d, n in tot["workers"].head(5).items()))
+    thin = w[w["feasible"] & (w["expected_bookings"] < 0.5 * m["min_bookings"])]
+    if len(thin):
+        lines.append(f"  thin evidence ({len(thin)} cells; demand too low even over the longest runs): "
+                     + ", ".join(f"{r.district}/{r.category}" for r in thin.head(10).itertuples()))
     bad = w[~w["feasible"]]
     if len(bad):
         cells = ", ".join(f"{r.district}/{r.category}" for r in bad.head(10).itertuples())

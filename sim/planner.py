@@ -16,6 +16,7 @@ demand rate.
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,13 +39,40 @@ from sim.planner_search import (
 )
 
 
+@dataclass(frozen=True)
+class PlanSettings:
+    """How hard the planner looks.
+
+    Attributes:
+        targets: service targets every planned category must meet.
+        reps: replications per evaluated staffing (pooled).
+        seed: root seed of the planning runs.
+        min_days: shortest measured period per run [days].
+        min_bookings: expected bookings (pooled over reps) a category's runs are made long
+            enough to hold, up to ``max_days`` — rare services need years of simulated time.
+        max_days: longest measured period per run [days].
+        warmup: warm-up before the measured period [days].
+        cap: most active workers tried per category.
+    """
+
+    targets: tuple[Target, ...]
+    reps: int = 3
+    seed: int = 0
+    min_days: float = 28.0
+    min_bookings: int = 300
+    max_days: float = 3650.0
+    warmup: float = 0.0
+    cap: int = 2000
+
+
 @dataclass
 class PlanResult:
     """What a plan produces.
 
     Attributes:
         workers: one row per (district, category): ``workers`` needed [active workers],
-            ``start`` (analytic bound), KPIs at the answer and at one fewer, ``feasible``.
+            ``start`` (analytic bound), ``days`` simulated per run, pooled ``bookings``, KPIs at
+            the answer and at one fewer (at the cap when not reachable), ``feasible``.
         helpline: one row per hour of day: peak calls [calls/hour], agents needed and now.
         meta: the question asked (scenario, targets, growth, reps, seed, days).
     """
@@ -64,8 +92,13 @@ def planned_categories(sc: Scenario, services: Sequence[str] | None) -> list[str
     return list(dict.fromkeys(services))
 
 
-def planning_scenario(sc: Scenario, district: str, services: list[str], days: float, warmup: float) -> Scenario:
-    """The one-district scenario used to plan ``services`` in ``district`` (see module doc)."""
+def planning_scenario(sc: Scenario, district: str, services: list[str], horizon_days: float,
+                      warmup_days: float) -> Scenario:
+    """The one-district scenario used to plan ``services`` in ``district`` (see module doc).
+
+    Only the planned workers exist (``registered`` = 1 rounds the district's sampled share
+    to zero; ``active_counts`` then adds exactly the planned ones), which keeps runs cheap.
+    """
     raw = sc.model_dump(mode="json")
     full = {k for k, c in sc.catalog.items() if c.enabled} | set(services)
     weight = {k: sc.catalog[k].demand_weight for k in full}
@@ -74,9 +107,8 @@ def planning_scenario(sc: Scenario, district: str, services: list[str], days: fl
     raw["demand"]["bookings_per_year"] = sc.demand.bookings_per_year * (
         sum(weight[k] for k in services) / sum(weight.values()))
     raw["geography"]["districts"] = [district]
-    raw["workforce"]["second_skill_share"] = 0.0
-    raw["workforce"]["active_counts"] = {}
-    raw["horizon_days"], raw["warmup_days"] = days, warmup
+    raw["workforce"].update(registered=1, second_skill_share=0.0, active_counts={})
+    raw["horizon_days"], raw["warmup_days"] = horizon_days, warmup_days
     raw["helpline"]["enabled"] = False
     raw["money"]["enabled"] = False
     return validate(raw)
@@ -87,6 +119,13 @@ def demand_weight_share(sc: Scenario, district: str) -> float:
     u = sc.demand.urban_uplift
     w = {d.name: d.population * (1 + u * d.urban_share) for d in load_districts()}
     return w[district] / sum(w.values())
+
+
+def mean_rate_per_day(sc: Scenario, share: float, category: str) -> float:
+    """Average bookings per day of one category in a district with demand ``share``."""
+    enabled = {k: c for k, c in sc.catalog.items() if c.enabled or k == category}
+    w = enabled[category].demand_weight / sum(c.demand_weight for c in enabled.values())
+    return sc.demand.bookings_per_year * sc.demand.scale / 365.0 * share * w
 
 
 def evaluate_counts(sc_plan: Scenario, district: str, counts: dict[str, int], seed: int, reps: int,
@@ -103,31 +142,32 @@ def evaluate_counts(sc_plan: Scenario, district: str, counts: dict[str, int], se
     return category_kpis(pd.concat(frames, ignore_index=True), sorted(counts))
 
 
-def plan_district(sc: Scenario, district: str, services: list[str], targets: tuple[Target, ...], *,
-                  seed: int, reps: int, days: float, warmup: float, cap: int) -> list[dict[str, Any]]:
+def plan_category(sc: Scenario, district: str, category: str, ps: PlanSettings) -> dict[str, Any]:
+    """The plan row of one category in one district (its own runs and horizon)."""
+    share = demand_weight_share(sc, district)
+    rate = mean_rate_per_day(sc, share, category)
+    days = ps.min_days if rate <= 0 else min(max(ps.min_days, math.ceil(ps.min_bookings / (rate * ps.reps))),
+                                             ps.max_days)
+    sc_c = planning_scenario(sc, district, [category], days + ps.warmup, ps.warmup)
+    start = min(analytic_start(peak_rate_per_min(sc_c, share, category), sc.catalog[category].service_min,
+                               ps.targets), ps.cap)
+    b = Bracket(start=start, cap=ps.cap)
+    search({category: b}, ps.targets, lambda counts: evaluate_counts(sc_c, district, counts, ps.seed, ps.reps))
+    feasible = b.start == 0 or b.hi is not None
+    return {
+        "district": district, "category": category,
+        "workers": b.hi if b.hi is not None else (0 if b.start == 0 else ps.cap),
+        "feasible": feasible, "start": start, "probes": b.probes, "days": days,
+        "horizon_days": days + ps.warmup, "expected_bookings": rate * days * ps.reps,
+        "bookings": (b.at_hi or b.at_lo).get("bookings", 0),
+        "fulfilment": b.at_hi.get("fulfilment_rate"), "p90_wait_min": b.at_hi.get("wait_assign_p90_min"),
+        "fewer_fulfilment": b.at_lo.get("fulfilment_rate"), "fewer_p90_wait_min": b.at_lo.get("wait_assign_p90_min"),
+    }
+
+
+def plan_district(sc: Scenario, district: str, services: list[str], ps: PlanSettings) -> list[dict[str, Any]]:
     """Rows of the plan for one district (one per category)."""
-    sc_plan = planning_scenario(sc, district, services, days, warmup)
-    share = demand_weight_share(sc_plan, district)
-    brackets = {}
-    for c in services:
-        rate = peak_rate_per_min(sc_plan, share, c)
-        brackets[c] = Bracket(start=min(analytic_start(rate, sc.catalog[c].service_min, targets), cap), cap=cap)
-    rounds = search(brackets, targets,
-                    lambda counts: evaluate_counts(sc_plan, district, counts, seed, reps))
-    rows = []
-    for c in services:
-        b = brackets[c]
-        feasible = b.start == 0 or b.hi is not None
-        rows.append({
-            "district": district, "category": c, "workers": b.hi if b.hi is not None else (0 if b.start == 0
-                                                                                            else cap),
-            "feasible": feasible, "start": b.start, "probes": b.probes, "rounds": rounds,
-            "bookings": b.at_hi.get("bookings", 0), "fulfilment": b.at_hi.get("fulfilment_rate"),
-            "p90_wait_min": b.at_hi.get("wait_assign_p90_min"),
-            "fewer_fulfilment": b.at_lo.get("fulfilment_rate"),
-            "fewer_p90_wait_min": b.at_lo.get("wait_assign_p90_min"),
-        })
-    return rows
+    return [plan_category(sc, district, c, ps) for c in services]
 
 
 def helpline_plan(sc: Scenario, growth: float) -> pd.DataFrame | None:
@@ -154,36 +194,44 @@ def helpline_plan(sc: Scenario, growth: float) -> pd.DataFrame | None:
     return pd.DataFrame(rows)
 
 
-def plan(sc: Scenario, targets: tuple[Target, ...], districts: Sequence[str], services: Sequence[str] | None,
-         *, growth: float = 1.0, reps: int = 3, seed: int | None = None, days: float = 28.0,
-         warmup: float = 0.0, cap: int = 2000, progress: bool = False) -> PlanResult:
+def plan(sc: Scenario, districts: Sequence[str], services: Sequence[str] | None, ps: PlanSettings, *,
+         growth: float = 1.0, jobs: int = 1, progress: bool = False) -> PlanResult:
     """Plan workers for every district in ``districts`` and helpline agents statewide.
 
     Args:
         sc: the scenario, demand growth already applied (``demand.scale``).
-        targets: service targets every planned category must meet.
         districts: district names.
         services: categories to plan (None: every enabled one).
+        ps: targets and search settings.
         growth: demand multiple over the scenario's own (recorded; used for the helpline).
-        reps: replications per evaluated staffing.
-        seed: root seed (default the scenario's).
-        days: planning horizon per run [days].
-        warmup: warm-up excluded from KPIs [days].
-        cap: most workers tried per category.
+        jobs: worker processes (districts are planned independently; same result for any value).
         progress: show a progress bar over districts.
     """
     cats = planned_categories(sc, services)
-    seed = sc.seed if seed is None else seed
     rows: list[dict[str, Any]] = []
-    it: Any = districts
+    bar: Any = None
     if progress:
         from tqdm import tqdm
 
-        it = tqdm(districts, unit="district", desc="planning")
-    for d in it:
-        rows.extend(plan_district(sc, d, cats, targets, seed=seed, reps=reps, days=days, warmup=warmup, cap=cap))
-    meta = {"scenario": sc.name, "targets": ",".join(map(str, targets)), "growth": growth, "reps": reps,
-            "seed": seed, "days": days, "warmup_days": warmup, "categories": cats, "districts": len(districts)}
+        bar = tqdm(total=len(districts), unit="district", desc="planning")
+    if jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=jobs) as ex:
+            for part in ex.map(plan_district, *zip(*[(sc, d, cats, ps) for d in districts], strict=True)):
+                rows.extend(part)
+                if bar is not None:
+                    bar.update(1)
+    else:
+        for d in districts:
+            rows.extend(plan_district(sc, d, cats, ps))
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    meta = {"scenario": sc.name, "targets": ",".join(map(str, ps.targets)), "growth": growth, "reps": ps.reps,
+            "seed": ps.seed, "min_days": ps.min_days, "min_bookings": ps.min_bookings, "warmup_days": ps.warmup,
+            "categories": cats, "districts": len(districts)}
     return PlanResult(pd.DataFrame(rows), helpline_plan(sc, growth), meta)
 
 
@@ -200,10 +248,14 @@ def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
     p.add_argument("--services", help="comma-separated categories to plan (default: every enabled one); "
                                       "disabled ones, e.g. the 2025 services, are enabled")
     p.add_argument("--reps", type=int, default=3, help="replications per evaluated staffing")
-    p.add_argument("--days", type=float, default=28.0, help="planning horizon per run [days]")
+    p.add_argument("--days", type=float, default=28.0, help="shortest measured period per run [days]")
+    p.add_argument("--min-bookings", type=int, default=300,
+                   help="runs of a category are lengthened until they expect this many bookings (pooled)")
+    p.add_argument("--max-days", type=float, default=3650.0, help="longest measured period per run [days]")
     p.add_argument("--warmup", type=float, default=0.0, help="warm-up excluded from KPIs [days]")
     p.add_argument("--seed", type=int, help="root seed (default the scenario's)")
     p.add_argument("--max-workers", type=int, default=2000, help="most active workers tried per category")
+    p.add_argument("--jobs", type=int, default=1, help="processes planning districts in parallel")
     p.add_argument("--out", help="output folder (default runs/plan-<scenario>-x<growth>)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any scenario field (repeatable)")
@@ -228,17 +280,22 @@ def run(args: argparse.Namespace, command: str) -> int:
         raise ScenarioError("--demand-growth: must be > 0")
     if args.reps < 1:
         raise ScenarioError("--reps: must be >= 1")
-    if args.days <= args.warmup or args.warmup < 0:
-        raise ScenarioError("--days: must be longer than --warmup (>= 0)")
-    if args.max_workers < 1:
-        raise ScenarioError("--max-workers: must be >= 1")
+    if args.days <= 0 or args.max_days < args.days:
+        raise ScenarioError("--days: must be > 0 and at most --max-days")
+    if args.warmup < 0:
+        raise ScenarioError("--warmup: must be >= 0")
+    for name in ("min_bookings", "max_workers", "jobs"):
+        if getattr(args, name) < 1:
+            raise ScenarioError(f"--{name.replace('_', '-')}: must be >= 1")
     if args.seed is not None and args.seed < 0:
         raise ScenarioError("--seed: must be a non-negative integer")
     base = load_scenario(args.scenario, args.overrides)
     sc = load_scenario(args.scenario, [*args.overrides, f"demand.scale={base.demand.scale * args.demand_growth}"])
     services = [s.strip() for s in args.services.split(",") if s.strip()] if args.services else None
-    result = plan(sc, targets, _districts(args.districts), services, growth=args.demand_growth, reps=args.reps,
-                  seed=args.seed, days=args.days, warmup=args.warmup, cap=args.max_workers,
+    ps = PlanSettings(targets, reps=args.reps, seed=sc.seed if args.seed is None else args.seed,
+                      min_days=args.days, min_bookings=args.min_bookings, max_days=args.max_days,
+                      warmup=args.warmup, cap=args.max_workers)
+    result = plan(sc, _districts(args.districts), services, ps, growth=args.demand_growth, jobs=args.jobs,
                   progress=not args.quiet)
     out = Path(args.out) if args.out else Path("runs") / f"plan-{sc.name}-x{args.demand_growth:g}"
     from reports.plan_report import write_plan

@@ -15,7 +15,15 @@ import pytest
 
 from sim.config import load_scenario
 from sim.errors import ScenarioError
-from sim.planner import evaluate_counts, helpline_plan, plan, planned_categories, planning_scenario
+from sim.planner import (
+    PlanSettings,
+    evaluate_counts,
+    helpline_plan,
+    mean_rate_per_day,
+    plan,
+    planned_categories,
+    planning_scenario,
+)
 from sim.planner_search import (
     Bracket,
     analytic_start,
@@ -83,6 +91,8 @@ def test_planning_scenario_keeps_each_category_rate():
     assert [k for k, c in sp.catalog.items() if c.enabled] == ["electrician", "dog_walker"]
     for c in ("electrician", "dog_walker"):
         assert peak_rate_per_min(sp, 0.03, c) == pytest.approx(peak_rate_per_min(full, 0.03, c), rel=1e-12)
+    assert sum(mean_rate_per_day(sc, 1.0, c) for c in planned_categories(sc, None)) * 365 == pytest.approx(
+        sc.demand.bookings_per_year * 5)
     assert planned_categories(sc, None) == [k for k, c in sc.catalog.items() if c.enabled]
     with pytest.raises(ScenarioError, match="--services: unknown category 'yoga'"):
         planned_categories(sc, ["yoga"])
@@ -100,8 +110,8 @@ def test_helpline_plan_scales_with_growth():
 #: A capacity-bound case: constant demand, workers always on shift and always accepting,
 #: fast travel, no coverage radius and no cancellations, so outcomes hinge on the number of
 #: workers (not on where the few workers happen to live).  About 1.3 Erlangs: one worker is
-#: overloaded (fulfilment 0.75-0.86 over seeds tried), two are not (0.99-1.0).
-TIGHT = ["geography.districts=[Lucknow]", "demand.bookings_per_year=1100000",
+#: overloaded (fulfilment 0.86-0.90 over the seeds tried), two are not (0.99-1.0).
+TIGHT = ["geography.districts=[Lucknow]", "demand.bookings_per_year=1300000",
          "demand.hour_profile=[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]",
          "demand.weekday_profile=[1,1,1,1,1,1,1]", "workforce.shift_start_h=[0,0]",
          "workforce.shift_hours=[24,24]", "workforce.accept_prob_mean=1.0",
@@ -113,11 +123,13 @@ TIGHT = ["geography.districts=[Lucknow]", "demand.bookings_per_year=1100000",
 def test_plan_meets_targets_with_fresh_seeds_and_one_fewer_does_not():
     sc = load_scenario("baseline", TIGHT)
     targets = parse_targets("fulfilment>=0.95,p90_wait_min<=240")
-    res = plan(sc, targets, ["Lucknow"], ["electrician"], reps=2, seed=11, days=20, warmup=2)
+    ps = PlanSettings(targets, reps=2, seed=11, min_days=18, min_bookings=300, warmup=2)
+    res = plan(sc, ["Lucknow"], ["electrician"], ps)
     row = res.workers.iloc[0]
     n = int(row["workers"])
     assert row["feasible"] and n > 1 and row["start"] >= 1
-    sp = planning_scenario(sc, "Lucknow", ["electrician"], 20, 2)
+    assert row["days"] == 18 and row["bookings"] > 300
+    sp = planning_scenario(sc, "Lucknow", ["electrician"], row["horizon_days"], 2)
     fresh = {k: evaluate_counts(sp, "Lucknow", {"electrician": k}, seed=97, reps=2)["electrician"]
              for k in (n, n - 1)}
     assert meets(fresh[n], targets), fresh[n]
@@ -127,7 +139,8 @@ def test_plan_meets_targets_with_fresh_seeds_and_one_fewer_does_not():
 def test_cli_plan_writes_table_map_and_summary(tmp_path):
     out = tmp_path / "plan"
     p = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "plan", "--districts", "Lucknow,Agra",
-                        "--services", "dog_walker,cook", "--days", "7", "--reps", "1", "--max-workers", "8",
+                        "--services", "dog_walker,cook", "--days", "7", "--max-days", "60", "--reps", "1",
+                        "--max-workers", "8",
                         "--quiet", "--out", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert p.returncode == 0, p.stderr
     assert "Active workers needed" in p.stdout and "Helpline agents" in p.stdout
@@ -146,6 +159,8 @@ def test_cli_plan_writes_table_map_and_summary(tmp_path):
     (["--districts", "Atlantis"], "error: --districts: unknown district 'Atlantis'"),
     (["--services", "yoga"], "error: --services: unknown category 'yoga'"),
     (["--reps", "0"], "error: --reps: must be >= 1"),
+    (["--jobs", "0"], "error: --jobs: must be >= 1"),
+    (["--days", "5000"], "error: --days: must be > 0 and at most --max-days"),
 ])
 def test_cli_plan_bad_input_is_one_line_exit_2(args, msg):
     p = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "plan", "--quiet", *args],
