@@ -22,6 +22,7 @@ AHT = 180.0
 # (agents, offered load / agents, mean patience [s] or None for Erlang C, hours per replication)
 CASES = [
     (1, 0.5, None, 3000),
+    (1, 0.9, None, 8000),
     (10, 0.8, None, 400),
     (50, 0.9, None, 100),
     (300, 0.95, None, 20),

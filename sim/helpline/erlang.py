@@ -177,11 +177,21 @@ def agents_for_sl(lam_per_s: float, aht_s: float, target_sl: float, t_s: float,
     if lam_per_s == 0:
         return 0
     a = lam_per_s * aht_s
+
+    def meets(n: int) -> bool:
+        return kpis(lam_per_s, aht_s, n, t_s, patience_s).service_level >= target_sl
+
     # Erlang C needs n > a; with abandonment the answered share is at most n/a, so SL >= target
-    # needs n >= target·a.
-    n = math.floor(a) + 1 if patience_s is None else max(1, math.floor(target_sl * a))
-    while n <= max_agents:
-        if kpis(lam_per_s, aht_s, n, t_s, patience_s).service_level >= target_sl:
-            return n
-        n += 1
+    # needs n >= target·a.  Below ``lo`` the target is missed; SL grows with n, so bisect.
+    lo = math.floor(a) if patience_s is None else max(0, math.ceil(target_sl * a) - 1)
+    hi = lo + 1 + math.ceil(math.sqrt(a))
+    while not meets(hi):
+        if hi >= max_agents:
+            break
+        lo, hi = hi, min(max_agents, hi + 2 * (hi - lo))
+    else:
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if meets(mid) else (mid, hi)
+        return hi
     raise ScenarioError(f"sl_target: not reachable with {max_agents} agents")
