@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from sim.config import load_scenario
@@ -146,8 +147,6 @@ def test_cli_plan_writes_table_map_and_summary(tmp_path):
     assert "Active workers needed" in p.stdout and "Helpline agents" in p.stdout
     for f in ("plan_workers.csv", "plan_helpline.csv", "plan_map.png", "plan_summary.txt"):
         assert (out / f).is_file()
-    import pandas as pd
-
     w = pd.read_csv(out / "plan_workers.csv")
     assert sorted(zip(w["district"], w["category"], strict=True)) == [
         ("Agra", "cook"), ("Agra", "dog_walker"), ("Lucknow", "cook"), ("Lucknow", "dog_walker")]
@@ -166,3 +165,13 @@ def test_cli_plan_bad_input_is_one_line_exit_2(args, msg):
     p = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "plan", "--quiet", *args],
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert p.returncode == 2 and p.stderr.startswith(msg) and p.stderr.count("\n") == 1, p.stderr
+
+
+def test_parallel_plan_equals_sequential():
+    sc = load_scenario("baseline", ["demand.scale=5"])
+    ps = PlanSettings(parse_targets("fulfilment>=0.5,p90_wait_min<=120"), reps=1, seed=3, min_days=7,
+                      min_bookings=30, max_days=120, cap=16)
+    one = plan(sc, ["Lucknow", "Shravasti"], ["plumber"], ps)
+    two = plan(sc, ["Lucknow", "Shravasti"], ["plumber"], ps, jobs=2)
+    pd.testing.assert_frame_equal(one.workers, two.workers)
+    assert list(one.workers["district"]) == ["Lucknow", "Shravasti"]

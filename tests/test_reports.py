@@ -201,3 +201,11 @@ def test_report_from_a_real_run(tmp_path):
     page = write_report(out).read_text()
     assert len(_images(page)) >= 4
     assert write_report(out).read_text() == page
+
+
+def test_cli_report_compare(tmp_path):
+    a, b = fake_run(tmp_path / "a", seed=1), fake_run(tmp_path / "b", seed=2)
+    p = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "report", str(a), "--compare", str(b)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == str(a / "compare_b.html") and (a / "compare_b.html").is_file()
