@@ -75,7 +75,7 @@ def create_app(cfg: ServiceConfig | None = None) -> FastAPI:
     install_handlers(app)
 
     @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict:
+    async def healthz() -> dict:
         """Liveness: the process answers."""
         return {"ok": True}
 

@@ -22,6 +22,7 @@ from service.reference import in_up
 from sim.errors import ScenarioError
 
 B, W = db.bookings, db.workers
+ADD_BOOKING = insert(B)
 #: Which status each worker action needs, and the status it leads to.
 WORKER_STEPS = {"accept": ("offered", "accepted"), "start": ("accepted", "in_progress"),
                 "complete": ("in_progress", "completed")}
@@ -60,7 +61,7 @@ def create(ctx: Context, conn: Connection, citizen_id: int, body: Any, channel: 
     vals = dict(citizen_id=citizen_id, category=body.category, district=body.district, lat=body.lat,
                 lon=body.lon, channel=channel, status="pending", price_paise=price, paid_paise=0,
                 offers=0, created_at=now)
-    bid = conn.execute(insert(B).values(**vals)).inserted_primary_key[0]
+    bid = conn.execute(ADD_BOOKING, vals).inserted_primary_key[0]
     wid = ctx.disp.dispatch(conn, SimpleNamespace(id=bid, **vals), now)
     return {"id": bid, "status": "pending" if wid is None else "offered", "worker_id": wid}
 

@@ -27,13 +27,16 @@ ERRORS: dict[int | str, dict] = {
 }
 
 
-def get_ctx(request: Request) -> Context:
+# Dependencies are ``async`` on purpose: a plain ``def`` would cost a threadpool hop per request.
+async def get_ctx(request: Request) -> Context:
     """The server's context (built at start-up)."""
     return request.app.state.ctx
 
 
-def get_caller(request: Request, _cred: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
-    """The authenticated caller; 401 otherwise."""
+async def get_caller(
+    request: Request, _cred: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Caller:
+    """The authenticated caller; 401 otherwise (cached after the first sight of a token)."""
     return request.app.state.ctx.tokens.resolve(request.headers.get("authorization"))
 
 

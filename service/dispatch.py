@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy import Connection, Row, bindparam, func, select, update
 
 from service import db
 from sim.geography import EARTH_RADIUS_KM, KM_PER_DEG_LAT
@@ -46,6 +46,25 @@ def box(lat: float, lon: float, radius_km: float) -> tuple[float, float, float, 
     return lat - dlat, lat + dlat, lon - dlon, lon + dlon
 
 
+# Hot statements are built once; executing them only binds parameters.
+CANDIDATES = (
+    select(W.c.id, W.c.lat, W.c.lon, W.c.rating_sum, W.c.rating_count, W.c.earned_paise, W.c.idle_since_min,
+           W.c.jobs)
+    .select_from(S.join(W, W.c.id == S.c.worker_id))
+    .where(S.c.category == bindparam("cat"), S.c.lat.between(bindparam("lat0"), bindparam("lat1")),
+           S.c.lon.between(bindparam("lon0"), bindparam("lon1")), W.c.available.is_(True),
+           W.c.active_booking_id.is_(None),
+           W.c.id.not_in(select(db.declines.c.worker_id).where(db.declines.c.booking_id == bindparam("bid"))))
+)
+#: Lock the picked worker's row if nobody else holds it, re-checking that they are still free.
+LOCK_FREE = (select(W.c.id).where(W.c.id == bindparam("wid"), W.c.available.is_(True),
+                                  W.c.active_booking_id.is_(None)).with_for_update(skip_locked=True))
+RESERVE_WORKER = update(W).where(W.c.id == bindparam("wid")).values(active_booking_id=bindparam("bid"))
+OFFER = update(B).where(B.c.id == bindparam("bid")).values(
+    status="offered", worker_id=bindparam("wid"), offered_at=bindparam("now"), offers=B.c.offers + 1,
+    first_offered_at=func.coalesce(B.c.first_offered_at, bindparam("now")))
+
+
 @dataclass
 class Dispatcher:
     """Binds a policy to the database; ``epoch`` is the server epoch [unix seconds]."""
@@ -62,16 +81,9 @@ class Dispatcher:
         """Free, available workers with the skill within the radius of booking ``b``."""
         r = self.policy.radius_km
         lat0, lat1, lon0, lon1 = box(b.lat, b.lon, r)
-        declined = select(db.declines.c.worker_id).where(db.declines.c.booking_id == b.id)
-        q = (
-            select(W.c.id, W.c.lat, W.c.lon, W.c.rating_sum, W.c.rating_count, W.c.earned_paise,
-                   W.c.idle_since_min, W.c.jobs)
-            .select_from(S.join(W, W.c.id == S.c.worker_id))
-            .where(S.c.category == b.category, S.c.lat.between(lat0, lat1), S.c.lon.between(lon0, lon1),
-                   W.c.available.is_(True), W.c.active_booking_id.is_(None), W.c.id.not_in(declined))
-        )
         rows = []
-        for w in conn.execute(q):
+        for w in conn.execute(CANDIDATES, {"cat": b.category, "lat0": lat0, "lat1": lat1, "lon0": lon0,
+                                           "lon1": lon1, "bid": b.id}):
             d = haversine_km(b.lat, b.lon, w.lat, w.lon)
             if d <= r:
                 rating = w.rating_sum / w.rating_count if w.rating_count else 0.0
@@ -89,18 +101,9 @@ class Dispatcher:
             if not picked:
                 return None
             wid = int(picked[0])
-            got = conn.execute(
-                select(W.c.id).where(W.c.id == wid, W.c.available.is_(True), W.c.active_booking_id.is_(None))
-                .with_for_update(skip_locked=True)
-            ).first()
-            if got is not None:
-                conn.execute(update(W).where(W.c.id == wid).values(active_booking_id=b.id))
-                conn.execute(
-                    update(B).where(B.c.id == b.id).values(
-                        status="offered", worker_id=wid, offered_at=now, offers=B.c.offers + 1,
-                        first_offered_at=func.coalesce(B.c.first_offered_at, now),
-                    )
-                )
+            if conn.execute(LOCK_FREE, {"wid": wid}).first() is not None:
+                conn.execute(RESERVE_WORKER, {"wid": wid, "bid": b.id})
+                conn.execute(OFFER, {"bid": b.id, "wid": wid, "now": now})
                 return wid
             cands = subset(cands, cands.worker_id != wid)  # someone else reserved them first
         return None

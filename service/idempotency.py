@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from service import db
@@ -24,6 +24,8 @@ from service.errors import ApiError
 
 I = db.idempotency  # noqa: E741
 STALE_S = 30.0
+FIND = select(I).where(I.c.scope == bindparam("scope"), I.c.key == bindparam("key"))
+ADD = insert(I)
 MAX_KEY = 200
 
 
@@ -112,7 +114,7 @@ def _run_serialized(database: Database, scope: str, key: str, digest: str,
     """
     refusal: ApiError | None = None
     with database.write() as conn:
-        row = conn.execute(select(I).where(I.c.scope == scope, I.c.key == key)).first()
+        row = conn.execute(FIND, {"scope": scope, "key": key}).first()
         if row is not None and row.request_hash != digest:
             raise ApiError(422, "Idempotency-Key: already used with a different request")
         if row is not None and row.state == "done":
@@ -124,9 +126,9 @@ def _run_serialized(database: Database, scope: str, key: str, digest: str,
             if not 400 <= e.status < 500 or e.status in (409, 429):
                 raise
             refusal, status, answer = e, e.status, {"detail": e.detail}
-        conn.execute(delete(I).where(I.c.scope == scope, I.c.key == key))
-        conn.execute(insert(I).values(scope=scope, key=key, request_hash=digest, state="done",
-                                      status_code=status, body=json.dumps(answer), created_at=time.time()))
+        # no row can exist here: in-flight records are only written on PostgreSQL or dropped at start
+        conn.execute(ADD, {"scope": scope, "key": key, "request_hash": digest, "state": "done",
+                           "status_code": status, "body": json.dumps(answer), "created_at": time.time()})
     if refusal is not None:
         raise refusal
     return status, answer

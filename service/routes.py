@@ -104,12 +104,12 @@ def set_status(worker_id: Id, body: StatusIn, ctx: Ctx, who: Who) -> dict:
 
 @router.post("/bookings", status_code=201, response_model=BookingOut, response_model_exclude_none=True,
              tags=["bookings"])
-def create_booking(body: BookingIn, ctx: Ctx, who: Who, key: IdemKey) -> dict:
+async def create_booking(body: BookingIn, ctx: Ctx, who: Who, key: IdemKey) -> dict:
     """Book a service; dispatched at once (``offered`` to a worker, or ``pending``)."""
     require(who, "citizen")
-    _, out = run_once(ctx.db, who.scope, key, "bookings", body.model_dump(),
-                      lambda conn: bookings.create(ctx, conn, who.id, body, body.channel, time.time()))
-    return out
+    return (await ctx.run(lambda: run_once(
+        ctx.db, who.scope, key, "bookings", body.model_dump(),
+        lambda conn: bookings.create(ctx, conn, who.id, body, body.channel, time.time()))))[1]
 
 
 @router.post("/helpline/bookings", status_code=201, response_model=BookingOut, response_model_exclude_none=True,

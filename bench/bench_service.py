@@ -1,0 +1,233 @@
+"""Benchmark: booking creation on the reference deployment (``python -m service``).
+
+Throughput and p50/p99 latency of ``POST /v1/bookings`` under Locust's FastHttpUser, on
+SQLite and on PostgreSQL, with the server and the load generator pinned to different cores
+(generator CPU is reported: a saturated generator means the figure is the generator's).
+Phase 1 finds the maximum rate (no think time); phase 2 offers half of it at a constant
+rate and reports latency there.
+
+Targets (issue 5): >= 2,000 bookings/s on SQLite and >= 1,000/s on PostgreSQL with one
+server process; p99 < 50 ms at half that rate.
+Usage: python bench/bench_service.py [--db sqlite,postgres] [--seconds 10] [--users 64] [--workers 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+ADMIN = "bench-admin-token-0123456789"
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+LOCUSTFILE = '''
+import itertools, json, os
+from locust import FastHttpUser, constant, constant_throughput, task
+D = json.load(open(os.environ["SVC_BENCH_DATA"]))
+RATE = float(os.environ["SVC_BENCH_USER_RATE"])
+RUN = os.environ["SVC_BENCH_RUN"]
+N = itertools.count()
+
+class Booker(FastHttpUser):
+    wait_time = constant_throughput(RATE) if RATE > 0 else constant(0)
+
+    @task
+    def book(self):
+        i = next(N)
+        d, lat, lon, cat = D["jobs"][i % len(D["jobs"])]
+        tok = D["citizens"][i % len(D["citizens"])]
+        self.client.post("/v1/bookings", name="create_booking",
+                         json={"category": cat, "district": d, "lat": lat, "lon": lon, "channel": "app"},
+                         headers={"Authorization": "Bearer " + tok, "Idempotency-Key": f"{RUN}-{i}"})
+'''
+
+
+def pin(core: int):
+    """A ``preexec_fn`` pinning the child to one core (if the machine has it)."""
+    cores = sorted(os.sched_getaffinity(0))
+    return lambda: os.sched_setaffinity(0, {cores[core % len(cores)]})
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU of a process so far [seconds] (from /proc)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        f = fh.read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(db: str, port: int, workers: int) -> subprocess.Popen:
+    env = {**os.environ, "SEWAMITRA_ADMIN_TOKEN": ADMIN, "PYTHONPATH": str(ROOT)}
+    p = subprocess.Popen([sys.executable, "-m", "service", "--port", str(port), "--db", db, "--rate-limit", "0",
+                          "--workers", str(workers)], cwd=ROOT, env=env, preexec_fn=pin(0),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).status_code == 200:
+                return p
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    p.kill()
+    raise SystemExit("server did not start")
+
+
+def load_world(url: str, n_workers: int, n_citizens: int, seed: int) -> dict:
+    """Bulk-register available workers around the district HQs; return citizens' tokens and jobs."""
+    from service.reference import load_reference
+    from sim.geography import load_districts
+    from sim.seeds import Streams
+
+    rng = Streams(seed)["places"]
+    cats = sorted(load_reference().prices)
+    ds = load_districts()
+    h = {"Authorization": f"Bearer {ADMIN}"}
+
+    def spot(i: int) -> tuple[str, float, float]:
+        d = ds[i % len(ds)]
+        return d.name, float(d.hq_lat + rng.normal(0, 0.04)), float(d.hq_lon + rng.normal(0, 0.04))
+
+    with httpx.Client(base_url=url, timeout=300) as c:
+        for lo in range(0, n_workers, 5000):
+            ws = []
+            for i in range(lo, min(n_workers, lo + 5000)):
+                d, lat, lon = spot(i)
+                ws.append({"name": f"W{i}", "phone": "9800000000", "district": d, "lat": lat, "lon": lon,
+                           "skills": [cats[i % len(cats)], cats[(i * 7 + 3) % len(cats)]][: 1 + i % 2]})
+            r = c.post("/v1/admin/workers:bulk", json={"workers": ws, "available": True}, headers=h)
+            r.raise_for_status()
+        cz = []
+        for i in range(n_citizens):
+            d, lat, lon = spot(i)
+            cz.append({"name": f"C{i}", "phone": "9811111111", "district": d, "lat": lat, "lon": lon})
+        r = c.post("/v1/admin/citizens:bulk", json={"citizens": cz}, headers=h)
+        r.raise_for_status()
+    jobs = [(*spot(i), cats[int(rng.integers(len(cats)))]) for i in range(20_000)]
+    return {"citizens": r.json()["tokens"], "jobs": jobs}
+
+
+def run_locust(url: str, tmp: Path, users: int, user_rate: float, seconds: int) -> dict:
+    """One headless Locust run pinned to core 1; aggregated figures and generator CPU."""
+    run = uuid.uuid4().hex[:8]
+    env = {**os.environ, "SVC_BENCH_DATA": str(tmp / "data.json"), "SVC_BENCH_USER_RATE": str(user_rate),
+           "SVC_BENCH_RUN": run}
+    prefix = tmp / f"run-{run}"
+    # cwd=tmp: the repository's locust.conf belongs to the load tests, not to this benchmark
+    p = subprocess.Popen([sys.executable, "-m", "locust", "-f", str(tmp / "locustfile.py"), "--headless",
+                          "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host", url, "--csv",
+                          str(prefix), "--only-summary", "--loglevel", "ERROR"],
+                         env=env, cwd=tmp, preexec_fn=pin(1), stdout=subprocess.DEVNULL,
+                         stderr=open(tmp / "locust.err", "ab"))  # noqa: SIM115
+    time.sleep(2.0)  # imports and spawning done: measure the steady part
+    c0, t0 = cpu_s(p.pid), time.monotonic()
+    c1, t1 = c0, t0
+    while p.poll() is None:
+        try:
+            c1, t1 = cpu_s(p.pid), time.monotonic()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            break
+        time.sleep(0.25)
+    p.wait()
+    if not Path(f"{prefix}_stats.csv").exists():
+        raise SystemExit("locust failed:\n" + (tmp / "locust.err").read_text()[-2000:])
+    with open(f"{prefix}_stats.csv") as fh:
+        row = next(r for r in csv.DictReader(fh) if r["Name"] == "Aggregated")
+    return {"rps": float(row["Requests/s"]), "p50_ms": float(row["50%"]), "p99_ms": float(row["99%"]),
+            "requests": int(row["Request Count"]), "failures": int(row["Failure Count"]),
+            "generator_cpu": (c1 - c0) / max(t1 - t0, 1e-9)}
+
+
+def bench_one(name: str, db: str, args: argparse.Namespace, tmp: Path) -> dict:
+    port = free_port()
+    srv = start_server(db, port, args.server_workers)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        (tmp / "data.json").write_text(json.dumps(load_world(url, args.workers, args.citizens, args.seed)))
+        s0, w0 = cpu_s(srv.pid), time.monotonic()
+        peak = run_locust(url, tmp, args.users, 0.0, args.seconds)
+        peak["server_cpu"] = (cpu_s(srv.pid) - s0) / (time.monotonic() - w0)
+        half_rate = peak["rps"] / 2
+        half = run_locust(url, tmp, args.users // 2, half_rate / (args.users // 2), args.seconds)
+        inv = httpx.get(url + "/v1/admin/invariants", headers={"Authorization": f"Bearer {ADMIN}"}).json()
+        return {"db": name, "peak": peak, "half": half, "invariants_ok": inv["ok"]}
+    finally:
+        os.kill(srv.pid, signal.SIGTERM)
+        srv.wait(20)
+
+
+def pg_schema() -> tuple[str, str]:
+    import psycopg
+
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG.replace("+psycopg", ""), autocommit=True) as c:
+        c.execute(f"CREATE SCHEMA {name}")
+    return f"{PG}?options=-csearch_path%3D{name}", name
+
+
+def drop_pg_schema(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG.replace("+psycopg", ""), autocommit=True) as c:
+        c.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", default="sqlite,postgres")
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--users", type=int, default=64)
+    ap.add_argument("--workers", type=int, default=5000, help="registered, available workers")
+    ap.add_argument("--citizens", type=int, default=1000)
+    ap.add_argument("--server-workers", type=int, default=1, help="server processes")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    targets = {"sqlite": 2000.0, "postgres": 1000.0}
+    print(f"cores {len(os.sched_getaffinity(0))}, load average {os.getloadavg()[0]:.1f} (server on core 0, "
+          f"Locust on core 1)")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench_service_") as t:
+        tmp = Path(t)
+        (tmp / "locustfile.py").write_text(LOCUSTFILE)
+        for name in args.db.split(","):
+            if name == "sqlite":
+                results.append(bench_one(name, f"sqlite:///{tmp / 'bench.db'}", args, tmp))
+            else:
+                url, schema = pg_schema()
+                try:
+                    results.append(bench_one(name, url, args, tmp))
+                finally:
+                    drop_pg_schema(schema)
+    for r in results:
+        p, h = r["peak"], r["half"]
+        print(f"\n{r['db']}: target >= {targets[r['db']]:.0f}/s, p99 < 50 ms at half rate; invariants "
+              f"{'ok' if r['invariants_ok'] else 'BROKEN'}")
+        print(f"  peak  {p['rps']:8.0f} bookings/s  p50 {p['p50_ms']:5.0f} ms  p99 {p['p99_ms']:5.0f} ms  "
+              f"failures {p['failures']}/{p['requests']}  server CPU {p['server_cpu']:.0%}  "
+              f"generator CPU {p['generator_cpu']:.0%}")
+        print(f"  half  {h['rps']:8.0f} bookings/s  p50 {h['p50_ms']:5.0f} ms  p99 {h['p99_ms']:5.0f} ms  "
+              f"failures {h['failures']}/{h['requests']}  generator CPU {h['generator_cpu']:.0%}")
+        ms = 1000 * p["server_cpu"] / max(p["rps"], 1e-9)
+        print(f"  server CPU per booking {ms:.2f} ms -> at most ~{1000 / ms:.0f} bookings/s on one free core")
+        print(f"  throughput target {'met' if p['rps'] >= targets[r['db']] else 'NOT met'}; "
+              f"latency target at half rate {'met' if h['p99_ms'] < 50 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
