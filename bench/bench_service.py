@@ -172,22 +172,6 @@ def bench_one(name: str, db: str, args: argparse.Namespace, tmp: Path) -> dict:
         srv.wait(20)
 
 
-def pg_schema() -> tuple[str, str]:
-    import psycopg
-
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG.replace("+psycopg", ""), autocommit=True) as c:
-        c.execute(f"CREATE SCHEMA {name}")
-    return f"{PG}?options=-csearch_path%3D{name}", name
-
-
-def drop_pg_schema(name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG.replace("+psycopg", ""), autocommit=True) as c:
-        c.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", default="sqlite,postgres")
@@ -209,11 +193,13 @@ def main() -> None:
             if name == "sqlite":
                 results.append(bench_one(name, f"sqlite:///{tmp / 'bench.db'}", args, tmp))
             else:
-                url, schema = pg_schema()
+                from service.db import drop_scratch_schema, scratch_schema
+
+                url, schema = scratch_schema(PG, "bench")
                 try:
                     results.append(bench_one(name, url, args, tmp))
                 finally:
-                    drop_pg_schema(schema)
+                    drop_scratch_schema(PG, schema)
     for r in results:
         p, h = r["peak"], r["half"]
         print(f"\n{r['db']}: target >= {targets[r['db']]:.0f}/s, p99 < 50 ms at half rate; invariants "

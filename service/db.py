@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -243,3 +244,24 @@ class Database:
 def one_shot_engine(url: str) -> Engine:
     """An engine without pooling, for scripts and tests that connect once."""
     return create_engine(url, poolclass=NullPool)
+
+
+def scratch_schema(pg_url: str, prefix: str = "svc") -> tuple[str, str]:
+    """Create a fresh PostgreSQL schema; return (URL whose ``search_path`` is it, its name).
+
+    Tests and benchmarks use one each, so runs sharing a database never collide.
+    """
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    eng = one_shot_engine(pg_url)
+    with eng.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {name}")
+    eng.dispose()
+    return f"{pg_url}?options=-csearch_path%3D{name}", name
+
+
+def drop_scratch_schema(pg_url: str, name: str) -> None:
+    """Drop a schema made by :func:`scratch_schema`, with everything in it."""
+    eng = one_shot_engine(pg_url)
+    with eng.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+    eng.dispose()

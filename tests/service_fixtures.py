@@ -19,12 +19,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from service.db import drop_scratch_schema, scratch_schema
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_BASE = os.environ.get("SEWAMITRA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ADMIN = "test-admin-token-0123456789"
 LUCKNOW = (26.8467, 80.9462)
 
-__all__ = ["ADMIN", "LUCKNOW", "Api", "Server", "api", "backend", "pg_available", "server", "unique_schema_url"]
+__all__ = ["ADMIN", "LUCKNOW", "Api", "Server", "api", "backend", "pg_available", "server"]
 
 
 def free_port() -> int:
@@ -43,24 +45,6 @@ def pg_available() -> str | None:
         return None
     except Exception as e:  # noqa: BLE001
         return f"PostgreSQL at {PG_BASE} unreachable: {type(e).__name__}"
-
-
-def unique_schema_url() -> tuple[str, str]:
-    """Create a fresh schema; return (SQLAlchemy URL using it, schema name)."""
-    import psycopg
-
-    name = f"svc_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_BASE.replace("+psycopg", ""), autocommit=True) as c:
-        c.execute(f"CREATE SCHEMA {name}")
-    return f"{PG_BASE}?options=-csearch_path%3D{name}", name
-
-
-def drop_schema(name: str) -> None:
-    """Drop a test schema and everything in it."""
-    import psycopg
-
-    with psycopg.connect(PG_BASE.replace("+psycopg", ""), autocommit=True) as c:
-        c.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
 
 
 class Server:
@@ -120,11 +104,11 @@ def backend(request, tmp_path_factory) -> Iterator[str]:
     reason = pg_available()
     if reason:
         pytest.skip(reason)
-    url, name = unique_schema_url()
+    url, name = scratch_schema(PG_BASE)
     try:
         yield url
     finally:
-        drop_schema(name)
+        drop_scratch_schema(PG_BASE, name)
 
 
 @pytest.fixture(scope="module")
