@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from reports.compare import write_compare
 from reports.html import write_report
 from tests.test_reports import fake_run
 
@@ -128,6 +129,14 @@ def test_report_renders_without_errors(tmp_path):
     run = fake_run(tmp_path / "run")
     images, errors = render(write_report(run), tmp_path / "profile")
     assert len(images) == 6
+    assert all(ok and width > 0 for ok, width in images), images
+    assert errors == []
+
+
+def test_compare_page_renders_without_errors(tmp_path):
+    a, b = fake_run(tmp_path / "a", seed=1), fake_run(tmp_path / "b", seed=2, helpline=False)
+    images, errors = render(write_compare(a, b), tmp_path / "profile")
+    assert len(images) == 6 + 5 + 1
     assert all(ok and width > 0 for ok, width in images), images
     assert errors == []
 
