@@ -120,6 +120,14 @@ def test_agents_for_sl_is_the_fewest(a, pat, t, target):
         assert E.kpis(lam, aht, n - 1, t, pat).service_level < target
 
 
+def test_abandonment_cap_adds_agents():
+    lam, aht, pat = 300 / 3600, 268.0, 90.0
+    n = E.agents_for_sl(lam, aht, 0.8, 20, pat)
+    m = E.agents_for_sl(lam, aht, 0.8, 20, pat, max_abandon=0.005)
+    assert m >= n and E.kpis(lam, aht, m, 20, pat).abandon_rate <= 0.005
+    assert E.kpis(lam, aht, m - 1, 20, pat).abandon_rate > 0.005 or m == n
+
+
 @settings(max_examples=30, deadline=None)
 @given(a=st.floats(0.5, 200), pat=st.floats(5, 2000))
 def test_more_agents_never_hurt(a, pat):

@@ -36,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         parser.add_argument("--out", type=Path, default=None, help="output folder (default runs/staff-<scenario>/)")
         parser.add_argument("--reps", type=int, default=5, help="replications per simulated hour")
         parser.add_argument("--hours", type=float, default=24.0, help="simulated length per hour check [h]")
+        parser.add_argument("--max-abandon", type=float, default=None,
+                            help="also cap the abandonment rate, e.g. 0.05 (default: no cap)")
         parser.add_argument("--min-calls", type=int, default=5000,
                             help="quiet hours are simulated long enough for this many calls per replication")
         parser.add_argument("--seed", type=int, default=1)
@@ -90,7 +92,7 @@ def _run_staff(args: argparse.Namespace) -> int:
     if args.reps < 1 or args.hours <= 0:
         raise ScenarioError("reps: must be >= 1" if args.reps < 1 else "hours: must be > 0")
     table = staffing_table(cfg, sc.start_date, math.ceil(sc.horizon_days), target, t_s, args.reps, args.hours,
-                           args.seed, args.min_calls, progress=_progress("hours", False))
+                           args.seed, args.min_calls, args.max_abandon, progress=_progress("hours", False))
     out_dir = args.out or Path("runs") / f"staff-{sc.name}"
     csv, png = write_outputs(table, out_dir, f"{sc.name}: fewest agents for {target:.0%} in {t_s:g} s")
     wk = table[table["period"] == "typical_week"]

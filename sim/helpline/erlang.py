@@ -160,7 +160,8 @@ def kpis(lam: float, aht: float, n: int, t: float = 20.0, patience: float | None
 
 
 def agents_for_sl(lam_per_s: float, aht_s: float, target_sl: float, t_s: float,
-                  patience_s: float | None = None, max_agents: int = 100_000) -> int:
+                  patience_s: float | None = None, max_agents: int = 100_000,
+                  max_abandon: float | None = None) -> int:
     """Fewest agents whose service level (answered within ``t_s`` / offered) meets the target.
 
     Args:
@@ -170,7 +171,10 @@ def agents_for_sl(lam_per_s: float, aht_s: float, target_sl: float, t_s: float,
         t_s: answer threshold [s].
         patience_s: mean patience [s] (Erlang A); None for Erlang C (no abandonment).
         max_agents: search limit.
+        max_abandon: optional cap on the abandonment rate as well (Erlang A).
     """
+    if max_abandon is not None and not 0.0 < max_abandon <= 1.0:
+        raise ScenarioError(f"max_abandon: must be in (0, 1] (got {max_abandon})")
     if not 0.0 < target_sl < 1.0:
         raise ScenarioError(f"sl_target: must be strictly between 0 and 1 (got {target_sl})")
     _check(lam_per_s, aht_s, 1, t_s, patience_s)
@@ -179,7 +183,8 @@ def agents_for_sl(lam_per_s: float, aht_s: float, target_sl: float, t_s: float,
     a = lam_per_s * aht_s
 
     def meets(n: int) -> bool:
-        return kpis(lam_per_s, aht_s, n, t_s, patience_s).service_level >= target_sl
+        k = kpis(lam_per_s, aht_s, n, t_s, patience_s)
+        return k.service_level >= target_sl and (max_abandon is None or k.abandon_rate <= max_abandon)
 
     # Erlang C needs n > a; with abandonment the answered share is at most n/a, so SL >= target
     # needs n >= target·a.  Below ``lo`` the target is missed; SL grows with n, so bisect.

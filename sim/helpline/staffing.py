@@ -5,8 +5,8 @@ day of the scenario's horizon, the offered rate is the fresh-call rate times the
 calls that get past the IVR [calls/hour].  Erlang A (or C without patience) gives the
 fewest agents; each hour is then simulated as a stationary interval with the scenario's
 own handle-time distribution (e.g. lognormal, which Erlang does not assume) and the count
-is corrected: raised while the simulated service level misses the target, lowered while
-one agent fewer still meets it.  Redials are not fed back into the offered rate.
+is corrected: raised while the simulated service level (and, optionally, the abandonment
+cap) misses the target, lowered while one agent fewer still meets it.  Redials are not fed back into the offered rate.
 """
 
 from __future__ import annotations
@@ -61,32 +61,42 @@ def peak_day(cfg: HelplineConfig, start: dt.date, days: int) -> tuple[int, np.nd
 
 
 def simulated_agents(cfg: HelplineConfig, lam_h: float, n0: int, target: float, t_s: float,
-                     reps: int, hours: float, seed: int, min_calls: int = MIN_CALLS) -> tuple[int, float]:
-    """Correct the analytic count ``n0`` by simulation; returns (agents, simulated SL)."""
+                     reps: int, hours: float, seed: int, min_calls: int = MIN_CALLS,
+                     max_abandon: float | None = None) -> tuple[int, float, float]:
+    """Correct the analytic count ``n0`` by simulation; returns (agents, simulated SL, abandon rate).
+
+    Every count is simulated with the same seed (common random numbers), so neighbouring
+    counts differ by the staffing, not by the noise.
+    """
     if lam_h <= 0:
-        return 0, float("nan")
+        return 0, float("nan"), float("nan")
     hours = max(hours, min_calls / lam_h)
 
-    def sl(n: int) -> float:
+    def check(n: int) -> tuple[bool, float, float]:
         p = Stationary(lam_h, cfg.aht_s, n, cfg.patience_mean_s, t_s, hours=hours)
-        return run_stationary(p, reps, seed, handle=lambda g, k: handle_times_s(cfg, g, k))["service_level"]
+        r = run_stationary(p, reps, seed, handle=lambda g, k: handle_times_s(cfg, g, k))
+        ok = r["service_level"] >= target and (max_abandon is None or r["abandon_rate"] <= max_abandon)
+        return ok, r["service_level"], r["abandon_rate"]
 
-    n, s = n0, sl(n0)
+    n = n0
+    ok, s, ab = check(n)
     steps = 0
-    if s < target:
-        while s < target and steps < MAX_STEPS:
-            n, s, steps = n + 1, sl(n + 1), steps + 1
-        return n, s
+    while not ok and steps < MAX_STEPS:
+        n, steps = n + 1, steps + 1
+        ok, s, ab = check(n)
+    if steps:
+        return n, s, ab
     while n > 1 and steps < MAX_STEPS:
-        s_less = sl(n - 1)
-        if s_less < target:
+        ok_less, s_less, ab_less = check(n - 1)
+        if not ok_less:
             break
-        n, s, steps = n - 1, s_less, steps + 1
-    return n, s
+        n, s, ab, steps = n - 1, s_less, ab_less, steps + 1
+    return n, s, ab
 
 
 def staffing_table(cfg: HelplineConfig, start: dt.date, horizon_days: int, target: float, t_s: float,
                    reps: int = 5, hours: float = 24.0, seed: int = 1, min_calls: int = MIN_CALLS,
+                   max_abandon: float | None = None,
                    progress: Callable[[Iterable[int]], Iterable[int]] | None = None) -> pd.DataFrame:
     """One row per hour of the typical week (168) and of the peak day (24)."""
     share = offered_share(cfg)
@@ -101,11 +111,14 @@ def staffing_table(cfg: HelplineConfig, start: dt.date, horizon_days: int, targe
     for i in progress(it) if progress else it:
         period, day, hour, fresh, now = rows[i]
         lam_h = fresh * share
-        n_an = agents_for_sl(lam_h / 3600.0, cfg.aht_s, target, t_s, cfg.patience_mean_s) if lam_h > 0 else 0
-        n_sim, sl_sim = simulated_agents(cfg, lam_h, n_an, target, t_s, reps, hours, seed + i, min_calls)
+        n_an = agents_for_sl(lam_h / 3600.0, cfg.aht_s, target, t_s, cfg.patience_mean_s,
+                             max_abandon=max_abandon) if lam_h > 0 else 0
+        n_sim, sl_sim, ab_sim = simulated_agents(cfg, lam_h, n_an, target, t_s, reps, hours, seed + i,
+                                                 min_calls, max_abandon)
         out.append({"period": period, "day": day, "hour": hour, "calls_per_hour": fresh,
                     "offered_per_hour": lam_h, "erlangs": lam_h * cfg.aht_s / 3600.0,
                     "agents_analytic": n_an, "agents_simulated": n_sim, "sim_service_level": sl_sim,
+                    "sim_abandon_rate": ab_sim,
                     "agents_now": now})
     return pd.DataFrame(out)
 
