@@ -234,3 +234,15 @@ def test_staff_cli_writes_csv_and_plot(tmp_path):
     busy = t[t["offered_per_hour"] > 0]
     assert (busy["agents_simulated"] >= 1).all() and (busy["sim_service_level"] >= 0.8).all()
     assert "Mon" in p.stdout and "peak day" in p.stdout
+
+
+@pytest.mark.parametrize("override,field", [
+    ("helpline.calls_per_day=-5", "helpline.calls_per_day"),
+    ("helpline.patience_mean_s=0", "helpline.patience_mean_s"),
+    ("helpline.type_shares={new_booking: 2}", "helpline.type_shares"),
+    ("helpline.callback.accept_prob=3", "helpline.callback.accept_prob"),
+])
+def test_scenario_overrides_name_the_helpline_field(override, field, capsys):
+    assert run_main("staff", "--scenario", "baseline", "--set", override) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {field}: ") and len(err.splitlines()) == 1
