@@ -61,7 +61,7 @@ def summary_text(result) -> str:
     if hl is not None:
         busiest = hl.loc[hl["agents"].idxmax()]
         lines.append(
-            f"Helpline agents (busiest weekday and month): peak {int(busiest['agents'])} at "
+            f"Helpline agents (busiest day, simulated): peak {int(busiest['agents'])} at "
             f"{int(busiest['hour']):02d}:00 (today {int(busiest['agents_now'])}); "
             f"{int(hl['agents'].sum()):,} agent-hours a day (today {int(hl['agents_now'].sum()):,})")
     return "\n".join(lines) + "\n"

@@ -170,27 +170,33 @@ def plan_district(sc: Scenario, district: str, services: list[str], ps: PlanSett
     return [plan_category(sc, district, c, ps) for c in services]
 
 
-def helpline_plan(sc: Scenario, growth: float) -> pd.DataFrame | None:
-    """Fewest agents per hour of day for the helpline's service-level target (Erlang A).
+def helpline_plan(sc: Scenario, growth: float, reps: int = 2, seed: int = 1) -> pd.DataFrame | None:
+    """Fewest helpline agents per hour of the busiest day for the scenario's service level.
 
-    Calls [calls/hour] are those of the busiest weekday in the busiest month, scaled by the
-    demand growth (assumed: calls grow with bookings), minus those the IVR resolves.  Hours
-    with no agent today stay closed unless after-hours calls queue.
+    Fresh calls grow with booking demand (assumed); the busiest day of the scenario's
+    horizon is taken from the helpline's own profiles.  Erlang A gives the starting count and
+    ``sim.helpline.staffing.simulated_agents`` corrects it by simulating each hour with the
+    scenario's handle-time distribution.  Hours closed today stay closed unless after-hours
+    calls queue.
     """
+    from sim.helpline.staffing import offered_share, peak_day, simulated_agents
+
     hl = sc.helpline
     if not hl.enabled or hl.calls_per_day <= 0:
         return None
-    to_agent = sum(p * (1 - q) for p, q in zip(hl.type_probs(), hl.ivr_probs(), strict=True))
-    hour = pd.Series(hl.hour_profile, dtype=float)
-    wday, month = pd.Series(hl.weekday_profile), pd.Series(hl.month_profile)
-    peak_day = hl.calls_per_day * growth * to_agent * wday.max() / wday.mean() * month.max() / month.mean()
+    cfg = hl.model_copy(update={"calls_per_day": hl.calls_per_day * growth})
+    share = offered_share(cfg)
+    day, fresh = peak_day(cfg, sc.start_date, max(1, int(sc.horizon_days)))
     rows = []
     for h in range(24):
-        calls = peak_day * hour[h] / hour.sum()
+        lam_h = float(fresh[h]) * share
         open_now = hl.agents_by_hour[h] > 0 or hl.after_hours == "queue"
-        need = agents_for_sl(calls / 3600.0, hl.aht_s, hl.sl_target, hl.sl_seconds, hl.patience_mean_s) \
-            if open_now and calls > 0 else 0
-        rows.append({"hour": h, "calls_per_hour": calls, "agents": need, "agents_now": hl.agents_by_hour[h]})
+        n0 = agents_for_sl(lam_h / 3600.0, cfg.aht_s, cfg.sl_target, cfg.sl_seconds, cfg.patience_mean_s) \
+            if open_now and lam_h > 0 else 0
+        n, sl = (simulated_agents(cfg, lam_h, n0, cfg.sl_target, cfg.sl_seconds, reps, 24.0, seed + h)[:2]
+                 if n0 else (0, float("nan")))
+        rows.append({"day": day, "hour": h, "calls_per_hour": lam_h, "agents_analytic": n0, "agents": n,
+                     "sim_service_level": sl, "agents_now": hl.agents_by_hour[h]})
     return pd.DataFrame(rows)
 
 

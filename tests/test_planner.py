@@ -106,6 +106,9 @@ def test_helpline_plan_scales_with_growth():
     assert (five["agents"] >= one["agents"]).all() and five["agents"].sum() > one["agents"].sum()
     closed = one["agents_now"] == 0
     assert (one.loc[closed, "agents"] == 0).all() and (one.loc[~closed, "agents"] > 0).all()
+    # Simulation corrects the Erlang A start by a few agents at most, and meets the SL target.
+    assert ((five["agents"] - five["agents_analytic"]).abs() <= 3).all()
+    assert (five.loc[~closed, "sim_service_level"] >= sc.helpline.sl_target).all()
 
 
 #: A capacity-bound case: constant demand, workers always on shift and always accepting,
