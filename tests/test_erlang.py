@@ -38,6 +38,12 @@ def test_published_table_values():
     assert E.agents_for_sl(lam, 180, 0.8, 20) == 14
 
 
+def test_no_calls_no_queue():
+    for k in (E.erlang_c_kpis(0.0, 180, 0), E.erlang_a_kpis(0.0, 180, 0, 60.0)):
+        assert (k.p_wait, k.mean_wait_s, k.service_level, k.abandon_rate) == (0.0, 0.0, 1.0, 0.0)
+    assert E.agents_for_sl(0.0, 180, 0.8, 20) == 0
+
+
 def test_erlang_c_mm1_closed_forms():
     lam, aht = 0.5 / 60, 60.0  # rho = 0.5
     k = E.erlang_c_kpis(lam, aht, 1, t=30.0)

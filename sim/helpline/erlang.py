@@ -116,11 +116,11 @@ def _check(lam: float, aht: float, n: int, t: float, patience: float | None) -> 
 def erlang_c_kpis(lam: float, aht: float, n: int, t: float = 20.0) -> QueueKpis:
     """M/M/n KPIs; requires offered load below ``n`` (else the queue grows forever)."""
     _check(lam, aht, n, t, None)
+    if lam == 0:
+        return QueueKpis("erlang_c", 0.0, 0.0, 1.0, 0.0, 0.0)
     a = lam * aht
     if a >= n:
         raise ScenarioError(f"agents: {n} agents cannot carry {a:.2f} Erlang without abandonment")
-    if lam == 0:
-        return QueueKpis("erlang_c", 0.0, 0.0, 1.0, 0.0, 0.0)
     c = erlang_c(n, a)
     drain = n / aht - lam  # [1/s]
     return QueueKpis("erlang_c", c, c / drain, 1.0 - c * math.exp(-drain * t), 0.0, a / n)
