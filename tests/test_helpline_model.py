@@ -246,3 +246,10 @@ def test_scenario_overrides_name_the_helpline_field(override, field, capsys):
     assert run_main("staff", "--scenario", "baseline", "--set", override) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: {field}: ") and len(err.splitlines()) == 1
+
+
+def test_cli_readable_table(capsys):
+    assert run_main("helpline", "--arrivals-per-hour", "100", "--aht-seconds", "180", "--agents", "6",
+                    "--patience-seconds", "60", "--hours", "20", "--reps", "3") == 0
+    out = capsys.readouterr().out
+    assert "Erlang A" in out and "service_level" in out and "95% CI" in out
