@@ -58,8 +58,6 @@ def main(argv: list[str] | None = None) -> int:
         load_reference(cfg.scenario)
         database = Database(cfg.db)
         database.create_schema()
-        # No server process runs yet, so no request is really in flight: let clients retry those keys.
-        database.forget_in_flight()
         database.dispose()
     except (ScenarioError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

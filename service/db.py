@@ -157,7 +157,7 @@ idempotency = Table(
     Column("scope", String(80), primary_key=True),  # "<role>:<id>:<route name>"
     Column("key", String(200), primary_key=True),
     Column("request_hash", String(64), nullable=False),
-    Column("state", String(10), nullable=False),  # in_flight / done
+    Column("state", String(10), nullable=False),  # "done": an answer is stored with its effect
     Column("status_code", Integer, nullable=True),
     Column("body", Text, nullable=True),
     Column("created_at", Float, nullable=False),
@@ -230,11 +230,6 @@ class Database:
             now = time.time()
             conn.execute(meta.insert().values(key="epoch", value=repr(now)))
             return now
-
-    def forget_in_flight(self) -> int:
-        """Drop idempotency records left in flight by a killed server (call before serving)."""
-        with self.write() as conn:
-            return conn.execute(idempotency.delete().where(idempotency.c.state == "in_flight")).rowcount
 
     def dispose(self) -> None:
         """Close every pooled connection."""
