@@ -6,7 +6,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.service_fixtures import *  # noqa: F403
-from tests.service_fixtures import ADMIN, LUCKNOW
+from tests.service_fixtures import ADMIN, LUCKNOW, Api, Server
 
 pytestmark = __import__("pytest").mark.timeout(120)
 
@@ -126,3 +126,21 @@ def test_race_64_bookings_8_workers(api):
     assert len(offered) == 8  # nobody else wanted them: all 8 get a job
     assert set(offered) == {w["id"] for w in workers}
     assert api.invariants()["ok"]
+
+
+def test_race_across_two_server_processes(backend):
+    """The guarantee holds across processes too (``--workers 2``: locks live in the database)."""
+    srv = Server(backend, "--workers", "2", "--rate-limit", "0", "--allow-reset").start()
+    try:
+        api = Api(srv.url)
+        api.reset()
+        workers = [api.worker(LUCKNOW[0] + 0.002 * i, LUCKNOW[1]) for i in range(8)]
+        citizens = [api.citizen() for _ in range(64)]
+        with ThreadPoolExecutor(64) as ex:
+            rs = list(ex.map(lambda c: api.book(c, key=uuid.uuid4().hex), citizens))
+        assert all(r.status_code == 201 for r in rs), [r.text for r in rs if r.status_code != 201][:3]
+        offered = [r.json()["worker_id"] for r in rs if r.json()["status"] == "offered"]
+        assert sorted(offered) == sorted(w["id"] for w in workers)
+        assert api.invariants()["ok"]
+    finally:
+        srv.stop()
