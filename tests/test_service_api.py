@@ -144,3 +144,38 @@ def test_race_across_two_server_processes(backend):
         assert api.invariants()["ok"]
     finally:
         srv.stop()
+
+
+def test_helpline_books_for_a_caller_found_by_phone(api):
+    w = api.worker()
+    agent = api.call("POST", "/v1/admin/agents", ADMIN, json={"name": "Sita"}).json()
+    body = {"caller_name": "Ram", "caller_phone": "+919812345678", "category": "electrician",
+            "district": "Lucknow", "lat": LUCKNOW[0], "lon": LUCKNOW[1]}
+    first = api.call("POST", "/v1/helpline/bookings", agent["token"], "h1", json=body).json()
+    second = api.call("POST", "/v1/helpline/bookings", agent["token"], "h2", json=body).json()
+    assert first["worker_id"] == w["id"] and second["status"] == "pending"
+    assert first["citizen_id"] == second["citizen_id"]  # the same caller, registered once
+    got = api.call("GET", f"/v1/bookings/{first['id']}", ADMIN).json()
+    assert got["channel"] == "helpline" and got["price_paise"] == 30000
+
+
+def test_partial_unique_index_is_the_backstop(tmp_path):
+    """Even SQL that bypasses the dispatcher cannot give one worker two active bookings."""
+    import pytest
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from service import db
+
+    d = db.Database(f"sqlite:///{tmp_path / 'b.db'}")
+    d.create_schema()
+    row = {"citizen_id": 1, "category": "plumber", "district": "Agra", "lat": 27.2, "lon": 78.0, "channel": "app",
+           "status": "offered", "worker_id": 7, "price_paise": 30000, "paid_paise": 0, "offers": 1, "created_at": 0.0}
+    with d.write() as conn:
+        conn.execute(insert(db.citizens).values(id=1, name="c", phone="9800000000", district="Agra", lat=27.2,
+                                                lon=78.0, created_at=0.0))
+        conn.execute(insert(db.bookings).values(**row))
+        conn.execute(insert(db.bookings).values(**{**row, "status": "completed"}))  # finished ones may repeat
+    with pytest.raises(IntegrityError), d.write() as conn:
+        conn.execute(insert(db.bookings).values(**{**row, "status": "accepted"}))
+    d.dispose()
