@@ -45,6 +45,7 @@ class ReplayState:
     replayers: list[Any] = field(default_factory=list)
     node_lag: dict[str, dict] = field(default_factory=dict)
     node_counts: dict[str, dict] = field(default_factory=dict)
+    log_path: str = ""  # the replay log; worker processes learn it from the master
 
     def local_lag(self) -> LagHistogram:
         """Lag of this process's replayers."""
@@ -100,6 +101,7 @@ def on_init(environment: Any, **_: Any) -> None:
 
 def _on_setup_message(msg: Any, **_: Any) -> None:
     STATE.ids, STATE.t0, STATE.part, STATE.parts = ids_from_message(msg.data)
+    STATE.log_path = msg.data.get("log", "")
     STATE.ready.set()
 
 
@@ -116,11 +118,13 @@ def on_test_start(environment: Any, **_: Any) -> None:
     ids = preload(environment.host, STATE.trace, opts.admin_token)
     log.info("preloaded %d workers in %.1f s", len(ids.worker_id), time.perf_counter() - t)
     STATE.ids, STATE.t0 = ids, start_time(1.0)
+    STATE.log_path = opts.replay_log or (f"{opts.csv_prefix}_replay.csv" if opts.csv_prefix else "")
     if isinstance(runner, MasterRunner):
         clients = sorted(c.id for c in runner.clients.ready + runner.clients.running + runner.clients.spawning)
         STATE.parts = len(clients)
         for i, cid in enumerate(clients):
-            runner.send_message(SETUP_MSG, ids_to_message(ids, STATE.t0, i, len(clients)), client_id=cid)
+            msg = ids_to_message(ids, STATE.t0, i, len(clients)) | {"log": STATE.log_path}
+            runner.send_message(SETUP_MSG, msg, client_id=cid)
     else:
         STATE.part, STATE.parts = 0, 1
     STATE.ready.set()
@@ -161,11 +165,8 @@ def all_lag() -> LagHistogram:
 @events.test_stop.add_listener
 def on_test_stop(environment: Any, **_: Any) -> None:
     """Write the live-vs-twin booking log (one file per process when distributed) and the worker map."""
-    opts = environment.parsed_options
-    if STATE.ids is None or opts is None:
-        return
-    path = opts.replay_log or (f"{opts.csv_prefix}_replay.csv" if opts.csv_prefix else "")
-    if not path:
+    path = STATE.log_path
+    if STATE.ids is None or not path:
         return
     stem = path.removesuffix(".csv").removesuffix("_replay")
     if not isinstance(environment.runner, WorkerRunner):

@@ -263,6 +263,7 @@ def run(args: argparse.Namespace, command: str) -> int:
     tr = build_trace(res.tables, sc.horizon_min)
     meta = {"scenario": sc.name, "seed": res.seed, "horizon_min": sc.horizon_min,
             "start_date": sc.start_date.isoformat(), "policy": sc.dispatch.policy,
+            "policy_params": dict(sc.dispatch.params),
             "accept_timeout_min": sc.lifecycle.accept_timeout_min, "rows": len(tr)}
     out = write_trace(tr, args.out, meta)
     counts = tr["action"].value_counts().reindex(list(ACTION_RANK)).dropna().astype(int)

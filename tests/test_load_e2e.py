@@ -1,0 +1,126 @@
+"""End to end: the reference deployment, Locust replaying a compressed trace, then the twin check."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+LOCUST = str(Path(PY).parent / "locust")
+TOKEN = "e2e-admin-token-0123456789"
+SMALL = ["demand.scale=40", "geography.districts=[Lucknow, Kanpur Nagar]", "workforce.registered=2000"]
+SPEEDUP = 1440 * 60 / 14  # one simulated day in 14 s
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def trace(tmp_path_factory):
+    out = tmp_path_factory.mktemp("trace") / "trace.parquet"
+    args = [PY, "run_sim.py", "trace", "--scenario", "baseline", "--days", "1", "--out", str(out)]
+    for s in SMALL:
+        args += ["--set", s]
+    subprocess.run(args, cwd=ROOT, check=True, capture_output=True, timeout=120)
+    return out
+
+
+@pytest.fixture
+def service(tmp_path, trace):
+    from sim.trace import read_trace
+
+    _, meta = read_trace(trace)
+    port = free_port()
+    env = os.environ | {"SEWAMITRA_ADMIN_TOKEN": TOKEN}
+    proc = subprocess.Popen(
+        [PY, "-m", "service", "--port", str(port), "--db", f"sqlite:///{tmp_path / 'svc.db'}",
+         "--policy", meta["policy"], "--policy-params", json.dumps(meta["policy_params"]), "--rate-limit", "0"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None:
+                pytest.fail(f"service exited: {proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def run_locust(url: str, trace: Path, csv: Path, extra: list[str]) -> subprocess.CompletedProcess:
+    env = os.environ | {"SEWAMITRA_ADMIN_TOKEN": TOKEN}
+    return subprocess.run(
+        [LOCUST, "-f", "locustfile.py", "--headless", "--host", url, "--trace", str(trace),
+         "--speedup", str(SPEEDUP), "--run-time", "45s", "--csv", str(csv), "--max-fail-ratio", "0",
+         "--max-lag-p99-ms", "2000", *extra],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
+
+
+def check_outcome(url: str, trace: Path, csv: Path, res: subprocess.CompletedProcess, tmp_path: Path) -> None:
+    from sim.trace import read_trace
+
+    assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-2000:]
+    stats = pd.read_csv(f"{csv}_stats.csv")
+    total = stats[stats["Name"] == "Aggregated"].iloc[0]
+    assert total["Failure Count"] == 0 and total["Request Count"] > 100
+    assert "schedule lag: n=" in res.stdout
+    tr, _ = read_trace(trace)
+    h = {"Authorization": f"Bearer {TOKEN}"}
+    live = httpx.get(f"{url}/v1/admin/stats", headers=h).json()
+    assert live["bookings"] == int((tr["action"] == "create_booking").sum())
+    inv = httpx.get(f"{url}/v1/admin/invariants", headers=h).json()
+    assert inv["ok"], inv
+    out = tmp_path / "tc"
+    tc = subprocess.run([PY, "run_sim.py", "twin-check", "--trace", str(trace), "--service-url", url,
+                         "--locust-csv", str(csv), "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                        env=os.environ | {"SEWAMITRA_ADMIN_TOKEN": TOKEN}, timeout=60)
+    assert tc.returncode == 0, tc.stderr
+    table = pd.read_csv(out / "twin_check.csv")
+    created = table[(table["district"] == "ALL") & (table["metric"] == "created")].iloc[0]
+    assert created["twin"] == created["live"]
+    assert (out / "twin_check.png").stat().st_size > 1000
+    summary = pd.read_csv(out / "twin_check_summary.csv").iloc[0]
+    assert summary["both_assigned"] > 0 and summary["share_of_both_assigned"] >= 0.8
+
+
+def test_replay_single_process(service, trace, tmp_path):
+    csv = tmp_path / "lc"
+    res = run_locust(service, trace, csv, [])
+    check_outcome(service, trace, csv, res, tmp_path)
+
+
+def test_replay_distributed_two_workers(service, trace, tmp_path):
+    csv = tmp_path / "lc"
+    res = run_locust(service, trace, csv, ["--processes", "2"])
+    check_outcome(service, trace, csv, res, tmp_path)
+    assert len(list(tmp_path.glob("lc_replay.part*.csv"))) == 2
+
+
+def test_exit_code_fails_when_a_limit_is_broken(service, trace, tmp_path):
+    res = run_locust(service, trace, tmp_path / "lc", ["--max-p99-ms", "0.001", "--run-time", "4s"])
+    assert res.returncode == 1
+    assert "SLO failed: p99 response time" in res.stdout
