@@ -40,8 +40,8 @@ def summary_text(result) -> str:
     m, w = result.meta, result.workers
     lines = [
         f"Expansion plan: scenario {m['scenario']}, demand x{m['growth']:g}, targets {m['targets']}",
-        f"  {m['reps']} replications per staffing, each >= {m['min_days']:g} days and long enough for "
-        f"~{m['min_bookings']} bookings pooled (warm-up {m['warmup_days']:g} d), seed {m['seed']}; "
+        f"  >= {m['reps']} replications per staffing, each >= {m['min_days']:g} days; runs long and many "
+        f"enough for ~{m['min_bookings']} bookings pooled (warm-up {m['warmup_days']:g} d), seed {m['seed']}; "
         f"{m['districts']} districts; categories: {', '.join(m['categories'])}",
         f"Active workers needed in all planned districts: {int(w['workers'].sum()):,}",
     ]
@@ -51,7 +51,7 @@ def summary_text(result) -> str:
     lines.append("  largest districts: " + ", ".join(f"{d} {int(n):,}" for d, n in tot["workers"].head(5).items()))
     thin = w[w["feasible"] & (w["expected_bookings"] < 0.5 * m["min_bookings"])]
     if len(thin):
-        lines.append(f"  thin evidence ({len(thin)} cells; demand too low even over the longest runs): "
+        lines.append(f"  thin evidence ({len(thin)} cells; too few bookings even in the longest runs): "
                      + ", ".join(f"{r.district}/{r.category}" for r in thin.head(10).itertuples()))
     bad = w[~w["feasible"]]
     if len(bad):

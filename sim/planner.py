@@ -45,12 +45,14 @@ class PlanSettings:
 
     Attributes:
         targets: service targets every planned category must meet.
-        reps: replications per evaluated staffing (pooled).
+        reps: fewest replications per evaluated staffing (pooled).
         seed: root seed of the planning runs.
         min_days: shortest measured period per run [days].
-        min_bookings: expected bookings (pooled over reps) a category's runs are made long
-            enough to hold, up to ``max_days`` — rare services need years of simulated time.
+        min_bookings: expected bookings (pooled over reps) a category's evaluation holds: runs
+            are lengthened up to ``max_days``, then replications added up to ``max_reps`` —
+            rare services need decades of simulated time for a fulfilment rate worth comparing.
         max_days: longest measured period per run [days].
+        max_reps: most replications per evaluated staffing.
         warmup: warm-up before the measured period [days].
         cap: most active workers tried per category.
     """
@@ -59,8 +61,9 @@ class PlanSettings:
     reps: int = 3
     seed: int = 0
     min_days: float = 28.0
-    min_bookings: int = 300
+    min_bookings: int = 1000
     max_days: float = 3650.0
+    max_reps: int = 30
     warmup: float = 0.0
     cap: int = 2000
 
@@ -146,19 +149,21 @@ def plan_category(sc: Scenario, district: str, category: str, ps: PlanSettings) 
     """The plan row of one category in one district (its own runs and horizon)."""
     share = demand_weight_share(sc, district)
     rate = mean_rate_per_day(sc, share, category)
-    days = ps.min_days if rate <= 0 else min(max(ps.min_days, math.ceil(ps.min_bookings / (rate * ps.reps))),
-                                             ps.max_days)
+    days, reps = ps.min_days, ps.reps
+    if rate > 0:
+        days = min(max(ps.min_days, math.ceil(ps.min_bookings / (rate * ps.reps))), ps.max_days)
+        reps = min(max(ps.reps, math.ceil(ps.min_bookings / (rate * days))), ps.max_reps)
     sc_c = planning_scenario(sc, district, [category], days + ps.warmup, ps.warmup)
     start = min(analytic_start(peak_rate_per_min(sc_c, share, category), sc.catalog[category].service_min,
                                ps.targets), ps.cap)
     b = Bracket(start=start, cap=ps.cap)
-    search({category: b}, ps.targets, lambda counts: evaluate_counts(sc_c, district, counts, ps.seed, ps.reps))
+    search({category: b}, ps.targets, lambda counts: evaluate_counts(sc_c, district, counts, ps.seed, reps))
     feasible = b.start == 0 or b.hi is not None
     return {
         "district": district, "category": category,
         "workers": b.hi if b.hi is not None else (0 if b.start == 0 else ps.cap),
         "feasible": feasible, "start": start, "probes": b.probes, "days": days,
-        "horizon_days": days + ps.warmup, "expected_bookings": rate * days * ps.reps,
+        "horizon_days": days + ps.warmup, "reps": reps, "expected_bookings": rate * days * reps,
         "bookings": (b.at_hi or b.at_lo).get("bookings", 0),
         "fulfilment": b.at_hi.get("fulfilment_rate"), "p90_wait_min": b.at_hi.get("wait_assign_p90_min"),
         "fewer_fulfilment": b.at_lo.get("fulfilment_rate"), "fewer_p90_wait_min": b.at_lo.get("wait_assign_p90_min"),
@@ -253,10 +258,12 @@ def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
     p.add_argument("--demand-growth", type=float, default=1.0, help="multiple of the scenario's demand")
     p.add_argument("--services", help="comma-separated categories to plan (default: every enabled one); "
                                       "disabled ones, e.g. the 2025 services, are enabled")
-    p.add_argument("--reps", type=int, default=3, help="replications per evaluated staffing")
+    p.add_argument("--reps", type=int, default=3, help="fewest replications per evaluated staffing")
+    p.add_argument("--max-reps", type=int, default=30, help="most replications per evaluated staffing")
     p.add_argument("--days", type=float, default=28.0, help="shortest measured period per run [days]")
-    p.add_argument("--min-bookings", type=int, default=300,
-                   help="runs of a category are lengthened until they expect this many bookings (pooled)")
+    p.add_argument("--min-bookings", type=int, default=1000,
+                   help="a category's runs are lengthened (then replicated) until they expect this many "
+                        "bookings, pooled")
     p.add_argument("--max-days", type=float, default=3650.0, help="longest measured period per run [days]")
     p.add_argument("--warmup", type=float, default=0.0, help="warm-up excluded from KPIs [days]")
     p.add_argument("--seed", type=int, help="root seed (default the scenario's)")
@@ -284,8 +291,8 @@ def run(args: argparse.Namespace, command: str) -> int:
     targets = parse_targets(args.target)
     if args.demand_growth <= 0:
         raise ScenarioError("--demand-growth: must be > 0")
-    if args.reps < 1:
-        raise ScenarioError("--reps: must be >= 1")
+    if not 1 <= args.reps <= args.max_reps:
+        raise ScenarioError("--reps: must be >= 1 and at most --max-reps")
     if args.days <= 0 or args.max_days < args.days:
         raise ScenarioError("--days: must be > 0 and at most --max-days")
     if args.warmup < 0:
@@ -300,6 +307,7 @@ def run(args: argparse.Namespace, command: str) -> int:
     services = [s.strip() for s in args.services.split(",") if s.strip()] if args.services else None
     ps = PlanSettings(targets, reps=args.reps, seed=sc.seed if args.seed is None else args.seed,
                       min_days=args.days, min_bookings=args.min_bookings, max_days=args.max_days,
+                      max_reps=args.max_reps,
                       warmup=args.warmup, cap=args.max_workers)
     result = plan(sc, _districts(args.districts), services, ps, growth=args.demand_growth, jobs=args.jobs,
                   progress=not args.quiet)

@@ -144,6 +144,7 @@ def test_cli_plan_writes_table_map_and_summary(tmp_path):
     out = tmp_path / "plan"
     p = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "plan", "--districts", "Lucknow,Agra",
                         "--services", "dog_walker,cook", "--days", "7", "--max-days", "60", "--reps", "1",
+                        "--min-bookings", "100", "--max-reps", "2",
                         "--max-workers", "8",
                         "--quiet", "--out", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert p.returncode == 0, p.stderr
@@ -154,13 +155,14 @@ def test_cli_plan_writes_table_map_and_summary(tmp_path):
     assert sorted(zip(w["district"], w["category"], strict=True)) == [
         ("Agra", "cook"), ("Agra", "dog_walker"), ("Lucknow", "cook"), ("Lucknow", "dog_walker")]
     assert ((w["workers"] >= 1) & (w["workers"] <= 8)).all()
+    assert set(w["reps"]) <= {1, 2} and (w["days"] <= 60).all()
 
 
 @pytest.mark.parametrize("args,msg", [
     (["--target", "fulfilment>0.9"], "error: --target: cannot read"),
     (["--districts", "Atlantis"], "error: --districts: unknown district 'Atlantis'"),
     (["--services", "yoga"], "error: --services: unknown category 'yoga'"),
-    (["--reps", "0"], "error: --reps: must be >= 1"),
+    (["--reps", "0"], "error: --reps: must be >= 1 and at most --max-reps"),
     (["--jobs", "0"], "error: --jobs: must be >= 1"),
     (["--days", "5000"], "error: --days: must be > 0 and at most --max-days"),
 ])
