@@ -235,6 +235,8 @@ class SewaShape(LoadTestShape):
         from load import users
 
         opts = self.runner.environment.parsed_options
+        if opts.run_time and self.get_run_time() > opts.run_time:
+            return None  # headless Locust only arms --run-time after a shape ends
         if STATE.trace is not None:
             if STATE.t0 is not None:
                 end = STATE.t0 + STATE.duration_s(opts.speedup) + opts.drain

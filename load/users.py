@@ -155,8 +155,9 @@ class WorkerUser(_ApiUser):
         """Move the held booking one step: accept (or decline), start, complete; sometimes withdraw."""
         if not self.token:
             return
-        code, me = self.call(Request("GET", f"/v1/workers/{self.wid}", "/v1/workers/[id]", "worker", None,
-                                     self.token))
+        # The app's heartbeat (availability + position) answers with the booking the worker holds.
+        code, me = self.call(Request("PUT", f"/v1/workers/{self.wid}/status", "/v1/workers/[id]/status", "worker",
+                                     {"available": True, "lat": self.pos[0], "lon": self.pos[1]}, self.token))
         bid = me.get("active_booking_id") if me else None
         if bid is None:
             if self.rng.random() < 0.1:

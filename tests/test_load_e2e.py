@@ -124,3 +124,18 @@ def test_exit_code_fails_when_a_limit_is_broken(service, trace, tmp_path):
     res = run_locust(service, trace, tmp_path / "lc", ["--max-p99-ms", "0.001", "--run-time", "4s"])
     assert res.returncode == 1
     assert "SLO failed: p99 response time" in res.stdout
+
+
+def test_shape_mode_offers_the_scenario_curve(service, tmp_path):
+    """No trace: actor users whose number follows the baseline booking-rate curve (a day in 6 s)."""
+    env = os.environ | {"SEWAMITRA_ADMIN_TOKEN": TOKEN}
+    csv = tmp_path / "shape"
+    res = subprocess.run(
+        [LOCUST, "-f", "locustfile.py", "--headless", "--host", service, "--scenario", "baseline",
+         "--speedup", "14400", "--days", "1", "--pacing", "1", "--run-time", "8s", "--csv", str(csv)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr[-3000:]
+    stats = pd.read_csv(f"{csv}_stats.csv").set_index("Name")
+    assert stats.loc["/v1/bookings", "Request Count"] > 0
+    assert stats.loc["Aggregated", "Failure Count"] == 0
+    assert "Shape test updating to" in res.stderr
