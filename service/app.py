@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -67,9 +70,16 @@ def _fixed(status: int, detail: str, headers: dict[str, str] | None):  # noqa: A
 def create_app(cfg: ServiceConfig | None = None) -> FastAPI:
     """Build the app for ``cfg`` (default: from ``SEWAMITRA_*`` environment variables)."""
     cfg = cfg if cfg is not None else ServiceConfig.from_env()
-    app = FastAPI(title="Sewa Mitra reference deployment", version="1.0.0",
+    ctx = Context.build(cfg)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        ctx.db.dispose()
+
+    app = FastAPI(title="Sewa Mitra reference deployment", version="1.0.0", lifespan=lifespan,
                   description="Reference backend of the Sewa Mitra twin (API v1). Money in integer paise.")
-    app.state.ctx = Context.build(cfg)
+    app.state.ctx = ctx
     app.include_router(routes.router)
     app.include_router(routes_admin.router)
     install_handlers(app)
@@ -78,10 +88,6 @@ def create_app(cfg: ServiceConfig | None = None) -> FastAPI:
     async def healthz() -> dict:
         """Liveness: the process answers."""
         return {"ok": True}
-
-    @app.on_event("shutdown")
-    def _close() -> None:
-        app.state.ctx.db.dispose()
 
     app.add_middleware(LimitsMiddleware, admin_token=cfg.admin_token, rate_per_s=cfg.rate_per_s,
                        rate_burst=cfg.rate_burst, max_body_bytes=cfg.max_body_bytes,
