@@ -181,6 +181,16 @@ def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _pg_timeouts(engine: Engine) -> None:
+    """Bound every wait, so a stuck lock becomes a 503 with ``Retry-After`` instead of a hang."""
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _rec) -> None:  # noqa: ANN001
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET lock_timeout = '5s'")
+            cur.execute("SET statement_timeout = '30s'")
+        dbapi_conn.commit()
+
+
 class Database:
     """One engine plus the transaction discipline described in the module docstring."""
 
@@ -198,6 +208,7 @@ class Database:
             _sqlite_pragmas(self.engine, sync.upper())
         elif u.get_backend_name() == "postgresql":
             self.engine = create_engine(u, pool_size=16, max_overflow=32, pool_pre_ping=False)
+            _pg_timeouts(self.engine)
         else:
             raise ValueError(f"db: unsupported database {u.get_backend_name()!r} (sqlite or postgresql)")
         self._wlock = threading.Lock()
