@@ -9,6 +9,7 @@ number of actor users.  In both modes ``quitting`` turns the SLO checks into the
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -200,9 +201,9 @@ def on_quitting(environment: Any, **_: Any) -> None:
         print(f"schedule lag: n={s['n']} p50={s['p50_ms']:.1f} ms p99={s['p99_ms']:.1f} ms "
               f"max={s['max_ms']:.1f} ms")
         print(f"replay: skipped {skipped or '{}'}; diverged (409) {diverged or '{}'}")
-        if opts.csv_prefix:
-            Path(f"{opts.csv_prefix}_lag.csv").write_text(
-                "n,p50_ms,p99_ms,max_ms\n" + f"{s['n']},{s['p50_ms']},{s['p99_ms']},{s['max_ms']}\n")
+        if STATE.log_path:  # read back by the twin check to explain disagreements
+            Path(STATE.log_path.removesuffix(".csv") + "_summary.json").write_text(json.dumps(
+                {"lag": s, "skipped": skipped, "diverged_409": diverged}, indent=2, sort_keys=True))
     bad = violations(obs, lim)
     for v in bad:
         print(f"SLO failed: {v}")

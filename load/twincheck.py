@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import json
 import os
 from pathlib import Path
 
@@ -104,13 +105,27 @@ def live_state(client, log: pd.DataFrame, workers: pd.DataFrame, token: str) -> 
                 b = resp.json()
                 row["live_status"] = b["status"]
                 wid = b.get("worker_id")
-                row["live_worker_ref"] = ref_of.get(int(wid)) if wid is not None and b["status"] in LIVE_ACCEPTED \
-                    else None
+                if wid is not None and b["status"] in LIVE_ACCEPTED:
+                    row["live_worker_ref"] = ref_of.get(int(wid))
+                # otherwise keep the worker whose accept the replay saw (cancelled after assignment)
                 row["live_offered"] = row["live_offered"] or b.get("offered_at") is not None
         rows.append(row)
     out = pd.DataFrame(rows, columns=["booking_ref", "live_id", "live_status", "live_worker_ref", "live_offered"])
     out["live_accepted"] = out["live_status"].isin(LIVE_ACCEPTED) | out["live_worker_ref"].notna()
     return out
+
+
+def _stats_only(table: pd.DataFrame, stats: dict) -> pd.DataFrame:
+    """Without the replay log only the deployment's totals (and bookings per district) are known."""
+    by = stats.get("by_status", {})
+    known = {("ALL", "created"): stats.get("bookings", 0), ("ALL", "completed"): by.get("completed", 0),
+             ("ALL", "cancelled"): by.get("cancelled", 0),
+             ("ALL", "unfulfilled"): sum(by.get(s, 0) for s in ("pending", "offered")),
+             ("ALL", "accepted"): sum(by.get(s, 0) for s in LIVE_ACCEPTED)}
+    known |= {(d, "created"): n for d, n in stats.get("by_district", {}).items()}
+    live = [known.get((d, m)) for d, m in zip(table["district"], table["metric"], strict=True)]
+    table = table.assign(live=pd.array(live, dtype="Int64"))
+    return table.assign(diff=table["live"] - table["twin"])
 
 
 def plot(table: pd.DataFrame, path: Path) -> None:
@@ -121,7 +136,7 @@ def plot(table: pd.DataFrame, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-    ov = table[table["district"] == "ALL"].set_index("metric").loc[list(METRICS)]
+    ov = table[table["district"] == "ALL"].set_index("metric").loc[list(METRICS)].fillna(0)
     x = range(len(ov))
     a.bar([i - 0.2 for i in x], ov["twin"], 0.4, label="twin")
     a.bar([i + 0.2 for i in x], ov["live"], 0.4, label="live")
@@ -129,7 +144,7 @@ def plot(table: pd.DataFrame, path: Path) -> None:
     a.set_ylabel("bookings")
     a.set_title("overall")
     a.legend()
-    d = table[(table["district"] != "ALL") & (table["metric"] == "completed")]
+    d = table[(table["district"] != "ALL") & (table["metric"] == "completed")].dropna()
     b.scatter(d["twin"], d["live"])
     hi = max(1, int(d[["twin", "live"]].to_numpy().max())) if len(d) else 1
     b.plot([0, hi], [0, hi], color="grey", lw=1)
@@ -179,15 +194,8 @@ def run(args: argparse.Namespace, command: str) -> int:
     book["live_offered"] = book["live_offered"].fillna(False).astype(bool)
     book["live_accepted"] = book["live_accepted"].fillna(False).astype(bool)
     table = compare(book)
-    if not args.locust_csv:  # only the deployment's totals are known
-        by = stats.get("by_status", {})
-        live_all = {"created": stats.get("bookings", 0), "completed": by.get("completed", 0),
-                    "cancelled": by.get("cancelled", 0),
-                    "unfulfilled": sum(by.get(s, 0) for s in ("pending", "offered")),
-                    "accepted": sum(by.get(s, 0) for s in LIVE_ACCEPTED)}
-        for m, v in live_all.items():
-            table.loc[(table["district"] == "ALL") & (table["metric"] == m), ["live", "diff"]] = [
-                v, v - int(table.loc[(table["district"] == "ALL") & (table["metric"] == m), "twin"].iloc[0])]
+    if not args.locust_csv:
+        table = _stats_only(table, stats)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "twin_check.csv", index=False)
@@ -200,5 +208,10 @@ def run(args: argparse.Namespace, command: str) -> int:
     if sw:
         print(f"same worker live and in the twin: {sw['same_worker']} of {sw['twin_assigned']} twin-assigned "
               f"({sw['share_of_twin_assigned']:.1%}); of both assigned {sw['share_of_both_assigned']:.1%}")
+    if args.locust_csv and Path(f"{args.locust_csv}_replay_summary.json").exists():
+        rs = json.loads(Path(f"{args.locust_csv}_replay_summary.json").read_text())
+        lag = rs["lag"]
+        print(f"replay: schedule lag p50 {lag['p50_ms']:.1f} ms, p99 {lag['p99_ms']:.1f} ms, max {lag['max_ms']:.1f} ms;"
+              f" steps skipped (live state differed) {rs['skipped'] or 'none'}; 409 answers {rs['diverged_409'] or 'none'}")
     print(f"written: {out / 'twin_check.csv'}, {out / 'twin_check.png'}")
     return 0

@@ -199,3 +199,29 @@ def test_conflict_marks_offer_stale():
     apply(row(action="decline"), req, ch, 409, None)
     assert ch.stale
     assert math.isfinite(1.0)
+
+
+# --------------------------------------------------------------------------- twin check tables
+
+
+def test_twin_check_tables():
+    import pandas as pd
+
+    from load.twincheck import compare, same_worker
+
+    book = pd.DataFrame({
+        "booking_ref": [0, 1, 2, 3], "district": ["A", "A", "B", "B"],
+        "twin_status": ["completed", "unfulfilled", "cancelled", "completed"],
+        "twin_worker_ref": pd.array([5, pd.NA, pd.NA, 6], dtype="Int64"),
+        "twin_offered": [True, False, True, True], "twin_accepted": [True, False, False, True],
+        "live_id": pd.array([10, 11, 12, 13], dtype="Int64"),
+        "live_status": ["completed", "pending", "cancelled", "completed"],
+        "live_worker_ref": pd.array([5, pd.NA, pd.NA, 7], dtype="Int64"),
+        "live_offered": [True, True, True, True], "live_accepted": [True, False, False, True],
+    })
+    t = compare(book).set_index(["district", "metric"])
+    assert t.loc[("ALL", "created"), "twin"] == 4 and t.loc[("ALL", "created"), "live"] == 4
+    assert t.loc[("ALL", "offered"), "diff"] == 1
+    assert t.loc[("A", "unfulfilled"), "live"] == 1 and t.loc[("B", "completed"), "twin"] == 1
+    sw = same_worker(book)
+    assert sw["twin_assigned"] == 2 and sw["same_worker"] == 1 and sw["share_of_both_assigned"] == 0.5
