@@ -211,7 +211,8 @@ def run(args: argparse.Namespace, command: str) -> int:
     if args.locust_csv and Path(f"{args.locust_csv}_replay_summary.json").exists():
         rs = json.loads(Path(f"{args.locust_csv}_replay_summary.json").read_text())
         lag = rs["lag"]
-        print(f"replay: schedule lag p50 {lag['p50_ms']:.1f} ms, p99 {lag['p99_ms']:.1f} ms, max {lag['max_ms']:.1f} ms;"
-              f" steps skipped (live state differed) {rs['skipped'] or 'none'}; 409 answers {rs['diverged_409'] or 'none'}")
+        print(f"replay: schedule lag p50 {lag['p50_ms']:.1f} ms, p99 {lag['p99_ms']:.1f} ms, "
+              f"max {lag['max_ms']:.1f} ms; steps skipped (live state differed) {rs['skipped'] or 'none'}; "
+              f"409 answers {rs['diverged_409'] or 'none'}")
     print(f"written: {out / 'twin_check.csv'}, {out / 'twin_check.png'}")
     return 0
