@@ -179,3 +179,24 @@ def test_partial_unique_index_is_the_backstop(tmp_path):
     with pytest.raises(IntegrityError), d.write() as conn:
         conn.execute(insert(db.bookings).values(**{**row, "status": "accepted"}))
     d.dispose()
+
+
+def test_duplicate_while_first_in_flight_gets_409_on_postgres(api, backend):
+    """Hold the key's advisory lock as an in-flight first request would: a duplicate gets 409 at once."""
+    import pytest
+
+    if not backend.startswith("postgresql"):
+        pytest.skip("SQLite serializes writers: a duplicate waits and replays instead")
+    import psycopg
+
+    from service.idempotency import lock_id
+    from tests.service_fixtures import PG_BASE
+
+    api.worker()
+    c = api.citizen()
+    with psycopg.connect(PG_BASE.replace("+psycopg", "")) as held:
+        held.execute("SELECT pg_advisory_xact_lock(%s)", (lock_id(f"citizen:{c['id']}:bookings", "k1"),))
+        r = api.book(c, key="k1")
+        assert r.status_code == 409 and r.headers["Retry-After"] == "1" and "in flight" in r.json()["detail"]
+        held.rollback()
+    assert api.book(c, key="k1").status_code == 201
