@@ -94,6 +94,7 @@ def replay_once(url: str, rate: float, seconds: float) -> dict:
     from locust.env import Environment
 
     from load.actions import LiveIds
+    from load.http import LeanSender
     from load.replay import Replayer
     from load.users import TraceReplayUser
 
@@ -103,7 +104,8 @@ def replay_once(url: str, rate: float, seconds: float) -> dict:
     user = TraceReplayUser(env)
     tr = status_trace(rate, seconds)
     ids = LiveIds({i: i + 1 for i in range(2000)}, {i + 1: f"tok{i}" for i in range(2000)}, None, None)
-    rep = Replayer(tr, ids, user.call, speedup=60.0, t0=time.time() + 0.5)
+    send = LeanSender(env.events.request.fire, url, user.concurrency)
+    rep = Replayer(tr, ids, send, speedup=60.0, t0=time.time() + 0.5)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     rep.run()
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0 - 0.5

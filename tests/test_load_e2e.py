@@ -121,7 +121,7 @@ def test_replay_distributed_two_workers(service, trace, tmp_path):
 
 
 def test_exit_code_fails_when_a_limit_is_broken(service, trace, tmp_path):
-    res = run_locust(service, trace, tmp_path / "lc", ["--max-p99-ms", "0.001", "--run-time", "4s"])
+    res = run_locust(service, trace, tmp_path / "lc", ["--max-p99-ms", "0.001", "--run-time", "9s"])
     assert res.returncode == 1
     assert "SLO failed: p99 response time" in res.stdout
 
