@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
-
-from starlette.concurrency import run_in_threadpool
 
 from service.auth import TokenBook
 from service.config import ServiceConfig
@@ -15,8 +11,6 @@ from service.dispatch import Dispatcher
 from service.reference import Reference, load_reference
 from sim.policies import make_policy
 from sim.seeds import Streams
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -28,16 +22,6 @@ class Context:
     ref: Reference
     disp: Dispatcher
     tokens: TokenBook
-
-    async def run(self, fn: Callable[[], T]) -> T:
-        """Run blocking database work (inline on SQLite, in the threadpool on PostgreSQL).
-
-        SQLite writes are serialized and short anyway, and a threadpool hop costs more than
-        the work; PostgreSQL requests overlap while they wait on the network.
-        """
-        if self.db.is_sqlite:
-            return fn()
-        return await run_in_threadpool(fn)
 
     @classmethod
     def build(cls, cfg: ServiceConfig, create: bool = True) -> Context:

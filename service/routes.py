@@ -106,10 +106,14 @@ def set_status(worker_id: Id, body: StatusIn, ctx: Ctx, who: Who) -> dict:
              tags=["bookings"])
 async def create_booking(body: BookingIn, ctx: Ctx, who: Who, key: IdemKey) -> dict:
     """Book a service; dispatched at once (``offered`` to a worker, or ``pending``)."""
+    # Runs on the event loop on purpose: this path never waits on a lock (SKIP LOCKED, a
+    # try-lock on the key, fresh rows), so it blocks only for its own round trips, and a
+    # threadpool hop with GIL contention costs more (bench_service.py: 1.4 instead of 2.2 ms
+    # server CPU per booking on PostgreSQL, 1.0 instead of 1.2 ms on SQLite).
     require(who, "citizen")
-    return (await ctx.run(lambda: run_once(
-        ctx.db, who.scope, key, "bookings", body.model_dump(),
-        lambda conn: bookings.create(ctx, conn, who.id, body, body.channel, time.time()))))[1]
+    _, out = run_once(ctx.db, who.scope, key, "bookings", body.model_dump(),
+                      lambda conn: bookings.create(ctx, conn, who.id, body, body.channel, time.time()))
+    return out
 
 
 @router.post("/helpline/bookings", status_code=201, response_model=BookingOut, response_model_exclude_none=True,
