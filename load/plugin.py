@@ -74,7 +74,9 @@ def add_options(parser: Any) -> None:
     g.add_argument("--scenario", default="baseline", help="scenario whose load to offer (shape mode)")
     g.add_argument("--speedup", type=float, default=1440.0, help="simulated seconds per wall second")
     g.add_argument("--trace", default="", help="trace.parquet to replay (open model); empty = shape mode")
-    g.add_argument("--days", type=float, default=1.0, help="simulated days of the scenario curve (shape mode)")
+    g.add_argument("--days", type=float, default=None,
+                   help="simulated days to play: the first days of the trace, or of the scenario curve "
+                        "(default: all of the trace / the scenario's horizon)")
     g.add_argument("--pacing", type=float, default=10.0, help="wall seconds between bookings of one citizen")
     g.add_argument("--admin-token", default="", env_var="SEWAMITRA_ADMIN_TOKEN",
                    help="bearer token of the deployment's admin (preload, agents, re-reads)")
@@ -95,14 +97,22 @@ def on_init(environment: Any, **_: Any) -> None:
     if environment.host:
         check_loopback(environment.host, opts.allow_remote_host)
     if opts.trace:
-        STATE.trace, STATE.meta = read_trace(opts.trace)
+        _load_trace(opts.trace, opts.days)
     if isinstance(environment.runner, WorkerRunner):
         environment.runner.register_message(SETUP_MSG, _on_setup_message)
+
+
+def _load_trace(path: str, days: float | None) -> None:
+    STATE.trace, STATE.meta = read_trace(path)
+    if days is not None:
+        STATE.trace = STATE.trace[STATE.trace["t_min"] < days * 1440.0]
 
 
 def _on_setup_message(msg: Any, **_: Any) -> None:
     STATE.ids, STATE.t0, STATE.part, STATE.parts = ids_from_message(msg.data)
     STATE.log_path = msg.data.get("log", "")
+    if STATE.trace is None:  # a worker started without --trace reads the master's (same path)
+        _load_trace(msg.data["trace"], msg.data.get("days"))
     STATE.ready.set()
 
 
@@ -124,7 +134,8 @@ def on_test_start(environment: Any, **_: Any) -> None:
         clients = sorted(c.id for c in runner.clients.ready + runner.clients.running + runner.clients.spawning)
         STATE.parts = len(clients)
         for i, cid in enumerate(clients):
-            msg = ids_to_message(ids, STATE.t0, i, len(clients)) | {"log": STATE.log_path}
+            msg = ids_to_message(ids, STATE.t0, i, len(clients)) | {
+                "log": STATE.log_path, "trace": str(Path(opts.trace).resolve()), "days": opts.days}
             runner.send_message(SETUP_MSG, msg, client_id=cid)
     else:
         STATE.part, STATE.parts = 0, 1
