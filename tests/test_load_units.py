@@ -225,3 +225,24 @@ def test_twin_check_tables():
     assert t.loc[("A", "unfulfilled"), "live"] == 1 and t.loc[("B", "completed"), "twin"] == 1
     sw = same_worker(book)
     assert sw["twin_assigned"] == 2 and sw["same_worker"] == 1 and sw["share_of_both_assigned"] == 0.5
+
+
+# --------------------------------------------------------------------------- setup helpers
+
+
+def test_loopback_only_unless_allowed():
+    from load.setup import check_loopback
+    from sim.errors import ScenarioError
+
+    for ok in ("http://127.0.0.1:8000", "http://localhost:1", "http://[::1]:80", "http://127.5.0.1"):
+        check_loopback(ok)
+    with pytest.raises(ScenarioError, match="--host"):
+        check_loopback("http://10.0.0.5:8000")
+    check_loopback("http://10.0.0.5:8000", allow_remote=True)
+
+
+def test_setup_message_round_trip():
+    from load.setup import ids_from_message, ids_to_message
+
+    ids2, t0, part, parts = ids_from_message(ids_to_message(IDS, 123.5, 1, 3))
+    assert (ids2, t0, part, parts) == (IDS, 123.5, 1, 3)
