@@ -128,7 +128,8 @@ def on_test_start(environment: Any, **_: Any) -> None:
     t = time.perf_counter()
     ids = preload(environment.host, STATE.trace, opts.admin_token)
     log.info("preloaded %d workers in %.1f s", len(ids.worker_id), time.perf_counter() - t)
-    STATE.ids, STATE.t0 = ids, start_time(1.0)
+    # Time for worker processes to receive the ids (and read the trace) before the clock starts.
+    STATE.ids, STATE.t0 = ids, start_time(1.0 + len(ids.worker_id) / 20_000)
     STATE.log_path = opts.replay_log or (f"{opts.csv_prefix}_replay.csv" if opts.csv_prefix else "")
     if isinstance(runner, MasterRunner):
         clients = sorted(c.id for c in runner.clients.ready + runner.clients.running + runner.clients.spawning)
