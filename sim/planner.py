@@ -126,8 +126,8 @@ def demand_weight_share(sc: Scenario, district: str) -> float:
 
 
 def mean_rate_per_day(sc: Scenario, share: float, category: str) -> float:
-    """Average bookings per day of one category in a district with demand ``share``."""
-    enabled = {k: c for k, c in sc.catalog.items() if c.enabled or k == category}
+    """Average bookings per day of an enabled category in a district with demand ``share``."""
+    enabled = {k: c for k, c in sc.catalog.items() if c.enabled}
     w = enabled[category].demand_weight / sum(c.demand_weight for c in enabled.values())
     return sc.demand.bookings_per_year * sc.demand.scale / 365.0 * share * w
 
@@ -149,7 +149,8 @@ def evaluate_counts(sc_plan: Scenario, district: str, counts: dict[str, int], se
 def plan_category(sc: Scenario, district: str, category: str, ps: PlanSettings) -> dict[str, Any]:
     """The plan row of one category in one district (its own runs and horizon)."""
     share = demand_weight_share(sc, district)
-    rate = mean_rate_per_day(sc, share, category)
+    # The category's rate as planned: alone in the catalogue, with its share of the volume.
+    rate = mean_rate_per_day(planning_scenario(sc, district, [category], ps.min_days, 0.0), share, category)
     days, reps = ps.min_days, ps.reps
     if rate > 0:
         days = min(max(ps.min_days, math.ceil(ps.min_bookings / (rate * ps.reps))), ps.max_days)

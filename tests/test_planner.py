@@ -92,6 +92,9 @@ def test_planning_scenario_keeps_each_category_rate():
     assert [k for k, c in sp.catalog.items() if c.enabled] == ["electrician", "dog_walker"]
     for c in ("electrician", "dog_walker"):
         assert peak_rate_per_min(sp, 0.03, c) == pytest.approx(peak_rate_per_min(full, 0.03, c), rel=1e-12)
+        # Planned alone: the same rate as in the catalogue that also has this category enabled.
+        alone, ref = planning_scenario(sc, "Lucknow", [c], 14, 1), full if c == "dog_walker" else sc
+        assert mean_rate_per_day(alone, 0.03, c) == pytest.approx(mean_rate_per_day(ref, 0.03, c), rel=1e-12)
     assert sum(mean_rate_per_day(sc, 1.0, c) for c in planned_categories(sc, None)) * 365 == pytest.approx(
         sc.demand.bookings_per_year * 5)
     assert planned_categories(sc, None) == [k for k, c in sc.catalog.items() if c.enabled]
