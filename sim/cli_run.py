@@ -23,16 +23,23 @@ def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def run(args: argparse.Namespace, command: str) -> int:
-    """Run and write; exit status 0."""
+def scenario_overrides(args: argparse.Namespace) -> list[str]:
+    """``--set`` items plus ``--days`` and ``--seed`` as overrides (shared by commands)."""
     overrides = list(args.overrides)
     if args.days is not None:
+        if args.days <= 0:
+            raise ScenarioError("--days: must be positive")
         overrides.append(f"horizon_days={args.days}")
     if args.seed is not None:
         if args.seed < 0:
             raise ScenarioError("--seed: must be a non-negative integer")
         overrides.append(f"seed={args.seed}")
-    sc = load_scenario(args.scenario, overrides)
+    return overrides
+
+
+def run(args: argparse.Namespace, command: str) -> int:
+    """Run and write; exit status 0."""
+    sc = load_scenario(args.scenario, scenario_overrides(args))
     from sim.run import run_one, write_run
 
     res = run_one(sc, replication=args.replication, progress=not args.quiet)

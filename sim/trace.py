@@ -246,19 +246,11 @@ def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
 
 def run(args: argparse.Namespace, command: str) -> int:
     """Simulate, export the trace, print its size by action."""
+    from sim.cli_run import scenario_overrides
     from sim.config import load_scenario
     from sim.run import run_one
 
-    overrides = list(args.overrides)
-    if args.days is not None:
-        if args.days <= 0:
-            raise ScenarioError("--days: must be positive")
-        overrides.append(f"horizon_days={args.days}")
-    if args.seed is not None:
-        if args.seed < 0:
-            raise ScenarioError("--seed: must be a non-negative integer")
-        overrides.append(f"seed={args.seed}")
-    sc = load_scenario(args.scenario, overrides)
+    sc = load_scenario(args.scenario, scenario_overrides(args))
     res = run_one(sc)
     tr = build_trace(res.tables, sc.horizon_min)
     meta = {"scenario": sc.name, "seed": res.seed, "horizon_min": sc.horizon_min,
