@@ -43,10 +43,13 @@ def demand_figure(run: RunData) -> Figure:
     ax_h.bar(np.arange(24), _counts(cal.hour_of(t), 24) / n_days, color="#3b75af")
     ax_h.set(xlabel="hour of day (IST)", ylabel="bookings per day", xticks=range(0, 24, 3), title="By hour")
     ax_w.bar(np.arange(7), _per_day(cal.weekday_of(t), cal.weekday_of(days), 7), color="#3b75af")
-    ax_w.set(xticks=range(7), title="By weekday")
+    ax_w.set(xticks=range(7), ylabel="bookings per day", title="By weekday")
     ax_w.set_xticklabels([w[:2] for w in WEEKDAYS])
+    seen = _counts(cal.month_of(days), 12, start=1) > 0
     ax_m.bar(np.arange(12), _per_day(cal.month_of(t), cal.month_of(days), 12, start=1), color="#3b75af")
-    ax_m.set(xticks=range(12), title="By month")
+    for m in np.flatnonzero(~seen):
+        ax_m.axvspan(m - 0.5, m + 0.5, color="#eeeeee", zorder=0)
+    ax_m.set(xticks=range(12), ylabel="bookings per day", title="By month (grey: not simulated)")
     ax_m.set_xticklabels([m[0] for m in MONTHS])
     return fig
 
