@@ -1,6 +1,7 @@
 """Outputs of the expansion planner: tables, a district map and a short text summary.
 
-``write_plan(result, out)`` writes ``plan_workers.csv``, ``plan_helpline.csv`` (when the
+``write_plan(result, out)`` writes ``plan_workers.csv`` (per district and category),
+``plan_districts.csv`` (totals and per 100,000 people), ``plan_helpline.csv`` (when the
 scenario has a helpline), ``plan_map.png`` and ``plan_summary.txt``; the map is byte-stable
 like the run report's figures.
 """
@@ -72,6 +73,7 @@ def write_plan(result, out: str | Path) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     result.workers.to_csv(out / "plan_workers.csv", index=False, float_format="%.6g")
+    district_totals(result.workers).to_csv(out / "plan_districts.csv", float_format="%.6g")
     if result.helpline is not None:
         result.helpline.to_csv(out / "plan_helpline.csv", index=False, float_format="%.6g")
     save_pngs({"plan_map": plan_map(result.workers)}, out)

@@ -152,7 +152,7 @@ def test_cli_plan_writes_table_map_and_summary(tmp_path):
                         "--quiet", "--out", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert p.returncode == 0, p.stderr
     assert "Active workers needed" in p.stdout and "Helpline agents" in p.stdout
-    for f in ("plan_workers.csv", "plan_helpline.csv", "plan_map.png", "plan_summary.txt"):
+    for f in ("plan_workers.csv", "plan_districts.csv", "plan_helpline.csv", "plan_map.png", "plan_summary.txt"):
         assert (out / f).is_file()
     w = pd.read_csv(out / "plan_workers.csv")
     assert sorted(zip(w["district"], w["category"], strict=True)) == [
