@@ -209,3 +209,15 @@ def test_cli_report_compare(tmp_path):
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == str(a / "compare_b.html") and (a / "compare_b.html").is_file()
+
+
+def test_district_map_values_are_annual_rates_per_100k(tmp_path):
+    from reports.figures import district_metrics
+
+    run = load_run(fake_run(tmp_path / "run", days=3))
+    m = district_metrics(run)
+    d = run.districts.set_index("district")
+    expected = d.loc["Agra", "bookings"] / DISTRICTS["Agra"] * 1e5 * 365 / 3
+    assert m.loc["Agra", "bookings_per_100k"] == pytest.approx(expected)
+    assert list(m.index) == sorted(DISTRICTS)
+    assert m["fulfilment_rate"].between(0, 1).all()
