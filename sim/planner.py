@@ -254,8 +254,11 @@ def plan(sc: Scenario, districts: Sequence[str], services: Sequence[str] | None,
 def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
     """Options of ``plan``."""
     p.add_argument("--scenario", default="baseline", help="scenario name in scenarios/ or a YAML path")
-    p.add_argument("--target", default="fulfilment>=0.95,p90_wait_min<=60",
-                   help="comma-separated targets, e.g. 'fulfilment>=0.95,p90_wait_min<=60'")
+    # Default fulfilment 0.9, not 0.95: in the baseline ~4% of citizens cancel after assignment
+    # and late-night bookings outlive patience, so fulfilment levels off near 0.91-0.93.
+    p.add_argument("--target", default="fulfilment>=0.9,p90_wait_min<=60",
+                   help="comma-separated targets, e.g. 'fulfilment>=0.9,p90_wait_min<=60' "
+                        "(metrics: fulfilment, p50_wait_min, p90_wait_min, mean_wait_min)")
     p.add_argument("--districts", default="all", help="comma-separated district names, or 'all'")
     p.add_argument("--demand-growth", type=float, default=1.0, help="multiple of the scenario's demand")
     p.add_argument("--services", help="comma-separated categories to plan (default: every enabled one); "
