@@ -302,6 +302,8 @@ def run(args: argparse.Namespace, command: str) -> int:
         raise ScenarioError("--days: must be > 0 and at most --max-days")
     if args.warmup < 0:
         raise ScenarioError("--warmup: must be >= 0")
+    if args.max_days + args.warmup > 3650:  # the scenario's horizon limit
+        raise ScenarioError("--max-days: with --warmup at most 3650 days")
     for name in ("min_bookings", "max_workers", "jobs"):
         if getattr(args, name) < 1:
             raise ScenarioError(f"--{name.replace('_', '-')}: must be >= 1")

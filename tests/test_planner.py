@@ -168,6 +168,7 @@ def test_cli_plan_writes_table_map_and_summary(tmp_path):
     (["--reps", "0"], "error: --reps: must be >= 1 and at most --max-reps"),
     (["--jobs", "0"], "error: --jobs: must be >= 1"),
     (["--days", "5000"], "error: --days: must be > 0 and at most --max-days"),
+    (["--warmup", "10"], "error: --max-days: with --warmup at most 3650 days"),
 ])
 def test_cli_plan_bad_input_is_one_line_exit_2(args, msg):
     p = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "plan", "--quiet", *args],
