@@ -27,7 +27,8 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     s = res.summary
     calls = s.get("helpline", {}).get("offered", 0)
-    print(f"scenario            {sc.name} ({sc.horizon_days:g} days, helpline {'on' if sc.helpline.enabled else 'off'})")
+    helpline = "on" if sc.helpline.enabled else "off"
+    print(f"scenario            {sc.name} ({sc.horizon_days:g} days, helpline {helpline})")
     print(f"bookings            {s['bookings']:,}")
     print(f"helpline calls      {calls:,}")
     print(f"wall time           {wall:.2f} s   (target < 15 s)")
