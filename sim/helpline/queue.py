@@ -144,8 +144,9 @@ def serve_shifts(arrive: np.ndarray, handle: np.ndarray, patience: np.ndarray, s
     are called back when they reach the head (handle time + ``callback_extra``).
     """
     n = len(arrive)
-    arr, hnd, pat = arrive.tolist(), handle.tolist(), patience.tolist()
-    cbu = callback_u.tolist() if callback_u is not None else [1.0] * n
+    # array('d') rather than lists: 8 bytes a value instead of ~32, same indexing speed.
+    arr, hnd, pat = array("d", arrive), array("d", handle), array("d", patience)
+    cbu = array("d", callback_u) if callback_u is not None else array("d", [1.0]) * n
     heap = [(shifts.next_on(k, 0.0), k) for k in range(shifts.seats)] or [(INF, 0)]
     heapq.heapify(heap)
     pattern, per, off, slot = shifts.pattern, shifts.period, shifts.offset, shifts.slot
