@@ -135,6 +135,20 @@ def auto_fmt(value: Any) -> str:
     return f"{v:.4g}"
 
 
+def category_rows(run: RunData) -> list[tuple[str, ...]]:
+    """Per service: measured bookings, fulfilment, p90 wait [min], mean ticket of completed [Rs]."""
+    from sim.metrics import booking_kpis
+
+    bk = run.measured_bookings()
+    rows = []
+    for cat, g in bk.groupby("category", sort=True):
+        k = booking_kpis(g)
+        done = g.loc[g["status"] == "completed", "price_paise"].dropna()
+        rows.append((html.escape(str(cat)), f"{k['bookings']:,}", fmt(k["fulfilment_rate"], "{:.1%}"),
+                     fmt(k["wait_assign_p90_min"], "{:.1f}"), fmt(done.mean() / 100 if len(done) else None, "{:,.0f}")))
+    return rows
+
+
 def _nested_rows(d: dict[str, Any]) -> list[tuple[str, str]]:
     return [(html.escape(str(k)), auto_fmt(v)) for k, v in sorted(d.items()) if not isinstance(v, dict | list)]
 
@@ -175,7 +189,10 @@ def report_body(run: RunData, pngs: dict[str, bytes]) -> str:
     s = run.summary
     parts = [f"<h1>Sewa Mitra Twin — {html.escape(str(s.get('scenario', run.name)))}</h1>",
              '<div class="methods"><h2>Methods</h2>', table(methods_rows(run), numeric_from=9), "</div>",
-             "<h2>Headline KPIs</h2>", table(kpi_rows(s))]
+             "<h2>Headline KPIs</h2>", table(kpi_rows(s)),
+             "<h2>By service</h2>",
+             table(category_rows(run), header=("service", "bookings", "fulfilment", "p90 wait [min]",
+                                               "mean ticket [Rs]"))]
     for key, title, caption, _ in SECTIONS:
         if key not in pngs:
             continue

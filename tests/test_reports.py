@@ -115,7 +115,7 @@ def test_report_has_every_section_and_saves_pngs(tmp_path):
     assert out == run / "report.html"
     page = out.read_text()
     assert len(_images(page)) == 6  # map, demand, wait, workers, helpline, wallet
-    for word in ("Methods", "seed / replication", "warm-up", "run length", "model version",
+    for word in ("Methods", "seed / replication", "warm-up", "run length", "model version", "By service",
                  "every transaction balances"):
         assert word in page
     assert sorted(p.name for p in (run / "figures").glob("*.png")) == [
