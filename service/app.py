@@ -14,6 +14,7 @@ from service import routes, routes_admin
 from service.config import ServiceConfig
 from service.context import Context
 from service.errors import ApiError
+from service.fastpath import BookingFastPath, FastBookings
 from service.limits import LimitsMiddleware
 from sim.errors import ScenarioError
 from sim.ledger import LedgerError
@@ -72,9 +73,12 @@ def create_app(cfg: ServiceConfig | None = None) -> FastAPI:
     cfg = cfg if cfg is not None else ServiceConfig.from_env()
     ctx = Context.build(cfg)
 
+    fast = FastBookings(ctx)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        await fast.aclose()
         ctx.db.dispose()
 
     app = FastAPI(title="Sewa Mitra reference deployment", version="1.0.0", lifespan=lifespan,
@@ -89,6 +93,7 @@ def create_app(cfg: ServiceConfig | None = None) -> FastAPI:
         """Liveness: the process answers."""
         return {"ok": True}
 
+    app.add_middleware(BookingFastPath, fast=fast)  # inside the limits: they apply to it too
     app.add_middleware(LimitsMiddleware, admin_token=cfg.admin_token, rate_per_s=cfg.rate_per_s,
                        rate_burst=cfg.rate_burst, max_body_bytes=cfg.max_body_bytes,
                        bulk_body_bytes=cfg.bulk_body_bytes)

@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -40,6 +41,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
+#: Bounds on every wait on PostgreSQL: a stuck lock becomes a 503 with ``Retry-After``, not a hang.
+LOCK_TIMEOUT, STATEMENT_TIMEOUT = "5s", "30s"
 ACTIVE = ("offered", "accepted", "in_progress")
 STATUSES = ("pending", *ACTIVE, "completed", "cancelled")
 
@@ -186,8 +189,8 @@ def _pg_timeouts(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn, _rec) -> None:  # noqa: ANN001
         with dbapi_conn.cursor() as cur:
-            cur.execute("SET lock_timeout = '5s'")
-            cur.execute("SET statement_timeout = '30s'")
+            cur.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+            cur.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
         dbapi_conn.commit()
 
 
@@ -212,6 +215,32 @@ class Database:
         else:
             raise ValueError(f"db: unsupported database {u.get_backend_name()!r} (sqlite or postgresql)")
         self._wlock = threading.Lock()
+        self._hot = None  # the pool's proxy of the driver connection of the hot path
+
+    @property
+    def write_lock(self) -> threading.Lock:
+        """The process-wide writer lock (SQLite): held around every write transaction."""
+        return self._wlock
+
+    def hot_connection(self) -> Any:
+        """The driver's own connection kept for the event loop's hot path (``service.fastpath``).
+
+        One caller at a time (the event loop); on SQLite only under :attr:`write_lock`.  The
+        caller manages the transaction itself (SQLite connections are in autocommit mode, so it
+        emits ``BEGIN IMMEDIATE``; psycopg opens a transaction at the first statement).
+        """
+        if self._hot is None:
+            self._hot = self.engine.raw_connection()
+        return self._hot.driver_connection
+
+    def drop_hot_connection(self) -> None:
+        """Discard the hot path's connection after a failure; the next call opens a new one."""
+        hot, self._hot = self._hot, None
+        if hot is not None:
+            try:
+                hot.invalidate()
+            except Exception:  # noqa: BLE001, S110 - already broken; a new one comes next time
+                pass
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -244,6 +273,9 @@ class Database:
 
     def dispose(self) -> None:
         """Close every pooled connection."""
+        hot, self._hot = self._hot, None
+        if hot is not None:
+            hot.close()
         self.engine.dispose()
 
 

@@ -17,7 +17,9 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, Row, bindparam, func, select, update
@@ -79,34 +81,61 @@ class Dispatcher:
 
     def candidates(self, conn: Connection, b: Row) -> Candidates:
         """Free, available workers with the skill within the radius of booking ``b``."""
+        lat0, lat1, lon0, lon1 = box(b.lat, b.lon, self.policy.radius_km)
+        return self.candidates_from(conn.execute(CANDIDATES, {"cat": b.category, "lat0": lat0, "lat1": lat1,
+                                                              "lon0": lon0, "lon1": lon1, "bid": b.id}),
+                                    b.lat, b.lon)
+
+    def candidates_from(self, rows: Iterable[Sequence], lat: float, lon: float) -> Candidates:
+        """Candidates from rows shaped like ``CANDIDATES``' columns, kept if within the radius."""
         r = self.policy.radius_km
-        lat0, lat1, lon0, lon1 = box(b.lat, b.lon, r)
-        rows = []
-        for w in conn.execute(CANDIDATES, {"cat": b.category, "lat0": lat0, "lat1": lat1, "lon0": lon0,
-                                           "lon1": lon1, "bid": b.id}):
-            d = haversine_km(b.lat, b.lon, w.lat, w.lon)
+        out = []
+        for wid, wlat, wlon, rating_sum, rating_count, earned, idle, jobs in rows:
+            d = haversine_km(lat, lon, wlat, wlon)
             if d <= r:
-                rating = w.rating_sum / w.rating_count if w.rating_count else 0.0
-                rows.append((w.id, d, rating, w.earned_paise, w.idle_since_min, w.jobs))
-        return Candidates.from_rows(rows)
+                out.append((wid, d, rating_sum / rating_count if rating_count else 0.0, earned, idle, jobs))
+        return Candidates.from_rows(out)
 
     def dispatch(self, conn: Connection, b: Row, now: float) -> int | None:
         """Offer pending booking ``b`` to the worker the policy picks; return it, or ``None``."""
-        cands = self.candidates(conn, b)
-        job = JobRequest(b.id, b.category, b.district, b.lat, b.lon, self.now_min(b.created_at))
-        t = self.now_min(now)
+        def reserve(wid: int) -> bool:
+            if conn.execute(LOCK_FREE, {"wid": wid}).first() is None:
+                return False
+            conn.execute(RESERVE_WORKER, {"wid": wid, "bid": b.id})
+            conn.execute(OFFER, {"bid": b.id, "wid": wid, "now": now})
+            return True
+
+        return self.pick(self.job(b), self.candidates(conn, b), now, reserve)
+
+    def job(self, b: Row | Any) -> JobRequest:
+        """The policy's view of booking ``b``."""
+        return JobRequest(b.id, b.category, b.district, b.lat, b.lon, self.now_min(b.created_at))
+
+    def pick(self, job: JobRequest, cands: Candidates, now: float, reserve: Callable[[int], bool]) -> int | None:
+        """Ask the policy until ``reserve(worker)`` succeeds; the reserved worker, or ``None``.
+
+        ``reserve`` must lock the worker's row if nobody else holds it, re-check that they are
+        free and available, and offer them the booking; ``False`` if that failed.
+        """
         while len(cands):
-            with self._lock:  # a bound policy's generator is not thread-safe
-                picked = self.policy.choose(job, cands, t)
-            if not picked:
+            wid = self.choose(job, cands, now)
+            if wid is None:
                 return None
-            wid = int(picked[0])
-            if conn.execute(LOCK_FREE, {"wid": wid}).first() is not None:
-                conn.execute(RESERVE_WORKER, {"wid": wid, "bid": b.id})
-                conn.execute(OFFER, {"bid": b.id, "wid": wid, "now": now})
+            if reserve(wid):
                 return wid
-            cands = subset(cands, cands.worker_id != wid)  # someone else reserved them first
+            cands = self.without(cands, wid)  # someone else reserved them first
         return None
+
+    def choose(self, job: JobRequest, cands: Candidates, now: float) -> int | None:
+        """The worker the policy offers ``job`` to first, or ``None`` to leave it waiting."""
+        with self._lock:  # a bound policy's generator is not thread-safe
+            picked = self.policy.choose(job, cands, self.now_min(now))
+        return int(picked[0]) if picked else None
+
+    @staticmethod
+    def without(cands: Candidates, wid: int) -> Candidates:
+        """``cands`` less worker ``wid`` (who could not be reserved)."""
+        return subset(cands, cands.worker_id != wid)
 
     def free_worker(self, conn: Connection, wid: int, now: float) -> int | None:
         """Worker ``wid`` just became free: offer them a waiting booking nearby, oldest first.
