@@ -223,11 +223,11 @@ class Database:
         return self._wlock
 
     def hot_connection(self) -> Any:
-        """The driver's own connection kept for the event loop's hot path (``service.fastpath``).
+        """The driver's own connection kept for the hot path on SQLite (``service.fastpath``).
 
-        One caller at a time (the event loop); on SQLite only under :attr:`write_lock`.  The
-        caller manages the transaction itself (SQLite connections are in autocommit mode, so it
-        emits ``BEGIN IMMEDIATE``; psycopg opens a transaction at the first statement).
+        One caller at a time (the event loop), only under :attr:`write_lock`.  The caller manages
+        the transaction itself: the connection is in autocommit mode, so it emits ``BEGIN
+        IMMEDIATE`` and ``COMMIT``; the pragmas are those of every connection of the engine.
         """
         if self._hot is None:
             self._hot = self.engine.raw_connection()
