@@ -5,7 +5,10 @@ lock plus ``BEGIN IMMEDIATE`` (so writers from several server processes queue on
 lock); on PostgreSQL it is a READ COMMITTED transaction in which code locks rows with
 ``FOR UPDATE`` / ``FOR UPDATE SKIP LOCKED``.  The partial unique index
 ``uq_bookings_active_worker`` is the backstop: no worker can hold two active bookings even if
-the application logic were wrong.
+the application logic were wrong.  The hot path of booking creation (``service.fastpath``)
+keeps the same discipline with the drivers' own connections: on SQLite the same lock and
+``BEGIN IMMEDIATE`` (:meth:`Database.hot_connection`), on PostgreSQL single-statement
+transactions with the same row locks.
 
 Durability: SQLite runs with ``synchronous=NORMAL`` in WAL mode, which survives the server
 process being killed (the OS holds the written pages); only a power cut may lose the last
