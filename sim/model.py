@@ -84,6 +84,10 @@ class Model:
         init_rating = np.clip(self.wf.quality, 1, 5)
         self.state = WorkerState(len(self.wf), init_rating, sc.workforce.rating_prior_weight)
         self.index = WorkerIndex(self.wf, self.cat.keys, self.state)
+        act = self.wf.active
+        # Daily service window [minutes of day]: from the earliest shift start to the latest end.
+        self._open_min = ((float(self.wf.shift_start_h[act].min()) * 60.0, float(self.wf.shift_end_h[act].max()) * 60.0)
+                          if act.any() else (0.0, 1440.0))
         self.policy = make_policy(sc.dispatch.policy, sc.dispatch.params)
         self.policy.bind(streams["choices"])
         self.demand = DemandModel(sc, self.districts, self.cat)
@@ -182,6 +186,14 @@ class Model:
         while (self.rec.status == OPEN).any() and env.now < end:
             env.run(until=min(env.now + 60.0, end))
 
+    def _next_open(self, t: float) -> float:
+        """``t`` if some worker can be on shift then, else the next daily opening [minutes]."""
+        open_min, close_min = self._open_min
+        day, minute = divmod(t, 1440.0)
+        if open_min <= minute < close_min:
+            return t
+        return (day + (minute >= close_min)) * 1440.0 + open_min
+
     def _source(self):
         env, arr = self.env, self.arrivals
         for b in range(len(arr)):
@@ -235,8 +247,11 @@ class Model:
         env, lc, rec = self.env, self.sc.lifecycle, self.rec
         created = env.now
         cat = int(self.arrivals.category[b])
-        give_up = created + self.patience[b]
-        platform_end = created + lc.max_search_min
+        # A booking made while no worker is on shift is served from the next opening, so
+        # both the citizen's patience and the platform's search clock start then.
+        clock0 = self._next_open(created)
+        give_up = clock0 + self.patience[b]
+        platform_end = clock0 + lc.max_search_min
         if self.money is not None:
             self.money.on_booking_created(b, b, self.cat.keys[cat], int(self.price[b]), created)
         excluded: set[int] = set()

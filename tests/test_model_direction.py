@@ -14,7 +14,7 @@ def kpis(path, overrides):
     out = []
     for s in SEEDS:
         r = run_one(load_scenario(path, ["horizon_days=10", *overrides]), seed=s).summary
-        out.append((r["fulfilment_rate"], r["wait_assign_mean_min"]))
+        out.append((r["fulfilment_rate"], r["wait_assign_mean_min"], r["wait_assign_p90_min"]))
     return np.array(out)
 
 
@@ -30,5 +30,6 @@ def test_more_workers_shorter_waits_higher_fulfilment(small_path):
 def test_more_demand_longer_waits(small_path):
     base = kpis(small_path, ["workforce.registered=8000"])
     busy = kpis(small_path, ["workforce.registered=8000", "demand.scale=6"])
-    assert busy[:, 1].mean() > base[:, 1].mean()
+    # The p90: the mean also holds overnight bookings waiting for the morning, whatever the load.
+    assert busy[:, 2].mean() > base[:, 2].mean()
     assert busy[:, 0].mean() < base[:, 0].mean()
