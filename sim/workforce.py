@@ -35,7 +35,7 @@ class Workforce:
     lat: np.ndarray            # [deg]
     lon: np.ndarray            # [deg]
     shift_start_h: np.ndarray  # [hour of day]
-    shift_end_h: np.ndarray    # [hour of day, may exceed 24? no: capped at 24]
+    shift_end_h: np.ndarray    # [hour of day, at most 24]
     accept_prob: np.ndarray    # probability of accepting an offer
     quality: np.ndarray        # true mean service quality [stars]
     names: list[str]
@@ -110,37 +110,56 @@ def build_workforce(sc: Scenario, districts: list[District], cat: CatalogArrays,
     for k_reg, k_act in zip(cells.ravel(), active_cells.ravel(), strict=True):
         active[start:start + k_act] = True  # the first k of each cell are the active ones
         start += k_reg
-    n = d_idx.shape[0]
-
-    second = rng.random(n) < wf.second_skill_share
-    # A second skill is drawn from the other categories by worker share.
-    s2 = rng.choice(n_cat, size=n, p=cat.worker_share)
-    s2 = np.where(second & (s2 != skill1), s2, -1)
-
-    lat = np.empty(n)
-    lon = np.empty(n)
-    for i, d in enumerate(districts):
-        m = np.flatnonzero(d_idx == i)
-        if m.size:
-            lat[m], lon[m], _ = sample_points(d, m.size, rng, sc.geography.urban_sigma_km)
-
-    s_lo, s_hi = wf.shift_start_h
-    h_lo, h_hi = wf.shift_hours
-    shift_start = rng.integers(s_lo, s_hi + 1, n)
-    shift_end = np.minimum(shift_start + rng.integers(h_lo, h_hi + 1, n), 24)
-    m, c = wf.accept_prob_mean, wf.accept_prob_concentration
-    accept = rng.beta(m * c, (1 - m) * c, n) if m < 1 else np.ones(n)
-    quality = np.clip(rng.normal(wf.quality_mean, wf.quality_sd, n), 1.0, 5.0)
-
-    nrng = streams["names"]
-    women = np.isin(skill1, [cat.index(k) for k in _MOSTLY_WOMEN if k in cat.keys])
-    female = np.where(women, nrng.random(n) < 0.9, nrng.random(n) < 0.15)
-    first_m = nrng.integers(0, len(_MALE), n)
-    first_f = nrng.integers(0, len(_FEMALE), n)
-    last = nrng.integers(0, len(_LAST), n)
+    women = {cat.index(k) for k in _MOSTLY_WOMEN if k in cat.keys}
+    blocks = [
+        _cell(sc, d, j, int(cells[i, j]), cat, j in women, streams)
+        for i, d in enumerate(districts) for j in range(n_cat) if cells[i, j] > 0
+    ]
+    col = {k: np.concatenate([b[k] for b in blocks]) if blocks else np.zeros(0) for k in _CELL_COLUMNS}
+    s2 = np.where((col["u_second"] < wf.second_skill_share) & (col["second"] != skill1), col["second"], -1)
     names = [
         f"{_FEMALE[ff] if fe else _MALE[fm]} {_LAST[la]}"
-        for fe, fm, ff, la in zip(female, first_m, first_f, last, strict=True)
+        for fe, fm, ff, la in zip(col["female"], col["first_m"], col["first_f"], col["last"], strict=True)
     ]
-    phones = nrng.integers(6_000_000_000, 9_999_999_999, n, dtype=np.int64)
-    return Workforce(d_idx, skill1, s2, active, lat, lon, shift_start, shift_end, accept, quality, names, phones)
+    return Workforce(d_idx, skill1, s2.astype(np.int64), active, col["lat"], col["lon"],
+                     col["shift_start"].astype(np.int64), col["shift_end"].astype(np.int64), col["accept"],
+                     col["quality"], names, col["phone"].astype(np.int64))
+
+
+#: Workers of a (district, main skill) cell are drawn in blocks of this many from the cell's
+#: own stream, so the first k workers of a cell are the same whatever the cell's size: adding
+#: workers (a planner search, a what-if) adds people without moving the others.
+CHUNK = 64
+_CELL_COLUMNS = ("lat", "lon", "u_second", "second", "shift_start", "shift_end", "accept", "quality",
+                 "female", "first_m", "first_f", "last", "phone")
+
+
+def _cell(sc: Scenario, d: District, j: int, k: int, cat: CatalogArrays, mostly_women: bool,
+          streams: Streams) -> dict[str, np.ndarray]:
+    """Attributes of the ``k`` workers of one cell (main skill ``j`` in district ``d``)."""
+    wf = sc.workforce
+    g = streams.fresh(f"workers/{d.name}/{cat.keys[j]}")
+    s_lo, s_hi = wf.shift_start_h
+    h_lo, h_hi = wf.shift_hours
+    m, c = wf.accept_prob_mean, wf.accept_prob_concentration
+    parts: dict[str, list[np.ndarray]] = {key: [] for key in _CELL_COLUMNS}
+    for _ in range(-(-k // CHUNK)):
+        lat, lon, _urban = sample_points(d, CHUNK, g, sc.geography.urban_sigma_km)
+        start = g.integers(s_lo, s_hi + 1, CHUNK)
+        block = {
+            "lat": lat, "lon": lon,
+            "u_second": g.random(CHUNK),
+            "second": g.choice(len(cat.keys), size=CHUNK, p=cat.worker_share),
+            "shift_start": start,
+            "shift_end": np.minimum(start + g.integers(h_lo, h_hi + 1, CHUNK), 24),
+            "accept": g.beta(m * c, (1 - m) * c, CHUNK) if m < 1 else np.ones(CHUNK),
+            "quality": np.clip(g.normal(wf.quality_mean, wf.quality_sd, CHUNK), 1.0, 5.0),
+            "female": g.random(CHUNK) < (0.9 if mostly_women else 0.15),
+            "first_m": g.integers(0, len(_MALE), CHUNK),
+            "first_f": g.integers(0, len(_FEMALE), CHUNK),
+            "last": g.integers(0, len(_LAST), CHUNK),
+            "phone": g.integers(6_000_000_000, 9_999_999_999, CHUNK, dtype=np.int64),
+        }
+        for key, v in block.items():
+            parts[key].append(v)
+    return {key: np.concatenate(v)[:k] for key, v in parts.items()}
