@@ -100,8 +100,13 @@ def collect_tables(m: Model) -> dict[str, pd.DataFrame]:
     if m.helpline is not None:
         calls = m.helpline.calls  # owned by this run: filled in place, not copied (1M rows)
         hl = np.flatnonzero(a.call_id >= 0)
-        bid = pd.Series(hl, index=a.call_id[hl])
-        calls["booking_id"] = pd.array(calls["call_id"].map(bid), dtype="Int64")
+        cid = calls["call_id"].to_numpy()  # ascending, per_call or hourly output alike
+        pos = np.searchsorted(cid, a.call_id[hl])
+        if not np.array_equal(cid[pos], a.call_id[hl]):
+            raise RuntimeError("a helpline booking's call is missing from the calls table")
+        ids, missing = np.zeros(len(cid), dtype=np.int64), np.ones(len(cid), dtype=bool)
+        ids[pos], missing[pos] = hl, False
+        calls["booking_id"] = pd.arrays.IntegerArray(ids, missing)
         tables["calls"] = calls
         tables["helpline_hourly"] = m.helpline.hourly
     if m.money is not None:

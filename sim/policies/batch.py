@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 from pydantic import Field
-from scipy.optimize import linear_sum_assignment
 
 from sim.policies.base import Candidates, DispatchPolicy, JobRequest, PolicyParams
 from sim.policies.registry import register
@@ -34,6 +33,8 @@ def assign_min_distance(cands: list[Candidates]) -> list[int]:
     cost = np.full((len(cands), workers.size), big)
     for i, c in enumerate(cands):
         cost[i, np.searchsorted(workers, c.worker_id)] = c.distance_km
+    from scipy.optimize import linear_sum_assignment  # only batch runs pay for scipy.optimize
+
     rows, cols = linear_sum_assignment(cost)
     out = [-1] * len(cands)
     for i, j in zip(rows, cols, strict=True):
