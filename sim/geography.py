@@ -13,13 +13,39 @@ from functools import lru_cache
 from importlib import resources
 
 import numpy as np
-from matplotlib.path import Path
 
 EARTH_RADIUS_KM = 6371.0088
 #: km per degree of latitude (mean); used only for the planar spatial index.
 KM_PER_DEG_LAT = 111.2
 #: Reference latitude for the planar projection of UP [degrees] (the state spans 23.9–30.4 N).
 REF_LAT = 27.0
+
+
+class Ring:
+    """A district outline: one closed ring of (lon, lat) vertices [degrees].
+
+    ``contains_points`` is the even-odd ray-casting test, vectorised over points and edges
+    (the simulation core needs nothing heavier than numpy for it).
+    """
+
+    def __init__(self, vertices: np.ndarray) -> None:
+        self.vertices = np.asarray(vertices, dtype=np.float64)
+        self._x0, self._y0 = self.vertices[:, 0], self.vertices[:, 1]
+        self._x1, self._y1 = np.roll(self._x0, -1), np.roll(self._y0, -1)
+
+    def contains_points(self, pts: np.ndarray, block: int = 2048) -> np.ndarray:
+        """Which of the (lon, lat) points lie inside (bool array)."""
+        pts = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
+        out = np.empty(len(pts), dtype=bool)
+        x0, y0, x1, y1 = self._x0, self._y0, self._x1, self._y1
+        for i in range(0, len(pts), block):  # bound the points × edges temporaries
+            x = pts[i:i + block, 0:1]
+            y = pts[i:i + block, 1:2]
+            straddle = (y0 > y) != (y1 > y)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                x_cross = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
+            out[i:i + block] = np.count_nonzero(straddle & (x < x_cross), axis=1) % 2 == 1
+        return out
 
 
 @dataclass(frozen=True)
@@ -34,7 +60,7 @@ class District:
     population: int
     urban_population: int
     area_km2: float
-    polygon: Path
+    polygon: Ring
 
     @property
     def urban_share(self) -> float:
@@ -60,7 +86,7 @@ def load_districts() -> tuple[District, ...]:
                 population=int(row["population_2011"]),
                 urban_population=int(row["urban_population_2011"]),
                 area_km2=float(row["area_km2"]),
-                polygon=Path(np.asarray(rings[0], dtype=np.float64)),
+                polygon=Ring(np.asarray(rings[0], dtype=np.float64)),
             ))
     return tuple(sorted(out, key=lambda d: d.name))
 

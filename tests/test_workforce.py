@@ -41,3 +41,17 @@ def test_more_workers_keep_the_first_ones_in_place():
     # Other cells are untouched by the plumber count.
     e = small.cat.index("electrician")
     assert np.array_equal(a.lat[a.skill1 == e], b.lat[b.skill1 == e])
+
+
+def test_point_in_polygon_agrees_with_matplotlib():
+    from matplotlib.path import Path
+
+    rng = np.random.default_rng(0)
+    for d in list(district_map().values())[::7]:
+        v = d.polygon.vertices
+        lo, hi = v.min(axis=0), v.max(axis=0)
+        pts = rng.uniform(lo, hi, size=(4000, 2))
+        ours = d.polygon.contains_points(pts)
+        ref = Path(v).contains_points(pts)
+        assert (ours != ref).mean() < 1e-3  # only points on an edge may differ
+        assert 0 < ours.sum() < len(pts)
