@@ -23,7 +23,7 @@ from sim.catalog import catalog_arrays
 from sim.config import Scenario
 from sim.demand import CHANNELS, Arrivals, DemandModel, merge
 from sim.dispatch import WorkerIndex, WorkerState
-from sim.geography import District, district_map
+from sim.geography import District, district_map, haversine_km
 from sim.policies import JobRequest, make_policy
 from sim.seeds import Streams
 from sim.workforce import Workforce, build_workforce
@@ -260,7 +260,8 @@ class Model:
         while winner < 0:
             now = env.now
             if now >= give_up or now >= platform_end or k >= lc.max_offers:
-                yield from self._end_unassigned(b, give_up)
+                # The citizen's patience ran out first, or the platform gave up.
+                self._finish(b, CANCELLED if now >= give_up else UNFULFILLED)
                 return
             offers = yield from self._decide(self._job(b, frozenset(excluded)))
             offers = offers[: lc.max_offers - k]
@@ -316,14 +317,6 @@ class Model:
                 self._release(w)
         return winner
 
-    def _end_unassigned(self, b: int, give_up: float):
-        if self.env.now >= give_up:
-            self._finish(b, CANCELLED)
-        else:
-            self._finish(b, UNFULFILLED)
-        return
-        yield  # a generator, so callers can ``yield from`` it
-
     def _finish(self, b: int, status: int) -> None:
         self.rec.status[b] = status
         self.rec.ended[b] = self.env.now
@@ -341,8 +334,7 @@ class Model:
         if self.money is not None:
             self.money.on_booking_assigned(b, w, assigned)
         geo = sc.geography
-        km = float(np.asarray(
-            _haversine(a.lat[b], a.lon[b], self.wf.lat[w], self.wf.lon[w]))) * geo.road_factor
+        km = float(haversine_km(a.lat[b], a.lon[b], self.wf.lat[w], self.wf.lon[w])) * geo.road_factor
         rec.travel_km[b] = km
         speed = geo.speed_kmh_urban if a.urban[b] else geo.speed_kmh_rural
         travel = km / speed * 60.0
@@ -370,8 +362,3 @@ class Model:
             self.money.on_booking_completed(b, w, now)
         self._release(w)
 
-
-def _haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    from sim.geography import haversine_km
-
-    return float(haversine_km(lat1, lon1, lat2, lon2))
