@@ -96,7 +96,7 @@ def simulate_helpline(cfg: HelplineConfig, streams: Streams, horizon_min: float,
     t = _arrivals(rate, streams["helpline_arrivals"])
     t = t[t < horizon_min]
     n = t.size
-    ty = streams["helpline_types"].choice(len(CALL_TYPES), size=n, p=np.asarray(cfg.type_probs()))
+    ty = streams["helpline_types"].choice(len(CALL_TYPES), size=n, p=np.asarray(cfg.type_probs())).astype(np.int8)
     conv_u = streams["helpline_types"].random(n)
     ivr = streams["helpline_ivr"].random(n) < np.asarray(cfg.ivr_probs())[ty]
     handle = handle_times_s(cfg, streams["helpline_service"], n) / 60.0

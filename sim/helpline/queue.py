@@ -214,4 +214,4 @@ def _to_out(rec: array) -> QueueOut:
     # Strided views, not copies: the record buffer is never written again.
     return QueueOut(m[:, 0], m[:, 1], m[:, 2], m[:, 3],
                     (code == 0) | (code == 2), code == 1, code == 2, code == 3,
-                    m[:, 5].astype(np.int64), m[:, 6].astype(np.int64), m[:, 7].astype(np.int64))
+                    m[:, 5].astype(np.int32), m[:, 6].astype(np.int32), m[:, 7].astype(np.int32))  # ids < 2**31
