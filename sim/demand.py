@@ -79,7 +79,7 @@ class DemandModel:
         f = self.hour[self.cal.hour_of(t)] * self.weekday[self.cal.weekday_of(t)]
         return f, self.cal.month_of(t) - 1
 
-    def _surge(self, n_slots: int) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray, float]]]:
+    def _surge(self, n_slots: int) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray, float, np.ndarray]]]:
         """Max surge multiplier per (slot, category) and district-specific surges to thin by."""
         m = np.ones((n_slots, len(self.cat.keys)))
         local = []
@@ -99,7 +99,10 @@ class DemandModel:
         return m, local
 
     def rate_per_min(self, t_min: np.ndarray, channel_share: float = 1.0) -> np.ndarray:
-        """Expected bookings per minute at times ``t_min`` (all districts and categories)."""
+        """Expected bookings per minute at times ``t_min`` (all districts and categories).
+
+        District-specific surges count at full strength here (their thinning is per district).
+        """
         t = np.asarray(t_min, dtype=np.float64)
         slots = np.floor(t / MIN_PER_HOUR).astype(np.int64)
         n = int(slots.max()) + 1 if slots.size else 1

@@ -228,22 +228,23 @@ class Ledger:
         """Number of legs posted."""
         return len(self._e_amt)
 
-    def _intern_account(self, name: str) -> int:
-        i = self._acct_idx.get(name)
+    @staticmethod
+    def _intern(name: str, names: list[str], index: dict[str, int]) -> int:
+        """Small integer code of ``name`` (new names get the next code)."""
+        i = index.get(name)
         if i is None:
-            i = len(self._acct_names)
-            self._acct_names.append(name)
-            self._acct_idx[name] = i
+            i = index[name] = len(names)
+            names.append(name)
+        return i
+
+    def _intern_account(self, name: str) -> int:
+        i = self._intern(name, self._acct_names, self._acct_idx)
+        if i == len(self._bal):
             self._bal.append(0)
         return i
 
     def _intern_kind(self, kind: str) -> int:
-        i = self._kind_idx.get(kind)
-        if i is None:
-            i = len(self._kind_names)
-            self._kind_names.append(kind)
-            self._kind_idx[kind] = i
-        return i
+        return self._intern(kind, self._kind_names, self._kind_idx)
 
     def txn_legs(self, txn_id: int) -> list[Leg]:
         """The legs of one posted transaction, in posting order."""

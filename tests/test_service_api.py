@@ -115,13 +115,18 @@ def test_ten_concurrent_identical_payments_have_one_effect(api):
     assert api.invariants()["ok"]
 
 
-def test_race_64_bookings_8_workers(api):
+def race_64_bookings(api):
+    """8 free workers side by side, then 64 citizens book at once; returns (workers, offered ids)."""
     workers = [api.worker(LUCKNOW[0] + 0.002 * i, LUCKNOW[1]) for i in range(8)]
     citizens = [api.citizen() for _ in range(64)]
     with ThreadPoolExecutor(64) as ex:
         rs = list(ex.map(lambda c: api.book(c, key=uuid.uuid4().hex), citizens))
     assert all(r.status_code == 201 for r in rs), [r.text for r in rs if r.status_code != 201][:3]
-    offered = [r.json()["worker_id"] for r in rs if r.json()["status"] == "offered"]
+    return workers, [r.json()["worker_id"] for r in rs if r.json()["status"] == "offered"]
+
+
+def test_race_64_bookings_8_workers(api):
+    workers, offered = race_64_bookings(api)
     assert len(offered) == len(set(offered)) <= 8
     assert len(offered) == 8  # nobody else wanted them: all 8 get a job
     assert set(offered) == {w["id"] for w in workers}
@@ -134,12 +139,7 @@ def test_race_across_two_server_processes(backend):
     try:
         api = Api(srv.url)
         api.reset()
-        workers = [api.worker(LUCKNOW[0] + 0.002 * i, LUCKNOW[1]) for i in range(8)]
-        citizens = [api.citizen() for _ in range(64)]
-        with ThreadPoolExecutor(64) as ex:
-            rs = list(ex.map(lambda c: api.book(c, key=uuid.uuid4().hex), citizens))
-        assert all(r.status_code == 201 for r in rs), [r.text for r in rs if r.status_code != 201][:3]
-        offered = [r.json()["worker_id"] for r in rs if r.json()["status"] == "offered"]
+        workers, offered = race_64_bookings(api)
         assert sorted(offered) == sorted(w["id"] for w in workers)
         assert api.invariants()["ok"]
     finally:
