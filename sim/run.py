@@ -78,13 +78,12 @@ def collect_tables(m: Model) -> dict[str, pd.DataFrame]:
         "citizen_id": np.arange(n, dtype=np.int64),
     })
     o = m.offers
-    offers = pd.DataFrame({
-        "booking_id": np.frombuffer(o.booking, dtype=np.int64) if len(o.booking) else np.zeros(0, np.int64),
-        "worker_id": np.frombuffer(o.worker, dtype=np.int64) if len(o.worker) else np.zeros(0, np.int64),
-        "offered_min": np.frombuffer(o.offered, dtype=np.float64) if len(o.offered) else np.zeros(0),
-        "responded_min": np.frombuffer(o.responded, dtype=np.float64) if len(o.responded) else np.zeros(0),
-        "outcome": np.array(OUTCOMES, dtype=object)[np.frombuffer(o.outcome, dtype=np.int8).astype(int)]
-        if len(o.outcome) else np.zeros(0, dtype=object),
+    offers = pd.DataFrame({  # array.array buffers keep their C types, empty or not
+        "booking_id": np.asarray(o.booking),
+        "worker_id": np.asarray(o.worker),
+        "offered_min": np.asarray(o.offered),
+        "responded_min": np.asarray(o.responded),
+        "outcome": np.array(OUTCOMES, dtype=object)[np.asarray(o.outcome, dtype=np.int64)],
     })
     workers = m.wf.frame([d.name for d in m.districts], m.cat.keys)
     st = m.state
