@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -76,15 +77,37 @@ def on_init(environment: Any, **_: Any) -> None:
             if not isinstance(environment.runner, WorkerRunner):
                 _preload(environment)
     except ScenarioError as e:
-        fail(str(e))
+        fail(str(e), forked=isinstance(environment.runner, MasterRunner))
     if isinstance(environment.runner, WorkerRunner):
         environment.runner.register_message(SETUP_MSG, _on_setup_message)
 
 
-def fail(message: str) -> None:
-    """End the whole run now with exit status 2 and one line (no traceback, no idle run time)."""
+def fail(message: str, forked: bool = False) -> None:
+    """End the whole run now with exit status 2 and one line (no traceback, no idle run time).
+
+    A master first ends the worker processes ``--processes`` forked from it and reaps them,
+    then leaves without Locust's exit handlers (which would wait for them again).
+    """
+    if forked:
+        _end_forked_workers()
     print(f"error: {message}", file=sys.stderr, flush=True)
+    if forked:
+        sys.stdout.flush()
+        os._exit(2)
     sys.exit(2)
+
+
+def _end_forked_workers() -> None:
+    """SIGTERM the worker processes ``--processes`` forked from this one (they shut down cleanly)."""
+    import psutil
+
+    kids = psutil.Process().children()
+    for k in kids:
+        k.terminate()
+    _, alive = psutil.wait_procs(kids, timeout=3)
+    for k in alive:  # one still busy in its own shutdown, talking to a master that is gone
+        k.kill()
+    psutil.wait_procs(alive, timeout=2)
 
 
 def _preload(environment: Any) -> None:
