@@ -246,9 +246,9 @@ def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
 
 def run(args: argparse.Namespace, command: str) -> int:
     """Simulate, export the trace, print its size by action."""
-    from sim.cli_run import scenario_overrides
+    from cli.args import scenario_overrides
     from sim.config import load_scenario
-    from sim.run import run_one
+    from sim.runner import run_one
 
     sc = load_scenario(args.scenario, scenario_overrides(args))
     res = run_one(sc)
