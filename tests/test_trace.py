@@ -8,7 +8,7 @@ import pytest
 
 from sim.config import load_scenario
 from sim.errors import ScenarioError
-from sim.run import run_one
+from sim.runner import run_one
 from sim.trace import ACTION_RANK, COLUMNS, build_trace, partition, read_trace, write_trace
 
 SMALL = ["horizon_days=1", "demand.scale=40", "geography.districts=[Lucknow, Kanpur Nagar]",
