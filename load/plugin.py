@@ -30,7 +30,7 @@ from load.setup import check_loopback, ids_from_message, ids_to_message, preload
 from load.shape import curve_for_scenario
 from load.slo import Limits, Observed, violations
 from load.state import STATE
-from sim.errors import ScenarioError
+from sim.errors import InputError
 from sim.trace import read_trace
 
 log = logging.getLogger("sewamitra.load")
@@ -76,7 +76,7 @@ def on_init(environment: Any, **_: Any) -> None:
             _load_trace(opts.trace, opts.days)
             if not isinstance(environment.runner, WorkerRunner):
                 _preload(environment)
-    except ScenarioError as e:
+    except InputError as e:
         fail(str(e), forked=isinstance(environment.runner, MasterRunner))
     if isinstance(environment.runner, WorkerRunner):
         environment.runner.register_message(SETUP_MSG, _on_setup_message)
@@ -113,7 +113,7 @@ def _end_forked_workers() -> None:
 def _preload(environment: Any) -> None:
     opts = environment.parsed_options
     if not environment.host:
-        raise ScenarioError("--host: a trace replay needs the deployment's URL")
+        raise InputError("--host: a trace replay needs the deployment's URL")
     t = time.perf_counter()
     assert STATE.trace is not None and STATE.profile is not None
     STATE.ids = preload(environment.host, STATE.trace, STATE.profile, opts.admin_token or None)

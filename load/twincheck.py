@@ -35,7 +35,7 @@ import pandas as pd
 from load.actions import HELD
 from load.profile import Profile, dig
 from load.setup import send
-from sim.errors import ScenarioError
+from sim.errors import InputError
 
 METRICS = ("created", "offered", "accepted", "completed", "cancelled", "unfulfilled")
 #: Metrics with a tolerance, hence a verdict (``accepted`` is shown, not judged).
@@ -81,7 +81,7 @@ def parse_tolerances(items: list[str]) -> tuple[dict[str, Tolerance], float]:
             a, _, r = val.partition(":")
             tol[key] = Tolerance(float(a), float(r or 0))
         except (KeyError, ValueError):
-            raise ScenarioError(f"--tolerance: {item!r}: expected metric=ABS:REL with metric in "
+            raise InputError(f"--tolerance: {item!r}: expected metric=ABS:REL with metric in "
                                 f"{', '.join(JUDGED)}, or same_worker=SHARE") from None
     return tol, same
 
@@ -138,7 +138,7 @@ def read_replay_log(prefix: str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """The replay's booking log (all parts), live worker id map and summary written by the locustfile."""
     files = sorted(glob.glob(f"{prefix}_replay.csv") + glob.glob(f"{prefix}_replay.part*.csv"))
     if not files:
-        raise ScenarioError(f"--locust-csv: no replay log {prefix}_replay*.csv (run locust with --csv {prefix})")
+        raise InputError(f"--locust-csv: no replay log {prefix}_replay*.csv (run locust with --csv {prefix})")
     log = pd.concat([pd.read_csv(f, dtype={"live_id": str}) for f in files], ignore_index=True)
     wfile = Path(f"{prefix}_workers.csv")
     workers = (pd.read_csv(wfile, dtype={"live_id": str}) if wfile.exists()
@@ -190,7 +190,7 @@ def deployment_config(c: httpx.Client, prof: Profile, admin_token: str | None) -
         return {}, f"profile {prof.name!r} has no config read"
     try:
         body = send(c, prof, prof.config.call, {}, admin_token, "config")
-    except ScenarioError as e:
+    except InputError as e:
         return {}, str(e)
     return {k: dig(body, p) for k, p in prof.config.fields.items()}, ""
 
