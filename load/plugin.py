@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import gevent
 import pandas as pd
 from locust import LoadTestShape, events
 from locust.runners import MasterRunner, WorkerRunner
@@ -58,6 +59,9 @@ def add_options(parser: Any) -> None:
     g.add_argument("--max-p99-ms", type=float, default=2000.0, help="SLO: largest p99 response time [ms]")
     g.add_argument("--max-lag-p99-ms", type=float, default=1000.0, help="SLO: largest p99 schedule lag [ms]")
     g.add_argument("--allow-remote-host", action="store_true", help="allow a non-loopback --host")
+    g.add_argument("--measure-after", type=float, default=0.0,
+                   help="reset statistics and lag this many wall seconds after the schedule starts "
+                        "(single process; capacity steps measure their window, not the lead-in) [s]")
     # The target profile is Locust's own --profile (a label of the test run): load/profiles/NAME.yaml
     # or a YAML path, default "reference".
 
@@ -154,7 +158,17 @@ def on_test_start(environment: Any, **_: Any) -> None:
             runner.send_message(SETUP_MSG, msg, client_id=cid)
     else:
         STATE.part, STATE.parts = 0, 1
+        if opts.measure_after > 0:
+            gevent.spawn_later(max(0.0, STATE.t0 + opts.measure_after - time.time()), _reset_stats, environment)
     STATE.ready.set()
+
+
+def _reset_stats(environment: Any) -> None:
+    """Forget what was measured so far (Locust statistics and schedule lag)."""
+    environment.stats.reset_all()
+    for r in STATE.replayers:
+        r.lag = LagHistogram.empty()
+    log.info("statistics reset: measuring from now on")
 
 
 @events.report_to_master.add_listener
