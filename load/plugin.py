@@ -249,6 +249,7 @@ def on_quitting(environment: Any, **_: Any) -> None:
         if STATE.log_path:  # read back by the twin check to explain disagreements
             Path(STATE.log_path.removesuffix(".csv") + "_summary.json").write_text(json.dumps(
                 {"lag": s, "profile": STATE.profile.name if STATE.profile else None, "meta": STATE.meta,
+                 "speedup": opts.speedup,
                  **summed}, indent=2, sort_keys=True, default=str))
     bad = violations(obs, lim)
     for v in bad:

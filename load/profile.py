@@ -160,7 +160,7 @@ class ConfigRead(_Strict):
 
     call: Call
     fields: dict[Literal["policy", "policy_params", "radius_km", "accept_timeout_min", "retry_interval_min",
-                         "max_search_min", "scenario", "seed"], str]
+                         "max_search_min", "max_offers", "time_scale", "scenario", "seed"], str]
 
 
 class Profile(_Strict):
@@ -177,7 +177,6 @@ class Profile(_Strict):
     booking: BookingView = BookingView()
     diverged_status: list[int] = Field(default_factory=lambda: [409])
     config: ConfigRead | None = None
-    stats: Call | None = None
     live_state: Literal["endpoint", "replay_log"] = "endpoint"
 
     @model_validator(mode="after")

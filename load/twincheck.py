@@ -40,8 +40,8 @@ from sim.errors import InputError
 METRICS = ("created", "offered", "accepted", "completed", "cancelled", "unfulfilled")
 #: Metrics with a tolerance, hence a verdict (``accepted`` is shown, not judged).
 JUDGED = ("created", "offered", "completed", "cancelled", "unfulfilled")
-CONFIG_KEYS = ("policy", "radius_km", "accept_timeout_min", "retry_interval_min", "max_search_min", "scenario",
-               "seed")
+CONFIG_KEYS = ("policy", "radius_km", "accept_timeout_min", "retry_interval_min", "max_search_min", "max_offers",
+               "time_scale", "scenario", "seed")
 
 
 @dataclass(frozen=True)
@@ -195,12 +195,11 @@ def deployment_config(c: httpx.Client, prof: Profile, admin_token: str | None) -
     return {k: dig(body, p) for k, p in prof.config.fields.items()}, ""
 
 
-def trace_config(meta: dict) -> dict[str, Any]:
-    """The twin's configuration from the trace's metadata."""
+def trace_config(meta: dict, speedup: float | None = None) -> dict[str, Any]:
+    """The twin's configuration from the trace's metadata; ``time_scale`` is the replay's speedup."""
     params = dict(meta.get("policy_params") or {})
-    return {"policy": meta.get("policy"), "policy_params": params, "radius_km": params.get("radius_km"),
-            "accept_timeout_min": meta.get("accept_timeout_min"), "retry_interval_min": meta.get("retry_interval_min"),
-            "max_search_min": meta.get("max_search_min"), "scenario": meta.get("scenario"), "seed": meta.get("seed")}
+    out = {k: meta.get(k) for k in CONFIG_KEYS}
+    return out | {"policy_params": params, "radius_km": params.get("radius_km"), "time_scale": speedup}
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -221,7 +220,7 @@ def config_mismatches(live: dict[str, Any], twin: dict[str, Any]) -> tuple[list[
         if a is None or b is None:
             unknown.append(k)
         elif not _same(a, b):
-            bad.append(f"{k}: deployment {a!r}, trace {b!r}")
+            bad.append(f"{k}: deployment {a!r}, {'replay speedup' if k == 'time_scale' else 'trace'} {b!r}")
     return bad, unknown
 
 
