@@ -27,14 +27,17 @@ SPEEDUP = 1440 * 60 / 12  # one simulated day in 12 s
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def trace(tmp_path_factory):
-    out = tmp_path_factory.mktemp("trace") / "trace.parquet"
-    args = [PY, "run_sim.py", "trace", "--scenario", "baseline", "--days", "1", "--out", str(out)]
+def make_trace(out: Path, *options: str) -> Path:
+    args = [PY, "run_sim.py", "trace", "--scenario", "baseline", "--days", "1", "--out", str(out), *options]
     for s in SMALL:
         args += ["--set", s]
     subprocess.run(args, cwd=ROOT, check=True, capture_output=True, timeout=120)
     return out
+
+
+@pytest.fixture(scope="module")
+def trace(tmp_path_factory):
+    return make_trace(tmp_path_factory.mktemp("trace") / "trace.parquet")
 
 
 def other_server(trace: Path, radius_km: float | None = None):
@@ -75,6 +78,19 @@ def test_replay_and_twin_check_agree(trace, tmp_path):
     assert tc.returncode == 0, tc.stdout + tc.stderr
     assert "verdict: AGREE" in tc.stdout and "CONFIGURATION MISMATCH" not in tc.stdout
     assert (tmp_path / "tc" / "twin_check.png").stat().st_size > 1000
+
+
+def test_bookings_only_trace_with_compressed_nights_still_agrees(tmp_path):
+    """Only the workers bookings touch, nights shrunk to a minute: the outcome is the twin's."""
+    tr = make_trace(tmp_path / "small.parquet", "--bookings-only", "--compress-idle", "1")
+    srv, url = other_server(tr)
+    try:
+        res = locust(url, tr, tmp_path / "lc")
+        assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-2000:]
+        tc = twin_check(url, tr, tmp_path / "lc", tmp_path / "tc")
+    finally:
+        srv.shutdown()
+    assert tc.returncode == 0, tc.stdout + tc.stderr
 
 
 def test_other_radius_is_a_named_mismatch(trace, tmp_path):
