@@ -76,7 +76,7 @@ def _preload_callers(c: httpx.Client, trace: pd.DataFrame, admin_token: str) -> 
         body = {"citizens": [
             {"name": f"Caller {int(r.citizen_ref)}", "phone": citizen_phone(int(r.citizen_ref)),
              "district": r.district, "lat": float(r.lat), "lon": float(r.lon)}
-            for r in part.itertuples(index=False)]}
+            for r in part.itertuples(index=False)], "origin": "helpline"}
         got = _post(c, "/v1/admin/citizens:bulk", body, admin_token)
         out.update(zip((int(x) for x in part["citizen_ref"]), got["tokens"], strict=True))
     return out
