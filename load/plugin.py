@@ -245,8 +245,8 @@ class SewaShape(LoadTestShape):
 
     def tick(self) -> tuple | None:
         """``(users, spawn_rate, user_classes)`` now, or ``None`` to stop."""
-        from load import users
-
+        # The locustfile's user classes by name (load.users imports this module, not the reverse).
+        users = self.runner.environment.user_classes_by_name
         opts = self.runner.environment.parsed_options
         if opts.run_time and self.get_run_time() > opts.run_time:
             return None  # headless Locust only arms --run-time after a shape ends
@@ -256,13 +256,13 @@ class SewaShape(LoadTestShape):
                 if time.time() > end:
                     return None
             n = self._processes()
-            return (n, float(n), [users.TraceReplayUser])
+            return (n, float(n), [users["TraceReplayUser"]])
         if self._curve is None:
             self._curve = curve_for_scenario(opts.scenario, [], opts.speedup, opts.days, opts.pacing)
         t = self._curve.tick(self.get_run_time())
         if t is None:
             return None
-        return (*t, [users.CitizenUser, users.WorkerUser, users.HelplineAgentUser])
+        return (*t, [users["CitizenUser"], users["WorkerUser"], users["HelplineAgentUser"]])
 
 
 def wait_for_setup(timeout_s: float = 600.0) -> bool:
