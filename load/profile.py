@@ -80,6 +80,8 @@ class Call(_Strict):
         idempotency_key: template of an ``Idempotency-Key`` header (``None``: none).
         returns: variable → dotted path in the JSON response (``{booking_id: data.ref}``).
         name: the request's name in Locust's statistics (default: the path, ``{x}`` → ``[id]``).
+        diverged_status: answers meaning "the live state moved on" for this request (default: the
+            profile's ``diverged_status``), counted as divergences, not failures.
     """
 
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -89,6 +91,7 @@ class Call(_Strict):
     idempotency_key: str | None = None
     returns: dict[str, str] = Field(default_factory=dict)
     name: str | None = None
+    diverged_status: list[int] | None = None
 
     @property
     def label(self) -> str:
