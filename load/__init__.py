@@ -7,9 +7,11 @@ profile (``load.profile``, ``load/profiles/*.yaml``).  Typical use, against the 
 deployment started like the twin (its metadata holds policy, radius, clocks and seed)::
 
     python run_sim.py trace --scenario baseline --days 1 --out trace.parquet
-    SEWAMITRA_ADMIN_TOKEN=... python -m service --port 8000 --policy-params '{"radius_km": 20}'         --time-scale 1440 --rate-limit 0
+    SEWAMITRA_ADMIN_TOKEN=... python -m service --port 8000 --policy-params '{"radius_km": 20}' \
+        --time-scale 1440 --rate-limit 0
     SEWAMITRA_ADMIN_TOKEN=... locust -f locustfile.py --trace trace.parquet --speedup 1440 --csv out/lc
-    SEWAMITRA_ADMIN_TOKEN=... python run_sim.py twin-check --trace trace.parquet         --service-url http://127.0.0.1:8000 --locust-csv out/lc --out out/twin
+    SEWAMITRA_ADMIN_TOKEN=... python run_sim.py twin-check --trace trace.parquet \
+        --service-url http://127.0.0.1:8000 --locust-csv out/lc --out out/twin
     SEWAMITRA_ADMIN_TOKEN=... python run_sim.py capacity --scenario baseline --service-url http://127.0.0.1:8000
 
 Add ``--profile PATH`` for another API, ``--processes N`` (or ``--master`` / ``--worker``) to
