@@ -20,7 +20,7 @@ COMMANDS = {
     "trace": ("sim.trace", "export a simulated timeline as a request trace for load replay"),
     "twin-check": ("load.twincheck", "compare a live deployment's outcome with the twin's"),
     "report": ("reports.cli", "rebuild the HTML report of a saved run"),
-    "plan": ("sim.planner", "fewest workers and agents per district meeting targets"),
+    "plan": ("cli.plan", "launch plan: fewest workers per district and service, helpline agents"),
 }
 
 

@@ -1,12 +1,19 @@
-"""The expansion planner's search: targets, analytic starting points, simulated bisection.
+"""The expansion planner's search: targets, decisions on confidence intervals, bisection.
 
 For one district the categories are independent queues (planning runs give workers a
 single skill), so one simulation evaluates every category at once: each category keeps its
-own bracket ``(lo, hi]`` — ``lo`` fails, ``hi`` meets the targets — and the brackets
-shrink together.  The search starts at an analytic bound (Erlang C at the peak hour) and
-ends when ``hi - 1`` is known to fail, so the answer is the fewest workers that met the
-targets over the planner's replications (common random numbers: the same seeds at every
-probe).
+own bracket ``(lo, hi]`` — ``lo`` is not known to meet the targets, ``hi`` meets them with
+95% confidence — and the brackets shrink together.  A count *meets* the targets when the
+95% confidence interval over replications of every KPI lies on the right side of its
+target (fulfilment's lower bound above, the p90 wait's upper bound below); replications are
+added in batches until each probed count is decided or ``max_reps`` is reached, and a count
+still undecided (a statistical tie) counts as not meeting them, so ties give the larger
+answer.  Every probe uses the same replications (common random numbers: the same demand,
+behaviour draws and — workforce cells are drawn in fixed blocks — the same first workers).
+
+A bracket may start from a floor (the answer at a lower demand): the answer is then the
+smallest count *at or above the floor* that meets the targets, which makes answers along a
+ladder of demand levels non-decreasing by construction.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import pandas as pd
 
 from sim.config import Scenario
 from sim.errors import ScenarioError
+from sim.experiments.stats import Interval, mean_ci
 from sim.helpline.erlang import agents_for_sl
 from sim.metrics import booking_kpis
 
@@ -49,6 +57,15 @@ class Target:
         """True if the KPI is known and on the right side of the target (NaN fails)."""
         v = kpis.get(METRICS[self.metric], float("nan"))
         return bool(np.isfinite(v) and _OPS[self.op](v, self.value))
+
+    def judge(self, ci: Interval) -> str:
+        """``"pass"`` if the whole interval meets the target, ``"fail"`` if none of it does, else ``"tie"``."""
+        if not (np.isfinite(ci.lo) and np.isfinite(ci.hi)):
+            return "tie"
+        good, bad = (ci.lo, ci.hi) if self.op == ">=" else (ci.hi, ci.lo)
+        if _OPS[self.op](good, self.value):
+            return "pass"
+        return "fail" if not _OPS[self.op](bad, self.value) else "tie"
 
     def __str__(self) -> str:
         return f"{self.metric}{self.op}{self.value:g}"
@@ -116,75 +133,139 @@ def analytic_start(rate_per_min: float, service_min: float, targets: tuple[Targe
     return max(n, 1)
 
 
-def category_kpis(bookings: pd.DataFrame, categories: list[str]) -> dict[str, dict[str, float]]:
-    """Pooled KPIs per category of measured bookings (``booking_kpis``)."""
+#: Per-replication KPIs of one category: target metric name → one value per replication.
+RepKpis = dict[str, np.ndarray]
+
+
+def rep_kpis(bookings: pd.DataFrame, categories: list[str]) -> dict[str, dict[str, float]]:
+    """KPIs per category of one replication's measured bookings, keyed by target metric name."""
     groups = dict(tuple(bookings.groupby("category", sort=True)))
     empty = bookings.iloc[0:0]
-    return {c: booking_kpis(groups.get(c, empty)) for c in categories}
+    out = {}
+    for c in categories:
+        k = booking_kpis(groups.get(c, empty))
+        out[c] = {"bookings": float(k["bookings"]), **{m: float(k[key]) for m, key in METRICS.items()}}
+    return out
+
+
+def intervals(kpis: RepKpis) -> dict[str, Interval]:
+    """Mean and 95% CI over replications of every KPI."""
+    return {m: mean_ci(v) for m, v in kpis.items()}
+
+
+def decide(kpis: RepKpis, targets: tuple[Target, ...]) -> str:
+    """``"pass"`` (every target met with 95% confidence), ``"fail"`` (one missed with confidence) or ``"tie"``.
+
+    A category without bookings in any replication has nothing to miss (``"pass"``).
+    """
+    if float(np.sum(kpis.get("bookings", 0.0))) == 0:
+        return "pass"
+    verdicts = [t.judge(mean_ci(kpis.get(t.metric, np.zeros(0)))) for t in targets]
+    if all(v == "pass" for v in verdicts):
+        return "pass"
+    return "fail" if "fail" in verdicts else "tie"
 
 
 @dataclass
 class Bracket:
-    """The search state of one category: ``lo`` fails (0 = no worker), ``hi`` meets targets."""
+    """The search state of one category.
+
+    ``lo`` is the largest count known not to meet the targets (or the floor minus one:
+    counts below the floor are never answers); ``hi`` the smallest known to meet them.
+    ``at_hi``/``at_lo`` hold the per-replication KPIs there (empty if not simulated).
+    """
 
     start: int
     cap: int
+    floor: int = 1
     lo: int = 0
     hi: int | None = None
-    at_hi: dict[str, float] = field(default_factory=dict)
-    at_lo: dict[str, float] = field(default_factory=dict)
+    at_hi: RepKpis = field(default_factory=dict)
+    at_lo: RepKpis = field(default_factory=dict)
     probes: int = 0
+    last: str = ""
+
+    def __post_init__(self) -> None:
+        self.lo = max(self.lo, self.floor - 1)
+        if self.start > 0:  # 0 = no demand: nobody needed
+            self.start = min(max(self.start, self.floor), self.cap)
 
     @property
     def done(self) -> bool:
-        """Converged (``hi = lo + 1``), or no passing count up to the cap."""
+        """Converged (``hi = lo + 1``), no demand (start 0), or nothing up to the cap meets the targets."""
         if self.start == 0:
             return True
         if self.hi is None:
             return self.lo >= self.cap
         return self.hi - self.lo <= 1
 
+    @property
+    def answer(self) -> int:
+        """Fewest workers meeting the targets (the cap when none does)."""
+        if self.start == 0:
+            return 0
+        return self.hi if self.hi is not None else self.cap
+
     def next_probe(self) -> int:
         """The next worker count to simulate."""
         if self.hi is None:
             if self.probes == 0:
                 return self.start
-            return min(self.cap, max(1, 2 * self.lo))
-        if self.probes == 1 and self.hi == self.start:
-            return self.hi - 1  # the bound passed at once: is one fewer enough too?
+            return min(self.cap, max(self.lo + 1, 2 * self.lo))
         return (self.lo + self.hi) // 2
 
-    def record(self, n: int, ok: bool, kpis: dict[str, float]) -> None:
-        """Update the bracket with the outcome of ``n`` workers."""
+    def record(self, n: int, verdict: str, kpis: RepKpis) -> None:
+        """Update the bracket with the verdict (pass / fail / tie) on ``n`` workers."""
         self.probes += 1
-        if ok:
+        self.last = verdict
+        if verdict == "pass":
             self.hi, self.at_hi = n, kpis
         else:
             self.lo, self.at_lo = max(self.lo, n), kpis
 
 
-def meets(kpis: dict[str, float], targets: tuple[Target, ...]) -> bool:
-    """All targets met; a category without bookings in the runs has nothing to miss."""
-    return kpis.get("bookings", 0) == 0 or all(t.met(kpis) for t in targets)
+#: ``evaluate(counts, replications) -> {category: {metric: value}}`` for each replication.
+Evaluate = Callable[[dict[str, int], range], list[dict[str, dict[str, float]]]]
 
 
-Evaluate = Callable[[dict[str, int]], dict[str, dict[str, float]]]
+@dataclass(frozen=True)
+class Replications:
+    """How many replications a probe gets: ``first``, then ``step`` more while undecided, up to ``most``."""
+
+    first: int = 5
+    step: int = 5
+    most: int = 30
+
+
+def probe(counts: dict[str, int], probing: list[str], targets: tuple[Target, ...], evaluate: Evaluate,
+          reps: Replications) -> tuple[dict[str, RepKpis], dict[str, str]]:
+    """Simulate ``counts`` with replications added until every probed category is decided."""
+    rows: list[dict[str, dict[str, float]]] = []
+    n = 0
+    verdict: dict[str, str] = {}
+    while True:
+        k = reps.first if n == 0 else min(reps.step, reps.most - n)
+        rows += evaluate(counts, range(n, n + k))
+        n += k
+        kpis = {c: {m: np.array([r[c][m] for r in rows]) for m in rows[0][c]} for c in counts}
+        verdict = {c: decide(kpis[c], targets) for c in probing}
+        if n >= reps.most or all(v != "tie" for v in verdict.values()):
+            return kpis, verdict
 
 
 def search(brackets: dict[str, Bracket], targets: tuple[Target, ...], evaluate: Evaluate,
-           max_rounds: int = 60) -> int:
-    """Shrink every bracket; ``evaluate(counts)`` returns pooled KPIs per category.
+           reps: Replications = Replications(), max_rounds: int = 60) -> int:
+    """Shrink every bracket; converged categories stay at their answer while others move.
 
-    Converged categories stay at their answer while the others move.  Returns the number
-    of evaluations made.
+    A tie after ``reps.most`` replications counts as not meeting the targets.  Returns the
+    number of probes (joint evaluations) made.
     """
     rounds = 0
     while rounds < max_rounds and not all(b.done for b in brackets.values()):
-        counts = {c: (b.next_probe() if not b.done else (b.hi if b.hi is not None else b.lo))
-                  for c, b in sorted(brackets.items())}
-        kpis = evaluate(counts)
-        for c, b in sorted(brackets.items()):
-            if not b.done:
-                b.record(counts[c], meets(kpis[c], targets), kpis[c])
+        probing = sorted(c for c, b in brackets.items() if not b.done)
+        counts = {c: (b.next_probe() if not b.done else b.answer) for c, b in sorted(brackets.items())}
+        kpis, verdict = probe(counts, probing, targets, evaluate, reps)
+        for c in probing:
+            brackets[c].record(counts[c], verdict[c], kpis[c])
         rounds += 1
     return rounds
