@@ -94,6 +94,14 @@ def cli_plan(args: argparse.Namespace):
                        "plan_districts": districts, "plan_services": services})
 
 
+def _bar_progress(bar):
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    return update
+
+
 def run(args: argparse.Namespace, command: str) -> int:
     """Plan, write the tables and the report, print the summary; exit status 0."""
     from reports.plan_report import write_plan_report
@@ -113,11 +121,11 @@ def run(args: argparse.Namespace, command: str) -> int:
     if not args.quiet:
         from tqdm import tqdm
 
-        bar = tqdm(total=len({c.district for c in rp.cells}), unit="district", desc="planning", file=sys.stderr)
+        bar = tqdm(unit="task", desc="planning (district x similar services)", file=sys.stderr)
     t0 = time.perf_counter()
     try:
         result = plan(rp, ps, cores=args.cores, dask=args.dask,
-                      progress=(lambda done, total: bar.update(done - bar.n)) if bar is not None else None)
+                      progress=_bar_progress(bar) if bar is not None else None)
     except OSError as e:
         if args.dask:
             raise ScenarioError(f"--dask: cannot reach a scheduler at {args.dask!r} ({e})") from None

@@ -291,3 +291,8 @@ def _planned_scenario(raw: dict[str, Any], setting: Scenario, newly: list[str],
     hl = raw["helpline"]
     raw["helpline"] = {**hl, "agents_by_hour": [a + b for a, b in zip(hl["agents_by_hour"], agents, strict=True)]}
     return validate(raw)
+
+
+def load_planned_scenario(path: str | Path, overrides: tuple[str, ...] = ()) -> Scenario:
+    """The scenario ``run --plan PATH`` simulates: the plan's dated changes applied to its scenario."""
+    return resolve_plan(load_plan(path), tuple(overrides)).planned

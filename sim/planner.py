@@ -179,6 +179,13 @@ def rate_groups(rates: dict[str, float], ratio: float = 2.0) -> list[list[str]]:
     return groups
 
 
+def district_groups(setting: Scenario, district: str, cells: Sequence[Cell]) -> list[list[Cell]]:
+    """The cells of one district in groups of similar demand (each group shares its runs)."""
+    by_cat = {c.category: c for c in cells}
+    rates = {c.category: rate_per_year(setting, district, c.category) * c.growth for c in cells}
+    return [[by_cat[k] for k in group] for group in rate_groups(rates)]
+
+
 def plan_district(setting: Scenario, today: Scenario, district: str, cells: Sequence[Cell],
                   ps: PlanSettings) -> list[dict[str, Any]]:
     """Rows of the plan for one district (one per cell), in groups of similar demand.
@@ -186,13 +193,19 @@ def plan_district(setting: Scenario, today: Scenario, district: str, cells: Sequ
     ``setting`` is the scenario the plan sizes (its services bookable), ``today`` the one
     before the plan (for the workers there today).
     """
-    by_cat = {c.category: c for c in cells}
-    rates = {c.category: rate_per_year(setting, district, c.category) * c.growth for c in cells}
-    rows = {}
-    for group in rate_groups(rates):
-        for row in plan_group(setting, today, district, [by_cat[k] for k in group], ps):
-            rows[row["category"]] = row
+    rows = {r["category"]: r for g in district_groups(setting, district, cells)
+            for r in plan_group(setting, today, district, g, ps)}
     return [rows[c.category] for c in cells]
+
+
+def group_days(setting: Scenario, district: str, cells: Sequence[Cell], ps: PlanSettings) -> float:
+    """Measured days per run of a group: long enough for ``rep_bookings`` of its rarest cell at the first level."""
+    first = min(ladder([c.growth for c in cells]))
+    rates = [rate_per_year(setting, district, c.category) * min(first, c.growth) for c in cells]
+    rarest = min((r for r in rates if r > 0), default=0.0)
+    if rarest <= 0:
+        return ps.max_days
+    return min(max(ps.min_days, math.ceil(ps.rep_bookings * 365 / rarest)), ps.max_days)
 
 
 def plan_group(setting: Scenario, today: Scenario, district: str, cells: Sequence[Cell],
@@ -200,10 +213,7 @@ def plan_group(setting: Scenario, today: Scenario, district: str, cells: Sequenc
     """Rows of cells of one district planned in shared runs, searched along the demand ladder."""
     base = {c.category: rate_per_year(setting, district, c.category) for c in cells}
     levels = ladder([c.growth for c in cells])
-    first = {c.category: min(levels[0], c.growth) for c in cells}
-    rarest = min((base[k] * first[k] for k in base if base[k] > 0), default=0.0)
-    days = ps.max_days if rarest <= 0 else min(max(ps.min_days, math.ceil(ps.rep_bookings * 365 / rarest)),
-                                               ps.max_days)
+    days = group_days(setting, district, cells, ps)
     floor = {c.category: 1 for c in cells}
     brackets: dict[str, Bracket] = {}
     sc_c = setting
@@ -254,25 +264,34 @@ def _evaluator(sc_c: Scenario, district: str, seed: int):
     return lambda counts, reps: evaluate_counts(sc_c, district, counts, seed, reps)
 
 
-def _district_task(args: tuple[Scenario, Scenario, str, tuple[Cell, ...], PlanSettings]) -> list[dict[str, Any]]:
-    return plan_district(*args)
+def _group_task(args: tuple[Scenario, Scenario, str, list[Cell], PlanSettings]) -> list[dict[str, Any]]:
+    return plan_group(*args)
 
 
 def plan(rp: ResolvedPlan, ps: PlanSettings, *, cores: int = 1, dask: Any = None,
          progress: Progress | None = None, helpline_reps: int = 2) -> PlanResult:
-    """Plan workers for every cell of ``rp`` (districts in parallel) and helpline agents.
+    """Plan workers for every cell of ``rp`` and helpline agents.
 
-    The same result for any ``cores`` or Dask cluster: each district is one task with its
-    own seeds.
+    The same result for any ``cores`` or Dask cluster: each group of similar cells of a
+    district is one task with its own runs and seeds.
     """
     from sim.plan_helpline import helpline_plan, plan_calls_per_day
 
     by_district: dict[str, list[Cell]] = {}
     for c in rp.cells:
         by_district.setdefault(c.district, []).append(c)
-    tasks = [(rp.setting, rp.today, d, tuple(cs), ps) for d, cs in sorted(by_district.items())]
-    rows = [r for part in run_tasks(tasks, _district_task, cores, dask, progress) for r in part]
-    workers = pd.DataFrame(rows)
+    tasks = [(rp.setting, rp.today, d, g, ps) for d, cs in sorted(by_district.items())
+             for g in district_groups(rp.setting, d, cs)]
+    # Most work first, so the slowest tasks do not start last.  Work ~ simulated days
+    # (a fixed cost per day) plus bookings; 100 bookings cost about one day's fixed cost x 365.
+    def work(t: tuple[Scenario, Scenario, str, list[Cell], PlanSettings]) -> float:
+        yearly = sum(rate_per_year(rp.setting, t[2], c.category) * c.growth for c in t[3])
+        return group_days(rp.setting, t[2], t[3], ps) * (1.0 + yearly / 100.0)
+
+    order = sorted(range(len(tasks)), key=lambda i: -work(tasks[i]))
+    done = run_tasks([tasks[i] for i in order], _group_task, cores, dask, progress)
+    by_cell = {(r["district"], r["category"]): r for part in done for r in part}
+    workers = pd.DataFrame([by_cell[d, c.category] for d, cs in sorted(by_district.items()) for c in cs])
     meta = {"plan": rp.plan.name, "scenario": rp.setting.name, "targets": ",".join(map(str, ps.targets)),
             "seed": ps.seed, "reps_first": ps.reps.first, "reps_most": ps.reps.most, "min_days": ps.min_days,
             "max_days": ps.max_days, "rep_bookings": ps.rep_bookings, "warmup_days": ps.warmup,

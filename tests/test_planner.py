@@ -244,3 +244,24 @@ def test_cli_plan_file_writes_tables_map_summary_and_html(tmp_path):
     hl = pd.read_csv(out / "plan_helpline.csv")
     assert list(hl["hour"]) == list(range(24)) and (hl.loc[hl["agents_today"] == 0, "agents_needed"] == 0).all()
     assert "Lucknow" in p.stdout and "bookings a year" in p.stdout and "helpline calls a day" in p.stdout
+
+
+def test_planned_scenario_simulates_the_dates(tmp_path):
+    import yaml
+
+    from sim.plan_file import load_planned_scenario
+    from sim.run import run_one
+
+    f = tmp_path / "p.yaml"
+    f.write_text(yaml.safe_dump({"name": "dated", "set": {"geography.districts": ["Ballia", "Mau"],
+                                                          "horizon_days": 60, "demand.scale": 40},
+                                 "changes": [{"date": "2025-08-01", "enable": ["caregiver"], "districts": ["Ballia"]},
+                                             {"date": "2025-08-15", "demand_growth": 3.0, "districts": ["Mau"],
+                                              "services": ["electrician"]}]}))
+    sc = load_planned_scenario(f, ("money.enabled=false", "helpline.enabled=false"))
+    bk = run_one(sc, 3, 0).tables["bookings"]
+    care = bk[bk["category"] == "caregiver"]
+    assert len(care) > 0 and set(care["district"]) == {"Ballia"} and care["created_min"].min() >= 31 * 1440
+    el = bk[(bk["category"] == "electrician") & (bk["district"] == "Mau")]
+    before, after = (el["created_min"] < 45 * 1440).sum() / 45, (el["created_min"] >= 45 * 1440).sum() / 15
+    assert after > 2 * before  # x3 from 15 August (Poisson noise allowed)
