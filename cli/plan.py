@@ -10,11 +10,11 @@ them (``plan_summary.txt``, ``plan_map.png``, ``plan_report.html``).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-from sim.errors import ScenarioError
+from cli.args import add_out, add_quiet, add_scenario, progress_bar
+from sim.errors import InputError
 
 DEFAULT_TARGET = "fulfilment>=0.8,p90_wait_min<=60"
 
@@ -22,7 +22,7 @@ DEFAULT_TARGET = "fulfilment>=0.8,p90_wait_min<=60"
 def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
     """Options of ``plan``."""
     p.add_argument("plan", nargs="?", help="launch plan YAML (a path, or a name in plans/)")
-    p.add_argument("--scenario", default="baseline", help="scenario without a plan file (name or YAML path)")
+    add_scenario(p, days=False, seed=True)  # --scenario (without a plan file), --set, --seed
     p.add_argument("--target", help=f"targets met with 95%% confidence, e.g. '{DEFAULT_TARGET}' (the default "
                                     "unless the plan file names one); metrics: fulfilment, p50_wait_min, "
                                     "p90_wait_min, mean_wait_min")
@@ -39,32 +39,29 @@ def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
                    help="runs are lengthened (up to --max-days) until a replication expects this many "
                         "bookings of its rarest cell")
     p.add_argument("--warmup", type=float, default=0.0, help="warm-up excluded from KPIs [days]")
-    p.add_argument("--seed", type=int, help="root seed (default the scenario's)")
     p.add_argument("--max-workers", type=int, default=500, help="most active workers tried per cell")
     p.add_argument("--cores", type=int, default=1, help="local processes planning districts in parallel")
     p.add_argument("--dask", metavar="ADDRESS", help="plan districts on a Dask cluster (scheduler address)")
-    p.add_argument("--out", help="output folder (default runs/plan-<plan>)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a field of the plan's scenario (repeatable)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_out(p, "runs/plan-<plan name>")
+    add_quiet(p)
 
 
 def _check(args: argparse.Namespace) -> None:
     if args.demand_growth <= 0:
-        raise ScenarioError("--demand-growth: must be > 0")
+        raise InputError("--demand-growth: must be > 0")
     if not 2 <= args.reps <= args.max_reps:
-        raise ScenarioError("--reps: must be >= 2 and at most --max-reps")
+        raise InputError("--reps: must be >= 2 and at most --max-reps")
     if args.days <= 0 or args.max_days < args.days:
-        raise ScenarioError("--days: must be > 0 and at most --max-days")
+        raise InputError("--days: must be > 0 and at most --max-days")
     if args.warmup < 0:
-        raise ScenarioError("--warmup: must be >= 0")
+        raise InputError("--warmup: must be >= 0")
     if args.max_days + args.warmup > 3650:  # the scenario's horizon limit
-        raise ScenarioError("--max-days: with --warmup at most 3650 days")
+        raise InputError("--max-days: with --warmup at most 3650 days")
     for name in ("rep_bookings", "max_workers", "cores"):
         if getattr(args, name) < 1:
-            raise ScenarioError(f"--{name.replace('_', '-')}: must be >= 1")
+            raise InputError(f"--{name.replace('_', '-')}: must be >= 1")
     if args.seed is not None and args.seed < 0:
-        raise ScenarioError("--seed: must be a non-negative integer")
+        raise InputError("--seed: must be a non-negative integer")
 
 
 def cli_plan(args: argparse.Namespace):
@@ -81,25 +78,17 @@ def cli_plan(args: argparse.Namespace):
         districts = [s.strip() for s in args.districts.split(",") if s.strip()]
         for d in districts:
             if d not in district_names():
-                raise ScenarioError(f"--districts: unknown district {d!r}")
+                raise InputError(f"--districts: unknown district {d!r}")
     services = [s.strip() for s in args.services.split(",") if s.strip()] if args.services else []
     for s in services:
         if s not in sc.catalog:
-            raise ScenarioError(f"--services: unknown category {s!r} (known: {', '.join(sc.catalog)})")
+            raise InputError(f"--services: unknown category {s!r} (known: {', '.join(sc.catalog)})")
     changes = [{"date": sc.start_date, "demand_growth": 1.0, "districts": districts, "services": services}]
     new = [s for s in services if not sc.catalog[s].enabled]
     if new:
         changes.append({"date": sc.start_date, "enable": new, "districts": districts})
     return parse_plan({"name": f"{sc.name}-cli", "scenario": args.scenario, "changes": changes,
                        "plan_districts": districts, "plan_services": services})
-
-
-def _bar_progress(bar):
-    def update(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
-
-    return update
 
 
 def run(args: argparse.Namespace, command: str) -> int:
@@ -117,22 +106,14 @@ def run(args: argparse.Namespace, command: str) -> int:
                       seed=rp.setting.seed if args.seed is None else args.seed, min_days=args.days,
                       rep_bookings=args.rep_bookings, max_days=args.max_days, warmup=args.warmup,
                       cap=args.max_workers)
-    bar = None
-    if not args.quiet:
-        from tqdm import tqdm
-
-        bar = tqdm(unit="task", desc="planning (district x similar services)", file=sys.stderr)
     t0 = time.perf_counter()
     try:
         result = plan(rp, ps, cores=args.cores, dask=args.dask,
-                      progress=_bar_progress(bar) if bar is not None else None)
+                      progress=progress_bar(args.quiet, "planning (district x similar services)", "task"))
     except OSError as e:
         if args.dask:
-            raise ScenarioError(f"--dask: cannot reach a scheduler at {args.dask!r} ({e})") from None
+            raise InputError(f"--dask: cannot reach a scheduler at {args.dask!r} ({e})") from None
         raise
-    finally:
-        if bar is not None:
-            bar.close()
     result.meta["wall_s"] = round(time.perf_counter() - t0, 1)
     result.meta["demand_growth"] = args.demand_growth
     name = f"plan-{pf.name}" + (f"-x{args.demand_growth:g}" if args.demand_growth != 1 else "")

@@ -35,7 +35,7 @@ import yaml
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from sim.config import Scenario, _deep_merge, load_scenario, validate
-from sim.errors import ScenarioError
+from sim.errors import InputError, ScenarioError
 from sim.geography import district_names, load_districts
 from sim.schema import StrictModel
 
@@ -127,20 +127,20 @@ class ResolvedPlan:
     agents_added: tuple[int, ...]
 
 
-def _error(e: ValidationError, prefix: str) -> ScenarioError:
+def _error(e: ValidationError, prefix: str) -> InputError:
     err = e.errors()[0]
     cause = (err.get("ctx") or {}).get("error")
     loc = ".".join(str(x) for x in (prefix, *err["loc"]) if x != "")
     if isinstance(cause, ScenarioError):
-        return ScenarioError(f"{prefix}: {cause}")
+        return InputError(f"{prefix}: {cause}")
     msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
-    return ScenarioError(f"{loc}: {msg}")
+    return InputError(f"{loc}: {msg}")
 
 
 def parse_plan(raw: Any) -> PlanFile:
     """Validate a raw mapping into a ``PlanFile``; errors name the field (``plan.changes.0.date``)."""
     if not isinstance(raw, dict):
-        raise ScenarioError("plan: must be a mapping at the top level")
+        raise InputError("plan: must be a mapping at the top level")
     try:
         return PlanFile(**raw)
     except ValidationError as e:
@@ -153,11 +153,11 @@ def load_plan(path: str | Path) -> PlanFile:
     if not p.is_file() and (PLAN_DIR / f"{path}.yaml").is_file():
         p = PLAN_DIR / f"{path}.yaml"
     if not p.is_file():
-        raise ScenarioError(f"plan: cannot read {str(path)!r} (no such file)")
+        raise InputError(f"plan: cannot read {str(path)!r} (no such file)")
     try:
         raw = yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
-        raise ScenarioError(f"plan: {p.name} is not valid YAML: {str(e).splitlines()[0]}") from None
+        raise InputError(f"plan: {p.name} is not valid YAML: {str(e).splitlines()[0]}") from None
     return parse_plan(raw)
 
 
@@ -182,17 +182,17 @@ def _check_names(plan: PlanFile, sc: Scenario) -> None:
     for i, ch in enumerate(plan.changes):
         for d in ch.districts:
             if d not in known:
-                raise ScenarioError(f"plan.changes.{i}.districts: unknown district {d!r}")
+                raise InputError(f"plan.changes.{i}.districts: unknown district {d!r}")
         for field in ("enable", "services"):
             for s in getattr(ch, field):
                 if s not in sc.catalog:
-                    raise ScenarioError(f"plan.changes.{i}.{field}: unknown service {s!r}")
+                    raise InputError(f"plan.changes.{i}.{field}: unknown service {s!r}")
     for d in plan.plan_districts:
         if d not in known:
-            raise ScenarioError(f"plan.plan_districts: unknown district {d!r}")
+            raise InputError(f"plan.plan_districts: unknown district {d!r}")
     for s in plan.plan_services:
         if s not in sc.catalog:
-            raise ScenarioError(f"plan.plan_services: unknown service {s!r}")
+            raise InputError(f"plan.plan_services: unknown service {s!r}")
 
 
 def expected_active(sc: Scenario, district: str, category: str) -> float:
@@ -217,11 +217,11 @@ def resolve_plan(plan: PlanFile, overrides: tuple[str, ...] = (), extra_growth: 
     try:
         raw = _apply_set(raw, plan)
     except AttributeError:
-        raise ScenarioError("plan.set: a dotted key goes through a non-mapping field") from None
+        raise InputError("plan.set: a dotted key goes through a non-mapping field") from None
     try:
         sc_set = validate(raw)
     except ScenarioError as e:
-        raise ScenarioError(f"plan.set: {e}") from None
+        raise InputError(f"plan.set: {e}") from None
     start = sc_set.start_date
     day = {i: max(0.0, float((ch.date - start).days)) for i, ch in enumerate(plan.changes)}
     everywhere = tuple(district_names())
@@ -259,7 +259,7 @@ def resolve_plan(plan: PlanFile, overrides: tuple[str, ...] = (), extra_growth: 
         and (s in bookable) and ((s not in newly) or (d, s) in enabled_day)
     )
     if not cells:
-        raise ScenarioError("plan.changes: no district × service to plan (nothing enabled, grown or recruited)")
+        raise InputError("plan.changes: no district × service to plan (nothing enabled, grown or recruited)")
     planned = _planned_scenario(raw, setting, newly, enabled_day, recruits, agents, day, plan)
     return ResolvedPlan(plan, sc_set, setting, planned, cells, tuple(agents))
 

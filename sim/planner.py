@@ -131,7 +131,7 @@ def evaluate_counts(sc_plan: Scenario, district: str, counts: dict[str, int], se
     Only the bookings table is built (the other tables of ``run_one`` are not needed here).
     """
     from sim.model import Model
-    from sim.run import bookings_table
+    from sim.runner import bookings_table
     from sim.seeds import Streams
 
     wf = sc_plan.workforce.model_copy(update={"active_counts": {district: dict(sorted(counts.items()))}})

@@ -250,7 +250,7 @@ def test_planned_scenario_simulates_the_dates(tmp_path):
     import yaml
 
     from sim.plan_file import load_planned_scenario
-    from sim.run import run_one
+    from sim.runner import run_one
 
     f = tmp_path / "p.yaml"
     f.write_text(yaml.safe_dump({"name": "dated", "set": {"geography.districts": ["Ballia", "Mau"],
