@@ -265,3 +265,12 @@ def test_planned_scenario_simulates_the_dates(tmp_path):
     el = bk[(bk["category"] == "electrician") & (bk["district"] == "Mau")]
     before, after = (el["created_min"] < 45 * 1440).sum() / 45, (el["created_min"] >= 45 * 1440).sum() / 15
     assert after > 2 * before  # x3 from 15 August (Poisson noise allowed)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "plans").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_plan_file_resolves(path):
+    from sim.plan_file import load_plan
+
+    pf = load_plan(path)
+    rp = resolve_plan(pf)
+    assert rp.cells and parse_targets(pf.target or "fulfilment>=0.8")
