@@ -8,10 +8,14 @@ Added calls come from causes, never from a global multiplier:
   recruits (``registered_equivalent`` of the worker table);
 * information calls (``other``) stay as they are.
 
-The calls per booking and per registered worker are today's (the scenario's call mix over
-its bookings and registered workers): :func:`caused_calls_per_day` is the one place that
-turns a demand change into calls, written so that the call-cause model of the history work
-(issue 12) can replace it.  Agents per hour are sized for the busiest day of the horizon:
+:func:`caused_calls_per_day` is the one place that turns a demand change into calls.  With
+the call-cause model of the history work (``helpline.arrivals: causes``,
+``sim.helpline.causes.expected_calls_per_hour``) it uses that model's rates per booking,
+per registration and per registered worker; with fixed arrivals (``calls_per_day`` and
+``type_shares``) it falls back to today's calls of each cause spread evenly over today's
+bookings and registered workers.  Recruits are assumed to register over one year.
+
+Agents per hour are sized for the busiest day of the horizon:
 Erlang A gives a start and ``sim.helpline.staffing.simulated_agents`` corrects it by
 simulation; hours when the helpline is closed today stay closed (calls then hear a
 message) unless the plan adds agents there or after-hours calls queue.
@@ -32,10 +36,25 @@ WORKER_CAUSED = ("worker_registration",)
 
 
 def caused_calls_per_day(today: Scenario, extra_bookings_per_year: float, extra_registered: float) -> dict[str, float]:
-    """Fresh calls a day added by more bookings and more registered workers, by cause [calls/day].
+    """Fresh calls a day added by more bookings and more registered workers, by cause [calls/day]."""
+    hl = today.helpline
+    if getattr(hl, "arrivals", "fixed") == "causes":  # the call-cause model (issue 12)
+        from sim.helpline.causes import expected_calls_per_hour
 
-    Today's calls of each cause are spread evenly over today's bookings (booking-caused) or
-    registered workers (worker-caused); the added calls are those rates times the additions.
+        per_h = expected_calls_per_hour(hl.causes, extra_bookings_per_year / 8760.0,
+                                        today.demand.channel_shares.get("helpline", 0.0),
+                                        extra_registered / 8760.0, extra_registered, adoption=0.0)
+        return {"booking_caused": 24.0 * sum(per_h[t] for t in BOOKING_CAUSED),
+                "worker_caused": 24.0 * sum(per_h[t] for t in (*WORKER_CAUSED, "other")), "information": 0.0}
+    return fixed_mix_calls_per_day(today, extra_bookings_per_year, extra_registered)
+
+
+def fixed_mix_calls_per_day(today: Scenario, extra_bookings_per_year: float,
+                            extra_registered: float) -> dict[str, float]:
+    """The fallback for fixed call arrivals: today's calls of each cause per booking / registered worker.
+
+    Today's booking-type calls are spread evenly over today's bookings and registration
+    calls over today's registered workers; the added calls are those rates times the additions.
     """
     hl = today.helpline
     per_type = {t: hl.calls_per_day * hl.type_shares.get(t, 0.0) for t in hl.type_shares}
