@@ -16,12 +16,22 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
-from sim.experiments.stats import mean_ci
 from sim.plan_file import parse_plan, resolve_plan
-from sim.planner import PlanSettings, evaluate_counts, plan, plan_district, planning_scenario, rate_per_year
-from sim.planner_search import decide, parse_targets
+from sim.planner import (
+    PlanSettings,
+    evaluate_counts,
+    kpi_columns,
+    plan,
+    plan_district,
+    planning_scenario,
+    rate_per_year,
+)
+from sim.planner_search import decide, parse_targets, stack
+
+
+def _cell(c: dict) -> str:
+    return (f"{c['fulfilment']:.3f} [{c['fulfilment_ci_lo']:.3f}, {c['fulfilment_ci_hi']:.3f}] "
+            f"p90 {c['p90_wait_min']:.1f} (<= {c['p90_wait_ci_hi']:.1f}) min")
 
 
 def lucknow(services: list[str], target: str, seed: int, fresh: int) -> int:
@@ -46,20 +56,21 @@ def lucknow(services: list[str], target: str, seed: int, fresh: int) -> int:
                 if m < 1:
                     continue
                 reps = evaluate_counts(sp, "Lucknow", {k: m}, seed + 1000, range(fresh))
-                kp = {x: np.array([r[k][x] for r in reps]) for x in reps[0][k]}
-                check[m] = (decide(kp, targets), mean_ci(kp["fulfilment"]), mean_ci(kp["p90_wait_min"]))
-            v, f, w = check[n]
-            mean_ok = all(t.met({"fulfilment_rate": f.mean, "wait_assign_p90_min": w.mean}) for t in targets)
+                kp = stack([r[k] for r in reps])
+                check[m] = (decide(kp, targets), kpi_columns("", kp))
+            v, c = check[n]
+            mean_ok = all(t.met({"fulfilment_rate": c["fulfilment"], "wait_assign_p90_min": c["p90_wait_min"]})
+                          for t in targets)
             fewer_ok = n - 1 not in check or check[n - 1][0] != "pass"
             mono = n >= last[k]
             ok &= mean_ok and fewer_ok and mono
             last[k] = n
             line = (f"x{g:g} {k:<12} {rate_per_year(rp.setting, 'Lucknow', k) * g:7.1f} bookings/yr  "
-                    f"answer {n:4d}  fresh: fulfilment {f.mean:.3f} [{f.lo:.3f}, {f.hi:.3f}] "
-                    f"p90 {w.mean:6.1f} [{w.lo:6.1f}, {w.hi:6.1f}] ({v})")
+                    f"answer {n:4d} (plan: {row['fulfilment_ci_lo']:.3f}..{row['fulfilment_ci_hi']:.3f})  "
+                    f"fresh: fulfilment {_cell(c)} ({v})")
             if n - 1 in check:
-                v1, f1, w1 = check[n - 1]
-                line += f" | {n - 1}: fulfilment {f1.mean:.3f} [{f1.lo:.3f}, {f1.hi:.3f}] p90 {w1.mean:6.1f} ({v1})"
+                v1, c1 = check[n - 1]
+                line += f" | {n - 1}: fulfilment {_cell(c1)} ({v1})"
             print(line + f"  mean inside {mean_ok}, one fewer not confident {fewer_ok}, monotone {mono}")
         print(f"   planned x{g:g} in {wall:.1f} s", flush=True)
     print("ALL HOLD" if ok else "SOME CHECK FAILED")

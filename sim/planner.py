@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from sim.config import Scenario, validate
+from sim.experiments.stats import mean_ci
 from sim.geography import load_districts
 from sim.plan_file import Cell, ResolvedPlan, expected_active
 from sim.planner_search import (
@@ -37,8 +37,8 @@ from sim.planner_search import (
     Replications,
     Target,
     analytic_start,
-    intervals,
     peak_rate_per_min,
+    pooled_quantile,
     probe,
     rep_kpis,
     search,
@@ -154,14 +154,18 @@ def ladder(growths: Sequence[float]) -> list[float]:
     return [*out, top]
 
 
-def _ci_columns(prefix: str, kpis: dict[str, np.ndarray]) -> dict[str, float]:
-    ci = intervals(kpis) if kpis else {}
+def kpi_columns(prefix: str, kpis: dict[str, Any]) -> dict[str, float]:
+    """Table columns of one count.
+
+    Fulfilment: mean and 95% CI over replications; p90 wait: pooled over replications, with
+    its upper bound (``sim.planner_search.pooled_quantile``) [minutes]; replications.
+    """
     nan = float("nan")
-    f, w = ci.get("fulfilment"), ci.get("p90_wait_min")
+    f = mean_ci(kpis["fulfilment"]) if kpis else None
+    p90, p90_hi = pooled_quantile(kpis, 0.9) if kpis else (nan, nan)
     return {f"{prefix}fulfilment": f.mean if f else nan, f"{prefix}fulfilment_ci_lo": f.lo if f else nan,
-            f"{prefix}fulfilment_ci_hi": f.hi if f else nan, f"{prefix}p90_wait_min": w.mean if w else nan,
-            f"{prefix}p90_wait_ci_hi": w.hi if w else nan,
-            f"{prefix}reps": int(len(kpis["bookings"])) if kpis else 0}
+            f"{prefix}fulfilment_ci_hi": f.hi if f else nan, f"{prefix}p90_wait_min": p90,
+            f"{prefix}p90_wait_ci_hi": p90_hi, f"{prefix}reps": int(len(kpis["bookings"])) if kpis else 0}
 
 
 def rate_groups(rates: dict[str, float], ratio: float = 2.0) -> list[list[str]]:
@@ -251,8 +255,8 @@ def plan_group(setting: Scenario, today: Scenario, district: str, cells: Sequenc
             "extra_active_to_recruit": max(0, b.answer - round(now) - c.recruited),
         }
         row["registered_equivalent"] = math.ceil(row["extra_active_to_recruit"] / setting.workforce.active_share)
-        row.update(_ci_columns("", b.at_hi))
-        row.update(_ci_columns("fewer_", b.at_lo))
+        row.update(kpi_columns("", b.at_hi))
+        row.update(kpi_columns("fewer_", b.at_lo))
         feasible = b.start == 0 or b.hi is not None
         row.update({"feasible": feasible, "undecided_at_cap": not feasible and b.last == "tie", "days": days,
                     "probes": probes})
