@@ -222,19 +222,22 @@ def plan_group(setting: Scenario, today: Scenario, district: str, cells: Sequenc
     brackets: dict[str, Bracket] = {}
     sc_c = setting
     probes = 0
+    share = district_share(setting, district)
+    prev: dict[str, float] = {}
     for level in levels:
         mult = {c.category: min(level, c.growth) for c in cells}
         sc_c = planning_scenario(setting, district, mult, days + ps.warmup, ps.warmup)
-        share = district_share(setting, district)
-        brackets = {}
         for c in cells:
             k = c.category
+            if prev.get(k) == mult[k]:
+                continue  # its demand reached its own multiple at a lower level: answer kept
             demand = base[k] * mult[k] > 0
             start = analytic_start(peak_rate_per_min(sc_c, share, k) * mult[k], setting.catalog[k].service_min,
                                    ps.targets) if demand else 0
             brackets[k] = Bracket(start=start, cap=ps.cap, floor=floor[k]) if demand else Bracket(start=0, cap=ps.cap)
         probes += search(brackets, ps.targets, _evaluator(sc_c, district, ps.seed), ps.reps)
         floor = {k: max(1, b.answer) for k, b in brackets.items()}
+        prev = mult
     # One fewer than the answer, if the search never simulated it (answer at the floor or 1).
     fewer = {k: b.answer - 1 for k, b in brackets.items() if b.answer > 1 and not b.at_lo and b.hi is not None}
     if fewer:
