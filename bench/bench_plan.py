@@ -59,8 +59,7 @@ def lucknow(services: list[str], target: str, seed: int, fresh: int) -> int:
                 kp = stack([r[k] for r in reps])
                 check[m] = (decide(kp, targets), kpi_columns("", kp))
             v, c = check[n]
-            mean_ok = all(t.met({"fulfilment_rate": c["fulfilment"], "wait_assign_p90_min": c["p90_wait_min"]})
-                          for t in targets)
+            mean_ok = all(t.met(c) for t in targets)
             fewer_ok = n - 1 not in check or check[n - 1][0] != "pass"
             mono = n >= last[k]
             ok &= mean_ok and fewer_ok and mono

@@ -19,8 +19,6 @@ ladder of demand levels non-decreasing by construction.
 from __future__ import annotations
 
 import math
-import operator
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,77 +27,47 @@ import numpy as np
 import pandas as pd
 
 from sim.config import Scenario
-from sim.errors import ScenarioError
+from sim.errors import InputError
 from sim.experiments.stats import Interval, mean_ci
 from sim.helpline.erlang import agents_for_sl
 from sim.metrics import booking_kpis
+from sim.targets import Target
+from sim.targets import parse_targets as parse_target_text
 
-#: Target names → summary keys of ``sim.metrics.booking_kpis``.
+#: The planner's target vocabulary → keys of ``sim.metrics.booking_kpis``.
 METRICS = {
     "fulfilment": "fulfilment_rate",
     "p50_wait_min": "wait_assign_p50_min",
     "p90_wait_min": "wait_assign_p90_min",
     "mean_wait_min": "wait_assign_mean_min",
 }
-_OPS = {">=": operator.ge, "<=": operator.le}
 #: Wait quantile implied by each wait target (for the Erlang C starting point).
 _QUANTILE = {"p50_wait_min": 0.5, "p90_wait_min": 0.9, "mean_wait_min": 0.5}
+_VERDICT = {"met": "pass", "missed": "fail", "unsure": "tie"}
 
 
-def judge(op: str, value: float, ci: Interval) -> str:
-    """``"pass"`` if all of ``ci`` is on the right side of ``op value``, ``"fail"`` if none is, else ``"tie"``."""
-    if not (np.isfinite(ci.lo) and np.isfinite(ci.hi)):
-        return "tie"
-    good, bad = (ci.lo, ci.hi) if op == ">=" else (ci.hi, ci.lo)
-    if _OPS[op](good, value):
-        return "pass"
-    return "fail" if not _OPS[op](bad, value) else "tie"
-
-
-@dataclass(frozen=True)
-class Target:
-    """One service target, e.g. ``fulfilment >= 0.95`` or ``p90_wait_min <= 60`` [minutes]."""
-
-    metric: str
-    op: str
-    value: float
-
-    def met(self, kpis: dict[str, float]) -> bool:
-        """True if the KPI is known and on the right side of the target (NaN fails)."""
-        v = kpis.get(METRICS[self.metric], float("nan"))
-        return bool(np.isfinite(v) and _OPS[self.op](v, self.value))
-
-    def judge(self, ci: Interval) -> str:
-        """``"pass"`` if the whole interval meets the target, ``"fail"`` if none of it does, else ``"tie"``."""
-        return judge(self.op, self.value, ci)
-
-    def __str__(self) -> str:
-        return f"{self.metric}{self.op}{self.value:g}"
+def judge(t: Target, ci: Interval) -> str:
+    """``"pass"`` if all of ``ci`` meets ``t``, ``"fail"`` if none of it does, else ``"tie"``."""
+    return _VERDICT[t.verdict(ci.lo, ci.hi)]
 
 
 def parse_targets(text: str) -> tuple[Target, ...]:
-    """``"fulfilment>=0.95,p90_wait_min<=60"`` → targets; bad text is a ``ScenarioError``."""
-    out = []
-    for part in (p.strip() for p in text.split(",")):
-        m = re.fullmatch(r"([a-z0-9_]+)\s*(>=|<=)\s*([0-9.eE+-]+)", part)
-        if not m:
-            raise ScenarioError(f"--target: cannot read {part!r} (expected e.g. fulfilment>=0.95)")
-        name, op, num = m.groups()
-        if name not in METRICS:
-            raise ScenarioError(f"--target: unknown metric {name!r} (known: {', '.join(sorted(METRICS))})")
-        want = "<=" if name != "fulfilment" else ">="
-        if op != want:
-            raise ScenarioError(f"--target: {name} needs {want} (a bound in the useful direction)")
-        try:
-            value = float(num)
-        except ValueError:
-            raise ScenarioError(f"--target: {part!r}: not a number") from None
-        if name == "fulfilment" and not 0 < value <= 1:
-            raise ScenarioError("--target: fulfilment must be in (0, 1]")
-        if name != "fulfilment" and value <= 0:
-            raise ScenarioError(f"--target: {name} must be > 0 minutes")
-        out.append(Target(name, op, value))
-    return tuple(out)
+    """``"fulfilment>=0.8,p90_wait_min<=60"`` → targets (the one grammar of ``sim.targets``).
+
+    The planner also wants each bound in its useful direction and range.
+    """
+    out = tuple(parse_target_text(text, METRICS))
+    if not out:
+        raise InputError("--target: no target given")
+    for t in out:
+        want = "<=" if t.metric != "fulfilment" else ">="
+        if t.op != want:
+            raise InputError(f"--target: {t.metric} needs {want} (a bound in the useful direction)")
+        if t.metric == "fulfilment" and not 0 < t.value <= 1:
+            raise InputError("--target: fulfilment must be in (0, 1]")
+        if t.metric != "fulfilment" and t.value <= 0:
+            raise InputError(f"--target: {t.metric} must be > 0 minutes")
+    return out
 
 
 def peak_rate_per_min(sc: Scenario, district_weight_share: float, category: str) -> float:
@@ -186,8 +154,9 @@ def target_verdict(t: Target, kpis: RepKpis) -> str:
     heavy-tailed (one night's backlog) for a t interval.
     """
     if t.metric in ("p50_wait_min", "p90_wait_min"):
-        return judge("<=", 1.0 - _QUANTILE[t.metric], mean_ci(exceedance(kpis.get("waits", []), t.value)))
-    return t.judge(mean_ci(kpis.get(t.metric, np.zeros(0))))
+        share = Target("share_above_limit", "<=", 1.0 - _QUANTILE[t.metric])
+        return judge(share, mean_ci(exceedance(kpis.get("waits", []), t.value)))
+    return judge(t, mean_ci(kpis.get(t.metric, np.zeros(0))))
 
 
 def decide(kpis: RepKpis, targets: tuple[Target, ...]) -> str:

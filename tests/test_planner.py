@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from sim.config import load_scenario
-from sim.errors import ScenarioError
+from sim.errors import InputError
 from sim.experiments.stats import Interval
 from sim.plan_file import Cell, parse_plan, resolve_plan
 from sim.plan_helpline import BOOKING_CAUSED, caused_calls_per_day, extra_bookings_per_year
@@ -35,6 +35,7 @@ from sim.planner_search import (
     Replications,
     decide,
     exceedance,
+    judge,
     parse_targets,
     pooled_quantile,
     search,
@@ -48,14 +49,14 @@ def test_parse_targets_and_judge_on_intervals():
     t = parse_targets("fulfilment>=0.8, p90_wait_min<=60")
     assert [str(x) for x in t] == ["fulfilment>=0.8", "p90_wait_min<=60"]
     f, w = t
-    assert f.judge(Interval(0.85, 0.81, 0.89, 5)) == "pass"
-    assert f.judge(Interval(0.80, 0.78, 0.82, 5)) == "tie"
-    assert f.judge(Interval(0.70, 0.65, 0.75, 5)) == "fail"
-    assert w.judge(Interval(50, 40, 59, 5)) == "pass" and w.judge(Interval(70, 61, 79, 5)) == "fail"
-    assert f.judge(Interval(0.9, float("nan"), float("nan"), 1)) == "tie"
+    assert judge(f, Interval(0.85, 0.81, 0.89, 5)) == "pass"
+    assert judge(f, Interval(0.80, 0.78, 0.82, 5)) == "tie"
+    assert judge(f, Interval(0.70, 0.65, 0.75, 5)) == "fail"
+    assert judge(w, Interval(50, 40, 59, 5)) == "pass" and judge(w, Interval(70, 61, 79, 5)) == "fail"
+    assert judge(f, Interval(0.9, float("nan"), float("nan"), 1)) == "tie"
     for bad, msg in (("fulfilment>0.9", "cannot read"), ("speed<=3", "unknown metric"),
                      ("p90_wait_min>=60", "needs <="), ("fulfilment>=1.5", "in \\(0, 1\\]")):
-        with pytest.raises(ScenarioError, match=msg):
+        with pytest.raises(InputError, match=msg):
             parse_targets(bad)
 
 
