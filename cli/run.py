@@ -7,12 +7,14 @@ import datetime as dt
 from pathlib import Path
 
 import sim
-from cli.args import add_out, add_quiet, add_scenario, progress_bar, scenario
+from cli.args import add_out, add_quiet, add_scenario, progress_bar, scenario, scenario_overrides
 
 
 def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
     """Options of ``run``."""
     add_scenario(p)
+    p.add_argument("--plan", metavar="PLAN.yaml", help="simulate a launch plan (plans/*.yaml) on its own scenario: "
+                                                       "its dated changes applied (--scenario is then not used)")
     p.add_argument("--replication", type=int, default=0, help="replication number (independent streams)")
     add_out(p, "runs/<scenario>-<seed>-<time>")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
@@ -21,7 +23,12 @@ def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
 
 def run(args: argparse.Namespace, command: str) -> int:
     """Run and write; exit status 0."""
-    sc = scenario(args)
+    if args.plan:
+        from sim.plan_file import load_planned_scenario
+
+        sc = load_planned_scenario(args.plan, tuple(scenario_overrides(args)))
+    else:
+        sc = scenario(args)
     res = sim.run(sc, replication=args.replication,
                   progress=progress_bar(args.quiet, f"{sc.name} seed {sc.seed}", "day"))
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
