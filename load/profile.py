@@ -1,6 +1,7 @@
 """Target profiles: how the trace's actions become HTTP requests of one particular API.
 
-A profile is a YAML file (``load/profiles/<name>.yaml`` or any path) validated here with
+A profile is a YAML file (``load/profiles/<name>.yaml`` or any path; or a Python file
+defining the same structure as a dict ``PROFILE``) validated here with
 pydantic; ``load_profile("reference")`` is the built-in profile of the reference deployment.
 It says, for each trace action, the method, path template, acting identity (its token goes in
 the actor's auth header), body template and where the ids come back; how to preload workers,
@@ -264,10 +265,20 @@ def load_profile(spec: str) -> Profile:
     if not path.is_file():
         known = sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
         raise InputError(f"--profile: no profile {spec!r} (built in: {', '.join(known)}; or a YAML path)")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise InputError(f"--profile: {path}: not YAML: {e}") from None
+    if path.suffix == ".py":  # a Python profile computes its dict (e.g. from an OpenAPI file): PROFILE = {...}
+        import runpy
+
+        try:
+            data = runpy.run_path(str(path)).get("PROFILE")
+        except Exception as e:  # noqa: BLE001 - any error in the user's file is bad input, shown as one line
+            raise InputError(f"--profile: {path}: {type(e).__name__}: {e}") from None
+        if not isinstance(data, dict):
+            raise InputError(f"--profile: {path}: needs a dict named PROFILE")
+    else:
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            raise InputError(f"--profile: {path}: not YAML: {e}") from None
     try:
         return Profile.model_validate(data)
     except ValidationError as e:

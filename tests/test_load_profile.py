@@ -49,6 +49,16 @@ def test_bad_profiles_name_the_field(tmp_path, change, message):
     assert re.search(message, str(e.value)), str(e.value)
 
 
+def test_python_profile(tmp_path):
+    data = yaml.safe_load((PROFILES_DIR / "other.yaml").read_text())
+    p = tmp_path / "mine.py"
+    p.write_text(f"PROFILE = {data!r}\nPROFILE['name'] = 'mine'\n")
+    assert load_profile(str(p)).name == "mine"
+    p.write_text("X = 1\n")
+    with pytest.raises(InputError, match="needs a dict named PROFILE"):
+        load_profile(str(p))
+
+
 def test_missing_profile_lists_the_built_in_ones():
     with pytest.raises(InputError, match="built in: other, reference"):
         load_profile("nope")
