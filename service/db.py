@@ -257,8 +257,13 @@ class Database:
             yield conn
 
     def create_schema(self) -> float:
-        """Create missing tables; return the server epoch [unix seconds], fixed at first creation."""
-        md.create_all(self.engine)
+        """Migrate the schema to the newest revision; return the server epoch [unix seconds].
+
+        The epoch is fixed at the first start.
+        """
+        from service.migrate import upgrade
+
+        upgrade(self.engine)
         with self.write() as conn:
             row = conn.execute(meta.select().where(meta.c.key == "epoch")).first()
             if row is not None:
