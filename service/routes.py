@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, Response
-from sqlalchemy import select, update
 
-from service import bookings, callers, db, money
+from service import bookings, callers, money, people, sql
 from service.admin import add_citizens, add_workers
 from service.auth import require
 from service.deps import ERRORS, Ctx, Id, IdemKey, Who
+from service.dispatch import WORKER
 from service.errors import ApiError, forbidden, not_found, unprocessable
 from service.idempotency import run_once
 from service.reference import in_up
@@ -34,7 +34,6 @@ from service.schemas import (
 )
 
 router = APIRouter(prefix="/v1", responses=ERRORS)
-W, S = db.workers, db.worker_skills
 
 
 def _check_skills(ctx: Ctx, skills: list[str]) -> None:
@@ -63,21 +62,16 @@ def register_citizen(body: CitizenIn, ctx: Ctx) -> dict:
     return {"id": ids[0], "token": toks[0]}
 
 
-def _worker_out(w) -> dict:  # noqa: ANN001
-    return {"id": w.id, "district": w.district, "available": w.available, "lat": w.lat, "lon": w.lon,
-            "active_booking_id": w.active_booking_id}
-
-
 @router.get("/workers/{worker_id}", response_model=WorkerOut, tags=["people"])
 def get_worker(worker_id: Id, ctx: Ctx, who: Who) -> dict:
     """A worker's state, including the booking they hold (the worker themself or the admin)."""
     if not (who.role == "admin" or (who.role == "worker" and who.id == worker_id)):
         raise forbidden("only the worker or the admin may read this worker")
     with ctx.db.read() as conn:
-        w = conn.execute(select(W).where(W.c.id == worker_id)).first()
+        w = sql.first(conn, WORKER, {"wid": worker_id})
     if w is None:
         raise not_found(f"worker {worker_id}")
-    return _worker_out(w)
+    return people.worker_out(w)
 
 
 @router.put("/workers/{worker_id}/status", response_model=WorkerOut, tags=["people"])
@@ -88,20 +82,8 @@ def set_status(worker_id: Id, body: StatusIn, ctx: Ctx, who: Who) -> dict:
         raise forbidden("a worker may only set their own status")
     if not in_up(body.lat, body.lon):
         raise unprocessable(f"lat/lon: ({body.lat}, {body.lon}) is outside Uttar Pradesh")
-    now = time.time()
     with ctx.db.write() as conn:
-        w = conn.execute(select(W).where(W.c.id == worker_id).with_for_update()).first()
-        if w is None:
-            raise not_found(f"worker {worker_id}")
-        vals = {"available": body.available, "lat": body.lat, "lon": body.lon}
-        if body.available and not w.available and w.active_booking_id is None:
-            vals["idle_since_min"] = ctx.disp.now_min(now)
-        conn.execute(update(W).where(W.c.id == worker_id).values(**vals))
-        conn.execute(update(S).where(S.c.worker_id == worker_id).values(lat=body.lat, lon=body.lon))
-        if body.available:
-            ctx.disp.free_worker(conn, worker_id, now)
-        w = conn.execute(select(W).where(W.c.id == worker_id)).one()
-    return _worker_out(w)
+        return people.set_status(ctx, conn, worker_id, body.available, body.lat, body.lon, time.time())
 
 
 @router.post("/bookings", status_code=201, response_model=BookingOut, response_model_exclude_none=True,

@@ -1,0 +1,75 @@
+"""Hand-written SQL for the hot statements, run on the driver's cursor inside the request's transaction.
+
+SQLAlchemy Core builds, caches and post-processes every statement in Python; on the hot path
+(worker status updates, dispatch, booking steps) that cost about two thirds of the server's
+CPU per request.  A :class:`Stmt` is written once with ``:name`` parameters and ``{lock}`` /
+``{skip_locked}`` markers; its text for each database is made once, and :func:`run` hands it
+to the DB-API cursor of the connection that holds the request's transaction (SQLAlchemy still
+opens, commits and rolls back that transaction, so the discipline of ``service.db`` holds).
+Rows come back as named tuples (``row.status``), like SQLAlchemy's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import namedtuple
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+
+_PARAM = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
+_ROWS: dict[tuple[str, ...], type] = {}
+
+
+class Stmt:
+    """One SQL statement with its text per database (``sqlite`` / ``postgresql``)."""
+
+    __slots__ = ("_text",)
+
+    def __init__(self, sql: str) -> None:
+        pg = _PARAM.sub(r"%(\1)s", sql).format(lock=" FOR UPDATE", skip_locked=" FOR UPDATE SKIP LOCKED")
+        self._text = {"sqlite": sql.format(lock="", skip_locked=""), "postgresql": pg}
+
+    def text(self, dialect: str) -> str:
+        """The statement for ``dialect``."""
+        return self._text[dialect]
+
+
+def _row_type(cols: Sequence[Any]) -> type:
+    names = tuple(c[0] for c in cols)
+    t = _ROWS.get(names)
+    if t is None:
+        t = _ROWS[names] = namedtuple("Row", names)  # noqa: PYI024 - fields known only at run time
+    return t
+
+
+def run(conn: Connection, stmt: Stmt, params: dict[str, Any] | None = None) -> Any:
+    """Execute ``stmt`` in ``conn``'s transaction; the DB-API cursor."""
+    dbapi = conn.connection.driver_connection
+    cur = dbapi.cursor()
+    cur.execute(stmt.text(conn.dialect.name), params or {})
+    return cur
+
+
+def all_rows(conn: Connection, stmt: Stmt, params: dict[str, Any] | None = None) -> list[Any]:
+    """Every row, as named tuples."""
+    cur = run(conn, stmt, params)
+    rows = cur.fetchall()
+    if not rows:
+        return []
+    make = _row_type(cur.description)._make
+    return [make(r) for r in rows]
+
+
+def first(conn: Connection, stmt: Stmt, params: dict[str, Any] | None = None) -> Any | None:
+    """The first row as a named tuple, or ``None``."""
+    cur = run(conn, stmt, params)
+    r = cur.fetchone()
+    return None if r is None else _row_type(cur.description)._make(r)
+
+
+def scalar(conn: Connection, stmt: Stmt, params: dict[str, Any] | None = None) -> Any:
+    """The first column of the first row, or ``None``."""
+    r = run(conn, stmt, params).fetchone()
+    return None if r is None else r[0]
