@@ -14,8 +14,6 @@ from service import db, sql
 from service.errors import ApiError, forbidden
 from service.sql import Stmt
 
-ROLES = ("admin", "citizen", "worker", "agent")
-
 
 @dataclass(frozen=True, slots=True)
 class Caller:
