@@ -65,11 +65,11 @@ def all_rows(conn: Connection, stmt: Stmt, params: dict[str, Any] | None = None)
 def first(conn: Connection, stmt: Stmt, params: dict[str, Any] | None = None) -> Any | None:
     """The first row as a named tuple, or ``None``."""
     cur = run(conn, stmt, params)
-    r = cur.fetchone()
-    return None if r is None else _row_type(cur.description)._make(r)
+    rows = cur.fetchall()  # to the end: a statement left half-read may hold SQLite's locks
+    return _row_type(cur.description)._make(rows[0]) if rows else None
 
 
 def scalar(conn: Connection, stmt: Stmt, params: dict[str, Any] | None = None) -> Any:
     """The first column of the first row, or ``None``."""
-    r = run(conn, stmt, params).fetchone()
-    return None if r is None else r[0]
+    rows = run(conn, stmt, params).fetchall()
+    return rows[0][0] if rows else None
