@@ -44,6 +44,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
+from service import sql
+
 #: Bounds on every wait on PostgreSQL: a stuck lock becomes a 503 with ``Retry-After``, not a hang.
 LOCK_TIMEOUT, STATEMENT_TIMEOUT = "5s", "30s"
 ACTIVE = ("offered", "accepted", "in_progress")
@@ -51,6 +53,7 @@ ENDED = ("completed", "cancelled", "unfulfilled")
 STATUSES = ("pending", *ACTIVE, *ENDED)
 
 T = TypeVar("T")
+BEGIN = {mode: sql.Stmt(f"BEGIN {mode}") for mode in ("DEFERRED", "IMMEDIATE")}
 md = MetaData()
 
 meta = Table("meta", md, Column("key", String(32), primary_key=True), Column("value", Text, nullable=False))
@@ -206,8 +209,7 @@ def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        sql.run(conn, BEGIN[conn.get_execution_options().get("sqlite_begin", "DEFERRED")])
 
 
 def _pg_timeouts(engine: Engine) -> None:

@@ -30,6 +30,7 @@ MAX_KEY = 200
 FIND = Stmt("SELECT request_hash, status_code, body FROM idempotency WHERE scope = :scope AND key = :key")
 ADD = Stmt("INSERT INTO idempotency (scope, key, request_hash, state, status_code, body, created_at)"
            " VALUES (:scope, :key, :request_hash, 'done', :status_code, :body, :created_at)")
+SAVEPOINT, ROLLBACK_TO = Stmt("SAVEPOINT idem_effect"), Stmt("ROLLBACK TO SAVEPOINT idem_effect")
 TRY_LOCK = select(func.pg_try_advisory_xact_lock(bindparam("lock")))
 #: Refusals not stored, so a retry may succeed later (state conflicts, rate limits).
 TRANSIENT = (409, 429)
@@ -76,12 +77,13 @@ async def run_once(database: Database, scope: str, key: str | None, route: str, 
                 raise ApiError(422, "Idempotency-Key: already used with a different request")
             return (*_replay(row.status_code, json.loads(row.body)), None)
         refusal, code = None, status
+        sql.run(conn, SAVEPOINT)  # a refusal undoes the effect's partial writes only
         try:
-            with conn.begin_nested():  # a refusal undoes the effect's partial writes only
-                answer = effect(conn)
+            answer = effect(conn)
         except ApiError as e:
             if not 400 <= e.status < 500 or e.status in TRANSIENT:
                 raise
+            sql.run(conn, ROLLBACK_TO)
             refusal, code, answer = e, e.status, {"detail": e.detail}
         sql.run(conn, ADD, {"scope": scope, "key": key, "request_hash": digest, "status_code": code,
                             "body": json.dumps(answer), "created_at": time.time()})

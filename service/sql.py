@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 _PARAM = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
 _ROWS: dict[tuple[str, ...], type] = {}
@@ -45,10 +46,17 @@ def _row_type(cols: Sequence[Any]) -> type:
 
 
 def run(conn: Connection, stmt: Stmt, params: dict[str, Any] | None = None) -> Any:
-    """Execute ``stmt`` in ``conn``'s transaction; the DB-API cursor."""
-    dbapi = conn.connection.driver_connection
-    cur = dbapi.cursor()
-    cur.execute(stmt.text(conn.dialect.name), params or {})
+    """Execute ``stmt`` in ``conn``'s transaction; the DB-API cursor.
+
+    Driver errors come out as SQLAlchemy's (``IntegrityError``, ``OperationalError``...), as
+    from ``conn.execute``, so the app maps them to the same answers (409, 503...).
+    """
+    text = stmt.text(conn.dialect.name)
+    cur = conn.connection.driver_connection.cursor()
+    try:
+        cur.execute(text, params or {})
+    except conn.dialect.loaded_dbapi.Error as e:
+        raise DBAPIError.instance(text, params, e, conn.dialect.loaded_dbapi.Error) from e
     return cur
 
 
