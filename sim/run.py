@@ -21,6 +21,7 @@ from sim.demand import CHANNELS
 from sim.metrics import booking_kpis, district_table, worker_kpis
 from sim.model import OUTCOMES, STATUS, Model
 from sim.seeds import Streams
+from sim.sizing import check_fits
 
 
 @dataclass
@@ -37,6 +38,7 @@ class RunResult:
 def run_one(sc: Scenario, seed: int | None = None, replication: int = 0, progress: bool = False) -> RunResult:
     """Simulate ``sc`` once.  ``seed`` defaults to the scenario's seed."""
     seed = sc.seed if seed is None else int(seed)
+    check_fits(sc)  # refuse before allocating anything (ScenarioError with the estimate)
     t_wall = time.perf_counter()
     m = Model(sc, Streams(seed, replication))
     m.run(progress=progress)
