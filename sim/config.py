@@ -251,7 +251,7 @@ def resolve_path(name_or_path: str | Path) -> Path:
     return cand
 
 
-def _shown(path: Path) -> str:
+def shown_path(path: Path) -> str:
     """How messages name a file: relative to the working folder when inside it."""
     try:
         return str(path.relative_to(Path.cwd()))
@@ -259,14 +259,14 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _parent_path(parent: object, child: Path) -> Path:
+def parent_path(parent: object, child: Path) -> Path:
     """Resolve an ``extends:`` value written in file ``child``.
 
     A path (with a folder or a .yaml suffix) is relative to the file that contains it; a bare
     name is a sibling ``<name>.yaml`` if there is one, else a scenario in ``scenarios/``.
     """
     if not isinstance(parent, str) or not parent.strip():
-        raise ScenarioError(f"extends: in {_shown(child)}: must be one scenario name or path (a string), "
+        raise ScenarioError(f"extends: in {shown_path(child)}: must be one scenario name or path (a string), "
                             f"got {short(parent)}")
     p = Path(parent.strip())
     if p.is_absolute():
@@ -277,7 +277,7 @@ def _parent_path(parent: object, child: Path) -> Path:
         sibling = child.parent / f"{p}.yaml"
         cand = sibling if sibling.is_file() else SCENARIO_DIR / f"{p}.yaml"
     if not cand.is_file():
-        raise ScenarioError(f"extends: in {_shown(child)}: no scenario {parent!r} (looked for {_shown(cand)})")
+        raise ScenarioError(f"extends: in {shown_path(child)}: no scenario {parent!r} (looked for {shown_path(cand)})")
     return cand
 
 
@@ -286,14 +286,14 @@ def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if path in seen:
         raise ScenarioError(f"extends: cycle through {path.name}")
     if path.is_dir():
-        raise ScenarioError(f"scenario: {_shown(path)} is a folder, not a YAML file")
-    raw = load_file(path, _shown(path)) or {}
+        raise ScenarioError(f"scenario: {shown_path(path)} is a folder, not a YAML file")
+    raw = load_file(path, shown_path(path)) or {}
     if not isinstance(raw, dict):
-        raise ScenarioError(f"scenario: {_shown(path)} must be a mapping (key: value lines) at the top level")
+        raise ScenarioError(f"scenario: {shown_path(path)} must be a mapping (key: value lines) at the top level")
     if "extends" not in raw:
         return raw
     parent = raw.pop("extends")
-    return _deep_merge(_read_raw(_parent_path(parent, path), (*seen, path)), raw)
+    return _deep_merge(_read_raw(parent_path(parent, path), (*seen, path)), raw)
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
@@ -353,3 +353,4 @@ def load_scenario(name_or_path: str | Path = "baseline", overrides: Iterable[str
     raw = _read_raw(path)
     raw.setdefault("name", path.stem)
     return validate(apply_overrides(raw, overrides))
+

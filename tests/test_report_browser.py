@@ -128,7 +128,7 @@ def _errors(events: list[dict]) -> list[str]:
 def test_report_renders_without_errors(tmp_path):
     run = fake_run(tmp_path / "run")
     images, errors = render(write_report(run), tmp_path / "profile")
-    assert len(images) == 6
+    assert len(images) == 8
     assert all(ok and width > 0 for ok, width in images), images
     assert errors == []
 
@@ -136,7 +136,7 @@ def test_report_renders_without_errors(tmp_path):
 def test_compare_page_renders_without_errors(tmp_path):
     a, b = fake_run(tmp_path / "a", seed=1), fake_run(tmp_path / "b", seed=2, helpline=False)
     images, errors = render(write_compare(a, b), tmp_path / "profile")
-    assert len(images) == 6 + 5 + 1
+    assert len(images) == 8 + 7 + 1
     assert all(ok and width > 0 for ok, width in images), images
     assert errors == []
 
