@@ -68,13 +68,13 @@ def main_in_process(capsys, *args: str) -> tuple[int, str]:
     Simulating is replaced by a failure: every input here must be refused before a run starts.
     """
     import run_sim
-    import sim.run
+    import sim
 
     def no_run(*a, **k):
         raise AssertionError("the input was accepted and a simulation started")
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sim.run, "run_one", no_run)
+        mp.setattr(sim, "run", no_run, raising=False)
         code = run_sim.main([*args, "--no-report", "--quiet", "--out", "/tmp/never-written"])
     return code, capsys.readouterr().err
 

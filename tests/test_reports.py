@@ -365,3 +365,48 @@ def test_snapshots_are_plotted_against_anchors(tmp_path):
     page = write_report(run).read_text()
     assert "History against published figures" in page and (run / "figures" / "snapshots.png").is_file()
     assert len(_images(page)) == 9
+
+
+# ------------------------------------------------------------ study plots (compare / sweep)
+
+
+def fake_metrics(scenario, seed: int, replication: int) -> dict[str, float]:
+    """A cheap stand-in for a simulation: metrics that depend on the arm, with noise."""
+    from sim.experiments.replications import METRICS
+
+    rng = np.random.default_rng([seed, replication])
+    shift = {"nearest": 0.0, "fair": 0.05, "batch": -0.02}.get(scenario.dispatch.policy, 0.0)
+    scale = scenario.demand.scale
+    return {m: 8674.0 * scale + 120 * rng.standard_normal() if m == "bookings"
+            else 0.8 + shift + 0.01 * rng.standard_normal() for m in METRICS}
+
+
+def test_compare_writes_a_forest_plot_and_plain_numbers(tmp_path):
+    from reports.studies import ci_text, plain, write_study_report
+    from sim.experiments import StudySpec, run_study, write_study
+
+    res = run_study(StudySpec(kind="compare", policies=("nearest", "fair", "batch"), reps=4), runner=fake_metrics)
+    folder = write_study(res, tmp_path / "cmp")
+    page = write_study_report(folder).read_text()
+    assert (folder / "forest.png").is_file() and len(_images(page)) == 1
+    assert "Paired difference from nearest" in page and "fulfilment rate" in page
+    text = re.sub(r'src="data:image/png;base64,[^"]*"', "", page)
+    assert not re.search(r"\de[+-]\d", text)  # no scientific notation anywhere
+    assert ci_text(8674.2, 8554.2, 8794.2) == "8674 ± 120"
+    assert ci_text(0.74812, 0.73612, 0.76012) == "0.748 ± 0.012"
+    assert plain(0.000123456) == "0.0001235" and plain(123456789.0) == "123456789"
+    assert write_study_report(folder).read_text() == page  # rebuilt from the folder: same bytes
+
+
+def test_sweep_writes_metric_versus_value_lines_with_ci_bands(tmp_path):
+    from reports.studies import sweep_figure, write_study_report
+    from sim.experiments import StudySpec, run_study, write_study
+
+    res = run_study(StudySpec(kind="sweep", grid=("demand.scale=1,2,4",), reps=3), runner=fake_metrics)
+    folder = write_study(res, tmp_path / "sweep")
+    page = write_study_report(folder).read_text()
+    assert (folder / "sweep.png").is_file() and "Mean ± 95% CI half-width" in page
+    s = pd.read_csv(folder / "summary.csv")
+    ax = sweep_figure(s, ["demand.scale"]).axes[-1]
+    assert list(ax.lines[0].get_xdata()) == [1.0, 2.0, 4.0]
+    assert len(ax.collections) == 1  # the CI band
