@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 from pathlib import Path
 
 import sim
-from cli.args import add_out, add_quiet, add_scenario, progress_bar, scenario
+from cli.args import add_out, add_quiet, add_scenario, progress_bar, scenario, scenario_overrides
+from cli.outdir import add_force, prepare_out_dir
+from sim.provenance import provenance
 
 
 def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
@@ -15,6 +18,7 @@ def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
     add_scenario(p)
     p.add_argument("--replication", type=int, default=0, help="replication number (independent streams)")
     add_out(p, "runs/<scenario>-<seed>-<time>")
+    add_force(p)
     p.add_argument("--no-report", action="store_true", help="skip report.html")
     add_quiet(p)
 
@@ -22,11 +26,14 @@ def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
 def run(args: argparse.Namespace, command: str) -> int:
     """Run and write; exit status 0."""
     sc = scenario(args)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else Path("runs") / f"{sc.name}-{sc.seed}-{stamp}"
+    prepare_out_dir(out, args.force)  # before simulating: never lose a run to a bad --out
     res = sim.run(sc, replication=args.replication,
                   progress=progress_bar(args.quiet, f"{sc.name} seed {sc.seed}", "day"))
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out) if args.out else Path("runs") / f"{sc.name}-{res.seed}-{stamp}"
     sim.write_run(res, out)
+    prov = provenance(args.scenario, scenario_overrides(args))
+    (out / "provenance.json").write_text(json.dumps(prov, indent=2, sort_keys=True, default=str) + "\n")
     print(format_summary(res.summary))
     if not args.no_report:
         from reports.html import write_report

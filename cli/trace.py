@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from cli.args import add_scenario, scenario
+from cli.outdir import file_out
 from sim.trace import ACTION_RANK, build_trace, trace_meta, write_trace
 
 
 def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
     """Options of ``trace``."""
     add_scenario(p)
-    p.add_argument("--out", default="trace.parquet", help="trace file to write [parquet]")
+    p.add_argument("--out", default="trace.parquet", help="trace file to write [parquet]; a folder: "
+                                                          "trace.parquet inside it")
 
 
 def run(args: argparse.Namespace, command: str) -> int:
@@ -19,10 +22,11 @@ def run(args: argparse.Namespace, command: str) -> int:
     from sim.runner import run_one
 
     sc = scenario(args)
+    target = file_out(Path(args.out), "trace.parquet")  # checked before simulating
     res = run_one(sc)
     tr = build_trace(res.tables, sc.horizon_min)
     meta = trace_meta(sc, res.seed) | {"rows": len(tr)}
-    out = write_trace(tr, args.out, meta)
+    out = write_trace(tr, target, meta)
     counts = tr["action"].value_counts().reindex(list(ACTION_RANK)).dropna().astype(int)
     print(f"trace: {len(tr):,} requests over {sc.horizon_min:,.0f} simulated minutes -> {out}")
     for action, n in counts.items():

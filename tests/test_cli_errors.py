@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -227,3 +228,92 @@ def test_memory_estimate_grows_with_each_size():
     assert check_fits(base, available=64e9) == e0
     with pytest.raises(ScenarioError, match=r"needs about 0\.\d GB"):
         check_fits(base, available=1e8)
+
+
+# ------------------------------------------------- the command line (issue 17)
+
+
+def test_typo_in_a_command_suggests_the_nearest(capsys):
+    from cli.main import main
+
+    assert main(["rnu", "--days", "1"]) == 2
+    assert_one_line(2, capsys.readouterr().err, "unknown command 'rnu'", "did you mean 'run'?")
+    assert main(["compar"]) == 2 and "did you mean 'compare'?" in capsys.readouterr().err
+    assert main(["xyzzy"]) == 2 and "did you mean" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["compare", "--help"]])
+def test_help_lists_scenarios_policies_and_metrics(capsys, argv):
+    from cli.main import main
+
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for word in ("baseline, growth_5x", "nearest", "rating_weighted", "fulfilment_rate", "p90_wait_min"):
+        assert word in out, word
+
+
+def test_out_is_checked_before_simulating(tmp_path, capsys):
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    import run_sim
+    import sim
+
+    def no_run(*a, **k):
+        raise AssertionError("simulated despite a bad --out")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sim, "run", no_run, raising=False)
+        assert run_sim.main(["--days", "1", "--quiet", "--out", str(a_file)]) == 2
+        assert_one_line(2, capsys.readouterr().err, "--out", "is a file")
+        old = tmp_path / "old"
+        old.mkdir()
+        (old / "summary.json").write_text("{}")
+        assert run_sim.main(["--days", "1", "--quiet", "--out", str(old)]) == 2
+        assert_one_line(2, capsys.readouterr().err, "--out", "already holds 1 entries", "--force")
+        other = tmp_path / "photos"
+        other.mkdir()
+        (other / "cat.jpg").write_text("meow")
+        assert run_sim.main(["--days", "1", "--quiet", "--force", "--out", str(other)]) == 2
+        assert_one_line(2, capsys.readouterr().err, "does not hold an earlier run")
+        assert (other / "cat.jpg").is_file()
+
+
+def test_force_clears_an_earlier_run_and_provenance_is_saved(tmp_path, capsys):
+    import run_sim
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "summary.json").write_text("{}")
+    (out / "ledger.parquet").write_text("an older run's ledger")  # would be mixed into the new report
+    (out / "figures").mkdir()
+    argv = ["--days", "0.001", "--set", "geography.districts=[Lucknow]", "--quiet", "--no-report", "--out", str(out)]
+    assert run_sim.main([*argv, "--force"]) == 0, capsys.readouterr().err
+    assert not (out / "ledger.parquet").exists() or (out / "ledger.parquet").read_bytes()[:4] == b"PAR1"
+    assert not (out / "figures").exists()
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["set"] == ["geography.districts=[Lucknow]", "horizon_days=0.001"]
+    assert prov["overrides"]["horizon_days"] == [365.0, 0.001]
+
+
+def test_trace_out_may_name_a_folder(tmp_path, capsys):
+    from cli.main import main
+
+    argv = ["trace", "--days", "0.001", "--set", "geography.districts=[Lucknow]", "--out"]
+    assert main([*argv, str(tmp_path)]) == 0
+    assert (tmp_path / "trace.parquet").is_file()
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    assert main([*argv, str(blocker / "t.parquet")]) == 2
+    assert_one_line(2, capsys.readouterr().err, "--out", "is a file")
+
+
+def test_study_tables_print_without_scientific_notation():
+    from cli.experiments import render
+    from sim.experiments import StudySpec, run_study
+    from tests.test_reports import fake_metrics
+
+    res = run_study(StudySpec(kind="compare", policies=("nearest", "fair"), reps=3), runner=fake_metrics)
+    text = render(res.tables, "policy")
+    assert "±" in text and not re.search(r"\de[+-]?\d", text)
