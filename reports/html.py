@@ -93,7 +93,9 @@ KPIS: tuple[tuple[str, str, str], ...] = (
 
 CSS = """.read{background:#fffbe6;border-left:3px solid #e3b341;padding:.3em .7em}
 td.def{color:#555;font-size:.92em}table.sortable th{cursor:pointer;background:#f6f8fa}
-.tbl{max-height:420px;overflow-y:auto;flex:0 0 auto}.warn{background:#fff1f0;border:1px solid #cf222e;
+.maprow{display:flex;gap:1.5em;align-items:flex-start}.maprow figure{flex:0 0 auto;margin:0;max-width:560px}
+.maprow .tbl{flex:1 1 auto;max-height:440px;overflow-y:auto;min-width:320px}
+.warn{background:#fff1f0;border:1px solid #cf222e;
 padding:.4em .8em;border-radius:6px}
 body{font-family:system-ui,'DejaVu Sans',sans-serif;margin:1.5em auto;max-width:1320px;
 color:#222;padding:0 1em}h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}
@@ -179,9 +181,17 @@ def provenance_rows(prov: dict[str, Any] | None) -> list[tuple[str, str]]:
     ]
 
 
-def kpi_rows(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """Headline KPIs of one run, formatted, with a definition where the label needs one."""
-    return [(label, fmt(summary.get(key), f), html.escape(KPI_NOTES.get(key, ""))) for key, label, f in KPIS]
+def kpi_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """Headline KPIs of one run, formatted."""
+    return [(label, fmt(summary.get(key), f)) for key, label, f in KPIS]
+
+
+def kpi_table(summary: dict[str, Any]) -> str:
+    """Headline KPIs with a definition where the label alone is not enough."""
+    rows = "".join(f'<tr><td>{label}</td><td class="n">{value}</td>'
+                   f'<td class="def">{html.escape(KPI_NOTES.get(key, ""))}</td></tr>'
+                   for (key, _, _), (label, value) in zip(KPIS, kpi_rows(summary), strict=True))
+    return f'<table class="defs">{rows}</table>'
 
 
 def category_rows(run: RunData) -> list[tuple[str, ...]]:
@@ -239,7 +249,7 @@ def districts_html(run: RunData, pngs: dict[str, bytes]) -> str:
                                                                      strict=True):
         named = ", ".join(panel.labels) or "none"
         alt = f"{title} by district; labelled: {named}"
-        parts.append(f'<h3>{html.escape(title)}</h3><div class="cols"><figure>{img(pngs[map_key(col)], alt)}'
+        parts.append(f'<h3>{html.escape(title)}</h3><div class="maprow"><figure>{img(pngs[map_key(col)], alt)}'
                      f"<figcaption>{html.escape(MAP_CAPTIONS[col])} Named on the map: "
                      f'{html.escape(named)}.</figcaption></figure><div class="tbl">'
                      f"{district_table(run, col, pattern)}</div></div>")
@@ -259,7 +269,7 @@ def report_body(run: RunData, pngs: dict[str, bytes]) -> str:
     s = run.summary
     parts = [f"<h1>Sewa Mitra Twin — {html.escape(str(s.get('scenario', run.name)))}</h1>",
              '<div class="methods"><h2>Methods</h2>', table(methods_rows(run), numeric_from=9), "</div>",
-             "<h2>Headline KPIs</h2>", table(kpi_rows(s), numeric_from=1),
+             "<h2>Headline KPIs</h2>", kpi_table(s),
              "<h2>By service</h2>",
              table(category_rows(run), header=("service", "bookings", "fulfilment", "p90 wait [min]",
                                                "mean ticket [₹]")),

@@ -215,7 +215,7 @@ KIND_LABELS = {
     "payment_online": "citizens paid online (UPI)",
     "payment_cash": "citizens paid cash",
     "completion": "credited to workers' wallets",
-    "payout": "paid out to workers' banks",
+    "payout": "payouts started to workers' banks",
     "payout_settled": "payouts settled by the bank",
     "payout_failed": "payouts returned (failed)",
     "refund": "refunded to citizens",

@@ -168,7 +168,7 @@ WALLET_ROWS: tuple[tuple[str, str, Formatter, str], ...] = (
     ("credit_per_booking_paise", "credit per booking", money2, "credited ÷ bookings"),
     ("credit_per_completed_paise", "credit per completed job", money2, "credited ÷ completed jobs"),
     ("commission_paise", "platform commission", money, "kept by the platform from online payments"),
-    ("withdrawn_paise", "paid out to banks", money, "moved from wallets to workers' bank accounts"),
+    ("withdrawn_paise", "paid out to banks (settled)", money, "payouts the bank has settled into workers' accounts"),
     ("payouts", "payouts", count, "bank transfers started"),
     ("failed_payouts", "failed payouts", count, "transfers the bank returned (money back in the wallet)"),
     ("wallet_balance_paise", "left in wallets at the end", money, "credited but not yet paid out"),

@@ -296,7 +296,7 @@ def test_plots_with_nothing_to_show_say_so_and_money_has_no_offset(tmp_path):
     flows = fig.axes[0]
     assert flows.xaxis.get_offset_text().get_text() == ""
     assert all(t.get_text().startswith("₹") for t in flows.get_xticklabels() if t.get_text())
-    assert "paid out to workers' banks" in [t.get_text() for t in flows.get_yticklabels()]
+    assert "payouts started to workers' banks" in [t.get_text() for t in flows.get_yticklabels()]
     run.workers = run.workers.assign(jobs=0, busy_min=0.0, earned_paise=0)
     texts = [t.get_text() for ax in workers_figure(run).axes for t in ax.texts]
     assert any("0 active workers had a job" in t for t in texts)
