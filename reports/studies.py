@@ -46,7 +46,8 @@ def plain(x: float, digits: int = 4) -> str:
     if x == 0:
         return "0"
     decimals = min(8, max(0, digits - 1 - math.floor(math.log10(abs(x)))))
-    return f"{x:.{decimals}f}"
+    text = f"{x:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def ci_text(mean: float, lo: float, hi: float) -> str:

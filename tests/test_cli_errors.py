@@ -207,11 +207,11 @@ def test_tiny_horizon_runs_and_prints_zero(tmp_path):
     assert (tmp_path / "tiny" / "report.html").is_file()
 
 
-def test_run_too_big_for_memory_is_refused_with_the_estimate(capsys):
+def test_run_too_big_for_memory_is_refused_with_the_estimate(tmp_path, capsys):
     import run_sim
 
     code = run_sim.main(["--days", "3650", "--set", "demand.scale=1000", "--quiet", "--no-report",
-                         "--out", "/tmp/never-written"])
+                         "--out", str(tmp_path / "big")])
     assert_one_line(code, capsys.readouterr().err, "needs about", "GB of memory", "238,000,000 bookings")
 
 
