@@ -16,6 +16,8 @@ from sim.provenance import provenance
 def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
     """Options of ``run``."""
     add_scenario(p)
+    p.add_argument("--plan", metavar="PLAN.yaml", help="simulate a launch plan (plans/*.yaml) on its own scenario: "
+                                                       "its dated changes applied (--scenario is then not used)")
     p.add_argument("--replication", type=int, default=0, help="replication number (independent streams)")
     add_out(p, "runs/<scenario>-<seed>-<time>")
     add_force(p)
@@ -25,14 +27,21 @@ def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
 
 def run(args: argparse.Namespace, command: str) -> int:
     """Run and write; exit status 0."""
-    sc = scenario(args)
+    if args.plan:
+        from sim.plan_file import load_planned_scenario
+
+        sc = load_planned_scenario(args.plan, tuple(scenario_overrides(args)))
+    else:
+        sc = scenario(args)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("runs") / f"{sc.name}-{sc.seed}-{stamp}"
     prepare_out_dir(out, args.force)  # before simulating: never lose a run to a bad --out
     res = sim.run(sc, replication=args.replication,
                   progress=progress_bar(args.quiet, f"{sc.name} seed {sc.seed}", "day"))
     sim.write_run(res, out)
-    prov = provenance(args.scenario, scenario_overrides(args))
+    overrides = scenario_overrides(args)
+    prov = (provenance(args.scenario, overrides) if not args.plan else
+            {"file": f"plan {args.plan}", "parent": None, "changes_from_parent": {}, "set": overrides, "overrides": {}})
     (out / "provenance.json").write_text(json.dumps(prov, indent=2, sort_keys=True, default=str) + "\n")
     print(format_summary(res.summary))
     if not args.no_report:
