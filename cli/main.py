@@ -42,7 +42,7 @@ def help_lists() -> str:
     scenarios = sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml") if p.stem != "anchors")
     items = (("scenarios (--scenario NAME, or a YAML path)", scenarios),
              ("dispatch policies (compare --policies, --set dispatch.policy=NAME)", sorted(policy_names())),
-             ("study metrics (compare/sweep --precision METRIC=HW)", list(METRICS)),
+             ("study metrics (compare --target METRIC>=X, compare/sweep --precision METRIC=HW)", list(METRICS)),
              ("plan target metrics (plan --target 'METRIC>=X,...')", list(PLAN_METRICS)))
     return "\n".join(f"{k}:\n" + textwrap.fill(", ".join(v), 100, initial_indent="  ", subsequent_indent="  ")
                      for k, v in items)

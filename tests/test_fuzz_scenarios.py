@@ -122,3 +122,14 @@ def test_malformed_scenarios_exit_2_with_one_line(capsys, case):
         path.write_text(case, encoding="utf-8")
         code, err = main_in_process(capsys, "--scenario", str(path))
     assert_one_line(code, err)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.sampled_from(NUMERIC), value=st.one_of(
+    junk_text, st.sampled_from([".nan", ".inf", "-.inf", "[1, 2]", "{a: 1}", "{a: 1, a: 2}", "!!int x", "!!float y",
+                                "2025-02-30", "9" * 4400, str(2**64), "[" * 50])))
+def test_malformed_set_values_exit_2_with_one_line(capsys, path, value):
+    from tests.test_cli_errors import main_in_process
+
+    code, err = main_in_process(capsys, "--set", f"{'.'.join(map(str, path))}={value}")
+    assert_one_line(code, err)
