@@ -45,7 +45,7 @@ class StrictLoader(yaml.SafeLoader):
             return super().construct_object(node, deep=deep)
         except yaml.YAMLError:
             raise
-        except (ValueError, TypeError, OverflowError, KeyError, AttributeError) as e:
+        except Exception as e:  # PyYAML's builders raise bare ValueError, IndexError (!!float _), ...
             what = short(node.value) if isinstance(node.value, str) else node.tag
             detail = str(e).split(":")[0].split(";")[0] if "digits" in str(e) else str(e)
             raise ConstructorError(None, None, f"cannot read {what} as {node.tag.rsplit(':', 1)[-1]}: {detail}",

@@ -102,6 +102,7 @@ YAML_FILE_CASES = [
     ("start_date: 2025-02-30\n", ["s.yaml:2:", "2025-02-30", "day is out of range"]),
     ("seed: !!int abc\n", ["s.yaml:2:", "'abc'"]),
     ("demand: {scale: !!float ten}\n", ["s.yaml:2:", "'ten'"]),
+    ("demand: {scale: !!float _}\n", ["s.yaml:2:", "'_'"]),  # found by the fuzz test: IndexError in PyYAML
     ("name: !shout baseline\n", ["s.yaml:2:", "!shout"]),
     ("name: !!python/object:os.system x\n", ["s.yaml:2:", "python/object"]),
     ("seed: " + "9" * 5000 + "\n", ["s.yaml:2:", "4300 digits"]),
