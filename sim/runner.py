@@ -23,6 +23,7 @@ from sim.metrics import booking_kpis, district_table, worker_kpis
 from sim.model import Model
 from sim.records import NO_WORKER, OUTCOMES, STATUS
 from sim.seeds import Streams
+from sim.sizing import check_fits
 
 #: ``progress(done, total)``: called as simulated days complete (the CLI draws a bar with it).
 Progress = Callable[[int, int], None]
@@ -48,6 +49,7 @@ def run_one(sc: Scenario, seed: int | None = None, replication: int = 0,
             progress: Progress | None = None) -> RunResult:
     """Simulate ``sc`` once.  ``seed`` defaults to the scenario's seed."""
     seed = sc.seed if seed is None else int(seed)
+    check_fits(sc)  # refuse before allocating anything (ScenarioError with the estimate)
     t_wall = time.perf_counter()
     m = Model(sc, Streams(seed, replication))
     m.run(progress=progress)
