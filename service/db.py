@@ -272,7 +272,10 @@ class Database:
         """
         if self.is_sqlite:
             if not write:
-                return self._on_loop(fn, write)
+                try:
+                    return self._on_loop(fn, write)
+                except (_Busy, OperationalError):  # a rare busy reader (WAL recovery): retry where it may wait
+                    return await asyncio.to_thread(self._in_thread, fn, write)
             if self._wlock.acquire(blocking=False):
                 try:
                     return self._on_loop(fn, write)
