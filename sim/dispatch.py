@@ -31,7 +31,11 @@ class WorkerState:
     @property
     def rating(self) -> np.ndarray:
         """Running mean rating including the prior [stars]."""
-        return self.rating_sum / np.maximum(self.rating_n, 1e-9)
+        return self.rating_of(slice(None))
+
+    def rating_of(self, ids: np.ndarray | slice) -> np.ndarray:
+        """Running mean rating of workers ``ids`` only [stars] (cheap for a few candidates)."""
+        return self.rating_sum[ids] / np.maximum(self.rating_n[ids], 1e-9)
 
     def add_rating(self, w: int, stars: float) -> None:
         """Fold one citizen rating into worker ``w``'s running mean (policies see it at once)."""
@@ -78,4 +82,4 @@ class WorkerIndex:
         ids, dist = ids[keep], dist[keep]
         order = np.lexsort((ids, dist))  # distance, then worker id: stable ties
         ids, dist = ids[order], dist[order]
-        return Candidates(ids, dist, st.rating[ids], st.earned_paise[ids], st.idle_since[ids], st.jobs[ids])
+        return Candidates(ids, dist, st.rating_of(ids), st.earned_paise[ids], st.idle_since[ids], st.jobs[ids])
