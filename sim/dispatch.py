@@ -45,41 +45,80 @@ class WorkerState:
 
 
 class WorkerIndex:
-    """Spatial index of active workers by skill; answers ``candidates(job, radius, now)``."""
+    """Spatial index of active workers by skill; answers ``candidates(job, radius, now)``.
+
+    Per category it keeps the tree and, in tree order, the worker ids, homes and shift
+    hours, so a search gathers a few contiguous columns instead of indexing the workforce.
+    """
 
     def __init__(self, wf: Workforce, cat_keys: tuple[str, ...], state: WorkerState) -> None:
         self.wf = wf
         self.state = state
         self.cat_pos = {k: i for i, k in enumerate(cat_keys)}
-        self._ids: list[np.ndarray] = []
+        self._cols: list[tuple[np.ndarray, ...]] = []  # (ids, lat, lon, shift start, shift end)
+        self._lists: list[tuple[list, ...]] = []  # (ids, shift start, shift end) as lists: scalar reads
         self._trees: list[cKDTree | None] = []
         xy = project_km(wf.lat, wf.lon)
         for c in range(len(cat_keys)):
             ids = np.flatnonzero(wf.active & wf.has_skill(c)).astype(np.int64)
-            self._ids.append(ids)
+            self._cols.append((ids, wf.lat[ids], wf.lon[ids], wf.shift_start_h[ids], wf.shift_end_h[ids]))
+            self._lists.append((ids.tolist(), wf.shift_start_h[ids].tolist(), wf.shift_end_h[ids].tolist()))
             self._trees.append(cKDTree(xy[ids]) if ids.size else None)
 
-    def candidates(self, job: JobRequest, radius_km: float, now_min: float) -> Candidates:
-        """Free, on-shift workers with the skill within ``radius_km`` of the job, nearest first."""
+    def candidates(self, job: JobRequest, radius_km: float, now_min: float, limit: int | None = None) -> Candidates:
+        """Free, on-shift workers with the skill within ``radius_km`` of the job, nearest first.
+
+        With ``limit`` only the ``limit`` nearest of them (the same ones, in the same order, as
+        the head of the full list): k-nearest queries widened until the answer is settled, so a
+        search costs the same however many workers live in the radius.
+        """
         c = self.cat_pos[job.category]
         tree = self._trees[c]
         if tree is None:
             return Candidates.empty()
-        hits = tree.query_ball_point(project_km(job.lat, job.lon)[0], radius_km * INDEX_SLACK)
-        if not hits:
-            return Candidates.empty()
-        ids = self._ids[c][np.asarray(hits, dtype=np.int64)]
+        xy = project_km(job.lat, job.lon)[0]
+        bound = radius_km * INDEX_SLACK
         hour = int(now_min // 60) % 24
-        wf, st = self.wf, self.state
-        ok = ~st.busy[ids] & (wf.shift_start_h[ids] <= hour) & (hour < wf.shift_end_h[ids])
+        if limit is None:
+            pos = np.asarray(tree.query_ball_point(xy, bound), dtype=np.int64)
+            return self._ranked(job, c, self._available(job, c, pos, hour), radius_km, None)
+        n, k = tree.n, 8 * limit
+        ids_c, start_c, end_c = self._lists[c]
+        busy, excluded = self.state.busy, job.excluded
+        while True:
+            k = min(k, n)
+            d, pos = tree.query(xy, k=k, distance_upper_bound=np.nextafter(bound, np.inf))
+            pos = np.atleast_1d(pos).tolist()
+            # A scalar pass over the k nearest: cheaper than a dozen numpy calls on k items.
+            avail = [p for p in pos if p < n and start_c[p] <= hour < end_c[p]
+                     and not busy[ids_c[p]] and ids_c[p] not in excluded]
+            out = self._ranked(job, c, np.array(avail, dtype=np.int64), radius_km, limit)
+            # Any worker nearer than the limit-th candidate lies within INDEX_SLACK times its
+            # distance in the plane, so the head is settled once the k-th point is farther
+            # (or once the bound ran out of points before k).
+            if (pos[-1] == n or k == n
+                    or (len(out) >= limit and float(np.atleast_1d(d)[-1]) > out.distance_km[limit - 1] * INDEX_SLACK)):
+                return out
+            k *= 4
+
+    def _available(self, job: JobRequest, c: int, pos: np.ndarray, hour: int) -> np.ndarray:
+        """The tree positions among ``pos`` whose workers are free, on shift and not excluded."""
+        ids_c, _, _, start_c, end_c = self._cols[c]
+        ok = ~self.state.busy[ids_c[pos]] & (start_c[pos] <= hour) & (hour < end_c[pos])
         if job.excluded:
-            ok &= ~np.isin(ids, np.fromiter(job.excluded, dtype=np.int64))
-        ids = ids[ok]
-        if ids.size == 0:
+            ok &= ~np.isin(ids_c[pos], np.fromiter(job.excluded, dtype=np.int64))
+        return pos[ok]
+
+    def _ranked(self, job: JobRequest, c: int, pos: np.ndarray, radius_km: float, limit: int | None) -> Candidates:
+        """Candidates at available tree positions ``pos``: within the radius, sorted, cut to ``limit``."""
+        if pos.size == 0:
             return Candidates.empty()
-        dist = haversine_km(job.lat, job.lon, wf.lat[ids], wf.lon[ids])
+        ids_c, lat_c, lon_c, _, _ = self._cols[c]
+        ids = ids_c[pos]
+        dist = haversine_km(job.lat, job.lon, lat_c[pos], lon_c[pos])
         keep = dist <= radius_km
         ids, dist = ids[keep], dist[keep]
-        order = np.lexsort((ids, dist))  # distance, then worker id: stable ties
+        order = np.lexsort((ids, dist))[:limit]  # distance, then worker id: stable ties
         ids, dist = ids[order], dist[order]
+        st = self.state
         return Candidates(ids, dist, st.rating_of(ids), st.earned_paise[ids], st.idle_since[ids], st.jobs[ids])

@@ -211,7 +211,7 @@ class Model:
         """Offers for a job now (immediate policies) or at the next batch (batching ones)."""
         window = self.policy.batch_window_min
         if window <= 0:
-            cands = self.index.candidates(job, self.policy.radius_km, self.env.now)
+            cands = self.index.candidates(job, self.policy.radius_km, self.env.now, self.policy.nearest_needed)
             return self.policy.choose(job, cands, self.env.now)
         ev = self.env.event()
         if not self._batch:
