@@ -14,6 +14,7 @@ dispatch policy faces the same demand and the same behaviour (common random numb
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable
 
 import numpy as np
 import simpy
@@ -166,22 +167,18 @@ class Model:
         if self.money is not None:
             self.money.start()
 
-    def run(self, progress: bool = False) -> None:
-        """Run to the horizon, then drain: no new arrivals, open bookings run to their end."""
+    def run(self, progress: Callable[[int, int], None] | None = None) -> None:
+        """Run to the horizon, then drain: no new arrivals, open bookings run to their end.
+
+        ``progress(days_done, days_total)`` is called after each simulated day.
+        """
         sc, env = self.sc, self.env
         self.start()
         days = int(np.ceil(sc.horizon_days))
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=days, unit="day", desc=f"{sc.name} seed {self.streams.seed}")
         for d in range(1, days + 1):
             env.run(until=min(d * 1440.0, sc.horizon_min))
-            if bar is not None:
-                bar.update(1)
-        if bar is not None:
-            bar.close()
+            if progress is not None:
+                progress(d, days)
         end = sc.horizon_min + sc.lifecycle.drain_days * 1440.0
         while (self.rec.status == OPEN).any() and env.now < end:
             env.run(until=min(env.now + 60.0, end))

@@ -135,7 +135,7 @@ def mean_rate_per_day(sc: Scenario, share: float, category: str) -> float:
 def evaluate_counts(sc_plan: Scenario, district: str, counts: dict[str, int], seed: int, reps: int,
                     first_rep: int = 0) -> dict[str, dict[str, float]]:
     """Pooled KPIs per category of ``reps`` replications with ``counts`` active workers."""
-    from sim.run import run_one
+    from sim.runner import run_one
 
     wf = sc_plan.workforce.model_copy(update={"active_counts": {district: dict(sorted(counts.items()))}})
     sc_n = sc_plan.model_copy(update={"workforce": wf})

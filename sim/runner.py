@@ -1,13 +1,14 @@
 """Run one replication of a scenario and save its outputs.
 
-``run_one`` is a pure function of (scenario, seed, replication): experiments call it in
-worker processes or on a Dask cluster; ``write_run`` stores what it returns.
+``run_one`` (public as ``sim.run``) is a pure function of (scenario, seed, replication):
+experiments call it in worker processes or on a Dask cluster; ``write_run`` stores what it returns.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,19 +23,28 @@ from sim.metrics import booking_kpis, district_table, worker_kpis
 from sim.model import OUTCOMES, STATUS, Model
 from sim.seeds import Streams
 
+#: ``progress(done, total)``: called as simulated days complete (the CLI draws a bar with it).
+Progress = Callable[[int, int], None]
+
 
 @dataclass
 class RunResult:
-    """What one replication produces: tidy tables, a summary and the inputs that made them."""
+    """What one replication produces: tidy tables, a summary and the inputs that made them.
+
+    ``tables[name]`` is the DataFrame written as ``name.parquet`` (``districts`` as CSV),
+    ``summary`` the dict written as ``summary.json``; ``wall_s`` (seconds) is not written.
+    """
 
     scenario: Scenario
     seed: int
     replication: int
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
+    wall_s: float = 0.0
 
 
-def run_one(sc: Scenario, seed: int | None = None, replication: int = 0, progress: bool = False) -> RunResult:
+def run_one(sc: Scenario, seed: int | None = None, replication: int = 0,
+            progress: Progress | None = None) -> RunResult:
     """Simulate ``sc`` once.  ``seed`` defaults to the scenario's seed."""
     seed = sc.seed if seed is None else int(seed)
     t_wall = time.perf_counter()
@@ -43,7 +53,7 @@ def run_one(sc: Scenario, seed: int | None = None, replication: int = 0, progres
     res = RunResult(sc, seed, replication)
     res.tables = collect_tables(m)
     res.summary = summarise(m, res.tables, seed, replication)
-    res.summary["wall_s"] = round(time.perf_counter() - t_wall, 3)
+    res.wall_s = time.perf_counter() - t_wall
     return res
 
 
@@ -170,8 +180,6 @@ def write_run(res: RunResult, out_dir: str | Path) -> Path:
             df.to_csv(out / "districts.csv", index=False, float_format="%.6g")
         else:
             df.to_parquet(out / f"{name}.parquet", index=False, compression="zstd")
-    summary = dict(res.summary)
-    summary.pop("wall_s", None)  # wall time varies run to run; kept out of the byte-stable files
-    (out / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2, sort_keys=True) + "\n")
+    (out / "summary.json").write_text(json.dumps(_jsonable(res.summary), indent=2, sort_keys=True) + "\n")
     (out / "scenario.yaml").write_text(res.scenario.to_yaml())
     return out
