@@ -125,7 +125,7 @@ class Model:
         # The agent schedule is kept as configured (the call centre is statewide).
         factor = self.demand.state_share * sc.demand.scale
         cfg = sc.helpline.model_copy(update={"calls_per_day": sc.helpline.calls_per_day * factor})
-        self.helpline = simulate_helpline(cfg, self.streams, sc.horizon_min, self.cal)
+        self.helpline = simulate_helpline(cfg, self.streams, sc.horizon_min, self.cal, calls=sc.output.calls)
         t = np.asarray(self.helpline.booking_times_min, dtype=np.float64)
         keep = t < sc.horizon_min
         t = t[keep]

@@ -37,7 +37,7 @@ class HelplineResult:
 
     booking_times_min: np.ndarray   # sorted times booking-creating calls end [minutes]
     booking_call_ids: np.ndarray    # their call ids, in the same order
-    calls: pd.DataFrame             # per-call table (only booking calls when output="hourly")
+    calls: pd.DataFrame             # per-call table (only booking calls when calls="hourly")
     hourly: pd.DataFrame            # helpline_hourly table
     summary: dict[str, Any] = field(default_factory=dict)
 
@@ -87,8 +87,12 @@ def _redials(cfg: HelplineConfig, rng: np.random.Generator) -> Redials:
 
 
 def simulate_helpline(cfg: HelplineConfig, streams: Streams, horizon_min: float, calendar: Calendar,
-                      surge: Callable[[np.ndarray], np.ndarray] | None = None) -> HelplineResult:
-    """Simulate the helpline over ``[0, horizon_min)`` [minutes]."""
+                      surge: Callable[[np.ndarray], np.ndarray] | None = None,
+                      calls: str = "full") -> HelplineResult:
+    """Simulate the helpline over ``[0, horizon_min)`` [minutes].
+
+    ``calls="hourly"`` keeps only the booking calls in the per-call table (``output.calls``).
+    """
     hours = max(1, math.ceil(horizon_min / 60.0))
     rate = hourly_rate(cfg, calendar, hours)
     if surge is not None:
@@ -110,16 +114,16 @@ def simulate_helpline(cfg: HelplineConfig, streams: Streams, horizon_min: float,
                        callback_u=cb_u[q], callback_prob=cb.accept_prob, callback_extra=cb.extra_s / 60.0,
                        redials=_redials(cfg, streams["helpline_redial"]) if cfg.redial_prob > 0 else None,
                        message_when_closed=cfg.after_hours == "message")
-    return _assemble(cfg, calendar, hours, horizon_min, t, ty, conv_u, ivr, q, out)
+    return _assemble(cfg, calendar, hours, horizon_min, t, ty, conv_u, ivr, q, out, calls)
 
 
 def _assemble(cfg: HelplineConfig, calendar: Calendar, hours: int, horizon_min: float, t: np.ndarray,
               ty: np.ndarray, conv_u: np.ndarray, ivr: np.ndarray, q: np.ndarray,
-              out: QueueOut) -> HelplineResult:
+              out: QueueOut, calls: str) -> HelplineResult:
     """Merge IVR-ended and queued calls into the tables; call ids follow creation time.
 
     Rows are numbered IVR-ended calls first, then queue records; the per-call frame is built
-    only for the rows it keeps (all of them, or the booking calls with ``output="hourly"``),
+    only for the rows it keeps (all of them, or the booking calls with ``calls="hourly"``),
     so an hourly run never holds a per-call table.
     """
     keep = out.arrive < horizon_min  # redials after the horizon are not simulated
@@ -154,10 +158,10 @@ def _assemble(cfg: HelplineConfig, calendar: Calendar, hours: int, horizon_min: 
               "callbacks": int((out.callback & keep).sum())}
     summary = _summary(cfg, counts, hourly, wait_s[offered], out, offered, b_end.size)
     b_rows = np.flatnonzero(books) + n_iv
-    rows = order if cfg.output == "per_call" else b_rows[np.argsort(qid[books])]  # ascending call id
-    calls = _calls_frame(rows, n_iv, created_all, call_id, np.concatenate([ty[iv], ty[fresh_of]]),
+    rows = order if calls == "full" else b_rows[np.argsort(qid[books])]  # ascending call id
+    frame = _calls_frame(rows, n_iv, created_all, call_id, np.concatenate([ty[iv], ty[fresh_of]]),
                          out, wait_s, handle_s, np.where(is_redial, qid[np.maximum(out.redial_of, 0)], -1))
-    return HelplineResult(b_end[b_ord], booking_ids, calls, hourly, summary)
+    return HelplineResult(b_end[b_ord], booking_ids, frame, hourly, summary)
 
 
 def _calls_frame(rows: np.ndarray, n_iv: int, created_all: np.ndarray, call_id: np.ndarray, types: np.ndarray,

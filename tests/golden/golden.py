@@ -26,14 +26,15 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 #: name -> (scenario file, overrides, seed)
 RUNS: dict[str, tuple[Path, list[str], int]] = {
-    "small": (ROOT / "tests" / "scenarios" / "small.yaml", [], 7),
+    "small": (ROOT / "tests" / "scenarios" / "small.yaml", ["output.calls=full"], 7),
     "small_batch": (ROOT / "tests" / "scenarios" / "small.yaml",
                     ["horizon_days=7", "dispatch.policy=batch", "helpline.enabled=false"], 8),
     "small_broadcast": (ROOT / "tests" / "scenarios" / "small.yaml",
                         ["horizon_days=7", "dispatch.policy=broadcast", "money.enabled=false"], 9),
     "small_rating": (ROOT / "tests" / "scenarios" / "small.yaml",
                      ["horizon_days=7", "dispatch.policy=rating_weighted", "dispatch.params={alpha: 0.7}"], 10),
-    "small_busy": (ROOT / "tests" / "scenarios" / "small.yaml", ["horizon_days=7", "demand.scale=25"], 13),
+    "small_busy": (ROOT / "tests" / "scenarios" / "small.yaml",
+                   ["horizon_days=7", "demand.scale=25", "output.calls=full"], 13),
     "small_fair": (ROOT / "tests" / "scenarios" / "small.yaml", ["horizon_days=7", "dispatch.policy=fair"], 12),
     "baseline30": (ROOT / "scenarios" / "baseline.yaml", ["horizon_days=30"], 11),
 }
