@@ -17,7 +17,8 @@ import pandas as pd
 
 from cli.args import add_out, add_quiet, add_scenario, progress_bar, scenario_overrides
 from sim.errors import InputError
-from sim.experiments import Pool, StudySpec, parse_precision, run_study, write_study
+from sim.experiments import METRICS, Pool, StudySpec, parse_precision, run_study, write_study
+from sim.targets import parse_targets
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
@@ -37,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument("--precision-paired", action="store_true",
                         help="apply --precision to the paired differences from the first arm instead")
     parser.add_argument("--max-reps", type=int, default=200, help="cap on replications with --precision")
+    parser.add_argument("--target", action="append", default=[], metavar="METRIC>=X,METRIC<=Y",
+                        help="service targets; each arm's 95%% CI is judged met, missed or unsure")
     parser.add_argument("--warmup-days", type=float, default=None,
                         help="days excluded from KPIs (overrides warmup_days)")
     where = parser.add_mutually_exclusive_group()
@@ -57,7 +60,8 @@ def spec_from_args(args: argparse.Namespace, command: str) -> StudySpec:
         kind=command, scenario=args.scenario, overrides=tuple(overrides),
         policies=tuple(s.strip() for s in args.policies.split(",") if s.strip()) if command == "compare" else (),
         grid=tuple(args.grid) if command == "sweep" else (), reps=args.reps, max_reps=args.max_reps,
-        seed=args.seed, precision=parse_precision(args.precision, args.precision_paired))
+        seed=args.seed, precision=parse_precision(args.precision, args.precision_paired),
+        targets=tuple(parse_targets(args.target, METRICS)))
 
 
 def make_pool(args: argparse.Namespace) -> Pool:
@@ -102,6 +106,12 @@ def render(tables: dict[str, pd.DataFrame], by: str) -> str:
         base = p["baseline"].iloc[0]
         lines += ["", f"paired differences vs {names.get(base, base)} (common random numbers)",
                   _grid_text(p, by, "mean_diff", "ci_lo", "ci_hi", order[1:], names)]
+    t = tables.get("targets")
+    if t is not None and len(t):
+        grid = t.assign(arm=t[by].map(lambda a: names.get(a, a))).pivot(index="target", columns="arm",
+                                                                        values="verdict")
+        grid = grid.reindex(index=list(dict.fromkeys(t["target"])), columns=[names.get(a, a) for a in order])
+        lines += ["", "targets (met / missed: the whole 95% CI on one side; unsure: it straddles)", grid.to_string()]
     return "\n".join(lines)
 
 

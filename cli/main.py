@@ -24,6 +24,7 @@ COMMANDS = {
     "sweep": ("cli.experiments", "parameter sweep over a grid with replications"),
     "trace": ("cli.trace", "export a simulated timeline as a request trace for load replay"),
     "twin-check": ("cli.twincheck", "compare a live deployment's outcome with the twin's"),
+    "capacity": ("cli.capacity", "how many times today's busiest hour a live deployment holds within its SLOs"),
     "report": ("cli.report", "rebuild the HTML report of a saved run"),
     "plan": ("sim.planner", "fewest workers and agents per district meeting targets"),
 }

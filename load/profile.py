@@ -24,7 +24,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sim.errors import ScenarioError
+from sim.errors import InputError
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 ACTORS = ("admin", "citizen", "worker", "agent", "anonymous")
@@ -160,7 +160,7 @@ class ConfigRead(_Strict):
 
     call: Call
     fields: dict[Literal["policy", "policy_params", "radius_km", "accept_timeout_min", "retry_interval_min",
-                         "max_search_min", "scenario", "seed"], str]
+                         "max_search_min", "max_offers", "time_scale", "scenario", "seed"], str]
 
 
 class Profile(_Strict):
@@ -177,7 +177,6 @@ class Profile(_Strict):
     booking: BookingView = BookingView()
     diverged_status: list[int] = Field(default_factory=lambda: [409])
     config: ConfigRead | None = None
-    stats: Call | None = None
     live_state: Literal["endpoint", "replay_log"] = "endpoint"
 
     @model_validator(mode="after")
@@ -245,20 +244,20 @@ def dig(body: Any, path: str | None) -> Any:
 
 
 def load_profile(spec: str) -> Profile:
-    """The profile named ``spec`` (in ``load/profiles/``) or at path ``spec``; ``ScenarioError`` if invalid."""
+    """The profile named ``spec`` (in ``load/profiles/``) or at path ``spec``; ``InputError`` if invalid."""
     path = Path(spec)
     if not path.suffix:
         path = PROFILES_DIR / f"{spec}.yaml"
     if not path.is_file():
         known = sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
-        raise ScenarioError(f"--profile: no profile {spec!r} (built in: {', '.join(known)}; or a YAML path)")
+        raise InputError(f"--profile: no profile {spec!r} (built in: {', '.join(known)}; or a YAML path)")
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
-        raise ScenarioError(f"--profile: {path}: not YAML: {e}") from None
+        raise InputError(f"--profile: {path}: not YAML: {e}") from None
     try:
         return Profile.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
         where = ".".join(str(x) for x in err["loc"]) or "(top)"
-        raise ScenarioError(f"--profile: {path.name}: {where}: {err['msg']}") from None
+        raise InputError(f"--profile: {path.name}: {where}: {err['msg']}") from None

@@ -14,8 +14,6 @@ from sqlalchemy import Connection, bindparam, select
 from service import db
 from service.errors import ApiError, forbidden
 
-ROLES = ("admin", "citizen", "worker", "agent")
-
 
 @dataclass(frozen=True, slots=True)
 class Caller:

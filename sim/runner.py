@@ -20,7 +20,8 @@ from sim import __version__
 from sim.config import Scenario
 from sim.demand import CHANNELS
 from sim.metrics import booking_kpis, district_table, worker_kpis
-from sim.model import OUTCOMES, STATUS, Model
+from sim.model import Model
+from sim.records import NO_WORKER, OUTCOMES, STATUS
 from sim.seeds import Streams
 
 #: ``progress(done, total)``: called as simulated days complete (the CLI draws a bar with it).
@@ -64,9 +65,9 @@ def collect_tables(m: Model) -> dict[str, pd.DataFrame]:
     # Bookings still open at the horizon are right-censored: they keep status "open".
     status = np.array(STATUS, dtype=object)[r.status]
     names = np.array([d.name for d in m.districts], dtype=object)
-    worker = pd.array(np.where(r.worker >= 0, r.worker, 0), dtype="Int64")
-    worker[r.worker < 0] = pd.NA
-    price = pd.array(m.price, dtype="Int64")
+    worker = pd.array(np.where(r.worker != NO_WORKER, r.worker, 0), dtype="Int64")
+    worker[r.worker == NO_WORKER] = pd.NA
+    price = pd.array(m.draws.price, dtype="Int64")
     bookings = pd.DataFrame({
         "booking_id": np.arange(n, dtype=np.int64),
         "district": names[a.district],
@@ -118,8 +119,8 @@ def collect_tables(m: Model) -> dict[str, pd.DataFrame]:
         calls["booking_id"] = pd.arrays.IntegerArray(ids, missing)
         tables["calls"] = calls
         tables["helpline_hourly"] = m.helpline.hourly
-    if m.money is not None:
-        tables.update(m.money.tables())
+    for listener in m.listeners:
+        tables.update(listener.tables())
     return tables
 
 
@@ -153,8 +154,8 @@ def summarise(m: Model, tables: dict[str, pd.DataFrame], seed: int, replication:
     out.update(worker_kpis(tables["workers"], _available_min(m)))
     if m.helpline is not None:
         out["helpline"] = m.helpline.summary
-    if m.money is not None:
-        out["wallet"] = m.money.summary()
+    for listener in m.listeners:
+        out[listener.section] = listener.summary()
     return out
 
 

@@ -320,3 +320,31 @@ def test_compare_command_end_to_end(tmp_path):
     paired = pd.read_csv(tmp_path / "paired.csv")
     assert list(paired.columns) == ["policy", "baseline", "metric", "mean_diff", "ci_lo", "ci_hi", "n"]
     assert paired.set_index("metric").loc["bookings", "mean_diff"] == 0       # same demand (CRN)
+
+
+def test_study_targets_judge_each_arm_with_the_shared_grammar():
+    from sim.experiments import StudySpec
+    from sim.targets import parse_targets
+
+    targets = parse_targets("score>=350,const<=1", {"score", "const"}) + parse_targets(["score<=300"], {"score"})
+    spec = StudySpec("compare", SMALL, tuple(TINY), policies=("nearest", "fair", "batch"), reps=5,
+                     targets=tuple(targets))
+    res = run_study(spec, Pool(cores=1), known_runner)
+    v = res.tables["targets"].set_index(["policy", "target"])["verdict"]
+    # known_runner: score = 360 + EFFECT + mean of 20 N(0, 10²) draws; const = 1 exactly
+    assert v[("fair", "score>=350")] == "met" and v[("batch", "score<=300")] == "missed"
+    assert v[("nearest", "const<=1")] == "met"
+    text = cli.render(res.tables, "policy")
+    assert "targets (met / missed" in text and "score<=300" in text
+
+
+def test_target_grammar_errors_name_the_flag():
+    from sim.targets import Target, parse_targets
+
+    assert parse_targets(" fulfilment_rate >= 0.9 ,", {"fulfilment_rate"}) == [Target("fulfilment_rate", ">=", 0.9)]
+    for bad, msg in [("fulfilment_rate=0.9", "cannot read"), ("speed>=1", "unknown metric"),
+                     ("fulfilment_rate>=x", "not a number"), ("fulfilment_rate<=inf", "finite")]:
+        with pytest.raises(InputError, match=f"--target: .*{msg}"):
+            parse_targets(bad, {"fulfilment_rate"})
+    assert Target("m", "<=", 5).verdict(float("nan"), 1) == "unsure"
+    assert Target("m", "<=", 5).verdict(4, 6) == "unsure"

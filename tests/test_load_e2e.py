@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -139,3 +140,28 @@ def test_shape_mode_offers_the_scenario_curve(service, tmp_path):
     assert stats.loc["/v1/bookings", "Request Count"] > 0
     assert stats.loc["Aggregated", "Failure Count"] == 0
     assert "Shape test updating to" in res.stderr
+
+
+def test_capacity_prints_a_multiple_and_writes_its_plot(service, tmp_path):
+    """Two short levels of the busiest hour: a headroom line, the CSV and the plot."""
+    out = tmp_path / "cap"
+    args = [PY, "run_sim.py", "capacity", "--scenario", "baseline", "--days", "1", "--service-url", service,
+            "--multiples", "1,20", "--step-seconds", "3", "--max-minutes", "2", "--out", str(out)]
+    for s in SMALL:
+        args += ["--set", s]
+    res = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=180,
+                         env=os.environ | {"SEWAMITRA_ADMIN_TOKEN": TOKEN})
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert re.search(r"^holds (at least |less than )?[\d.]+× today's busiest hour", res.stdout, re.M), res.stdout
+    table = pd.read_csv(out / "capacity.csv")
+    assert len(table) >= 1 and (table["requests"] > 0).all()
+    assert (out / "capacity.png").stat().st_size > 1000
+
+
+def test_capacity_fails_fast_on_a_wrong_port(tmp_path):
+    t = time.perf_counter()
+    res = subprocess.run([PY, "run_sim.py", "capacity", "--service-url", f"http://127.0.0.1:{free_port()}",
+                          "--out", str(tmp_path / "cap")], cwd=ROOT, capture_output=True, text=True, timeout=30,
+                         env=os.environ | {"SEWAMITRA_ADMIN_TOKEN": TOKEN})
+    assert res.returncode == 2 and time.perf_counter() - t < 10
+    assert res.stderr.count("\n") == 1 and "cannot connect" in res.stderr

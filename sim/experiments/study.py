@@ -18,6 +18,7 @@ from sim.errors import InputError
 from sim.experiments.arms import grid_arms, parse_grid, policy_arms
 from sim.experiments.replications import Arm, Pool, Precision, Runner, replicate, replicate_until, sim_metrics, to_long
 from sim.experiments.stats import paired_table, summary_table
+from sim.targets import Target
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class StudySpec:
         max_reps: cap on replications with ``precision``.
         seed: root seed (None: the scenario's).
         precision: CI half-width goals; replications are added until every one holds.
+        targets: service targets; each arm's CI gets a verdict (``met``, ``missed``, ``unsure``).
     """
 
     kind: Literal["compare", "sweep"]
@@ -44,6 +46,7 @@ class StudySpec:
     max_reps: int = 200
     seed: int | None = None
     precision: tuple[Precision, ...] = field(default=())
+    targets: tuple[Target, ...] = field(default=())
 
     def check(self) -> None:
         """Raise ``InputError`` naming the bad field."""
@@ -66,7 +69,7 @@ class StudySpec:
 
 @dataclass
 class StudyResult:
-    """Tables ``replications``, ``summary``, ``paired`` and the facts of the study (``meta``)."""
+    """Tables ``replications``, ``summary``, ``paired`` (and ``targets``) and the study's facts (``meta``)."""
 
     tables: dict[str, pd.DataFrame]
     meta: dict[str, Any]
@@ -102,11 +105,26 @@ def run_study(spec: StudySpec, pool: Pool | None = None, runner: Runner = sim_me
     else:
         tables["replications"] = _with_values(wide.drop(columns="arm").rename(columns={"label": by}), arms)
         tables["summary"] = _with_values(tables["summary"], arms)
+    if spec.targets:
+        tables["targets"] = target_table(tables["summary"], spec.targets, by)
     meta = {"command": spec.kind, "scenario": name, "seed": seed, "version": __version__,
             "arms": [a.label for a in arms], "replications": int(wide["replication"].nunique()),
-            "overrides": list(spec.overrides), "targets": [str(t) for t in spec.precision],
-            "target_paired": any(t.paired for t in spec.precision)}  # where it ran never changes results
+            "overrides": list(spec.overrides), "precision": [str(t) for t in spec.precision],
+            "precision_paired": any(t.paired for t in spec.precision),
+            "service_targets": [str(t) for t in spec.targets]}  # where it ran never changes results
     return StudyResult(tables, meta)
+
+
+def target_table(summary: pd.DataFrame, targets: tuple[Target, ...], by: str) -> pd.DataFrame:
+    """``by, target, mean, ci_lo, ci_hi, verdict``: each arm's 95% CI against each target."""
+    rows = []
+    s = summary.set_index([by, "metric"])
+    for arm in dict.fromkeys(summary[by]):
+        for t in targets:
+            r = s.loc[(arm, t.metric)]
+            rows.append({by: arm, "target": str(t), "mean": r["mean"], "ci_lo": r["ci_lo"], "ci_hi": r["ci_hi"],
+                         "verdict": t.verdict(float(r["ci_lo"]), float(r["ci_hi"]))})
+    return pd.DataFrame(rows, columns=[by, "target", "mean", "ci_lo", "ci_hi", "verdict"])
 
 
 def _with_values(df: pd.DataFrame, arms: list[Arm]) -> pd.DataFrame:
@@ -118,12 +136,14 @@ def _with_values(df: pd.DataFrame, arms: list[Arm]) -> pd.DataFrame:
 
 
 def write_study(res: StudyResult, out: str | Path) -> Path:
-    """Write ``replications.parquet``, ``summary.csv``, ``paired.csv`` and ``experiment.json``."""
+    """Write ``replications.parquet``, ``summary.csv``, ``paired.csv``, ``targets.csv`` and ``experiment.json``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tables = res.tables
     tables["replications"].to_parquet(out / "replications.parquet", index=False)
     tables["summary"].to_csv(out / "summary.csv", index=False, float_format="%.10g")
     tables["paired"].to_csv(out / "paired.csv", index=False, float_format="%.10g")
+    if "targets" in tables:
+        tables["targets"].to_csv(out / "targets.csv", index=False, float_format="%.10g")
     (out / "experiment.json").write_text(json.dumps(res.meta, indent=2, default=str) + "\n")
     return out
