@@ -61,6 +61,8 @@ class Model:
         else:
             self.arrivals, self.helpline = arrivals, None
         self.draws = draw_bookings(sc, self.cat, self.arrivals.category, streams)
+        self.index.plan(self.arrivals.category, self.arrivals.lat, self.arrivals.lon, self.policy.radius_km,
+                        self.policy.nearest_needed if self.policy.batch_window_min <= 0 else None)
         self.rec = BookingRecords(len(self.arrivals))
         self.offers = OfferLog()
         self.wake = [self.env.event() for _ in self.cat.keys]
