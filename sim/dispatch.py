@@ -111,31 +111,46 @@ class WorkerIndex:
         tree = self._trees[c]
         if tree is None:
             return Candidates.empty()
-        xy = project_km(job.lat, job.lon)[0]
-        bound = radius_km * INDEX_SLACK
         hour = int(now_min // 60) % 24
         if limit is None:
-            pos = np.asarray(tree.query_ball_point(xy, bound), dtype=np.int64)
+            xy = project_km(job.lat, job.lon)[0]
+            pos = np.asarray(tree.query_ball_point(xy, radius_km * INDEX_SLACK), dtype=np.int64)
             return self._ranked(job, c, self._available(job, c, pos, hour), radius_km, None)
-        n, k = tree.n, 8 * limit
-        ids_c, start_c, end_c = self._lists[c]
-        busy, excluded = self.state.busy, job.excluded
         plan = self._plan
         if plan is not None and plan[0] == radius_km and plan[1] == limit:
-            _, _, pos_p, hav_p, last_p = plan
-            b = job.booking_id
-            # (distance, worker id) of the planned neighbours free now: tuples sort like the lexsort below.
-            free = sorted((h, ids_c[p]) for p, h in zip(pos_p[b].tolist(), hav_p[b].tolist(), strict=True)
-                          if p >= 0 and h <= radius_km and start_c[p] <= hour < end_c[p]
-                          and not busy[ids_c[p]] and ids_c[p] not in excluded)[:limit]
-            if last_p[b] == np.inf or (len(free) == limit and last_p[b] > free[-1][0] * INDEX_SLACK):
-                if not free:
-                    return Candidates.empty()
-                return self._make(np.array([w for _, w in free], dtype=np.int64), np.array([h for h, _ in free]))
-            k *= 4  # not settled by the plan: search wider
+            out = self._from_plan(job, c, hour, radius_km, limit)
+            if out is not None:
+                return out
+            return self._widening(job, c, hour, radius_km, limit, 32 * limit)  # the plan held 8 * limit
+        return self._widening(job, c, hour, radius_km, limit, 8 * limit)
+
+    def _from_plan(self, job: JobRequest, c: int, hour: int, radius_km: float, limit: int) -> Candidates | None:
+        """The head from the planned neighbours, or None if they do not settle it."""
+        ids_c, start_c, end_c = self._lists[c]
+        busy, excluded = self.state.busy, job.excluded
+        _, _, pos_p, hav_p, last_p = self._plan
+        b = job.booking_id
+        # (distance, worker id) of the planned neighbours free now: tuples sort like the lexsort in _ranked.
+        free = sorted((h, ids_c[p]) for p, h in zip(pos_p[b].tolist(), hav_p[b].tolist(), strict=True)
+                      if p >= 0 and h <= radius_km and start_c[p] <= hour < end_c[p]
+                      and not busy[ids_c[p]] and ids_c[p] not in excluded)[:limit]
+        last = float(last_p[b])
+        if last != np.inf and not (len(free) == limit and last > free[-1][0] * INDEX_SLACK):
+            return None
+        if not free:
+            return Candidates.empty()
+        return self._make(np.array([w for _, w in free], dtype=np.int64), np.array([h for h, _ in free]))
+
+    def _widening(self, job: JobRequest, c: int, hour: int, radius_km: float, limit: int, k: int) -> Candidates:
+        """k-nearest queries from ``k`` up, widened 4x until the head of the list is settled."""
+        tree, n = self._trees[c], self._trees[c].n
+        ids_c, start_c, end_c = self._lists[c]
+        busy, excluded = self.state.busy, job.excluded
+        xy = project_km(job.lat, job.lon)[0]
+        ub = np.nextafter(radius_km * INDEX_SLACK, np.inf)
         while True:
             k = min(k, n)
-            d, pos = tree.query(xy, k=k, distance_upper_bound=np.nextafter(bound, np.inf))
+            d, pos = tree.query(xy, k=k, distance_upper_bound=ub)
             pos = np.atleast_1d(pos).tolist()
             # A scalar pass over the k nearest: cheaper than a dozen numpy calls on k items.
             avail = [p for p in pos if p < n and start_c[p] <= hour < end_c[p]
