@@ -114,6 +114,7 @@ def simulate_helpline(cfg: HelplineConfig, streams: Streams, horizon_min: float,
                        callback_u=cb_u[q], callback_prob=cb.accept_prob, callback_extra=cb.extra_s / 60.0,
                        redials=_redials(cfg, streams["helpline_redial"]) if cfg.redial_prob > 0 else None,
                        message_when_closed=cfg.after_hours == "message")
+    del handle, patience, cb_u  # 8 bytes per fresh call each: gone before the tables are built
     return _assemble(cfg, calendar, hours, horizon_min, t, ty, conv_u, ivr, q, out, calls)
 
 
@@ -127,7 +128,7 @@ def _assemble(cfg: HelplineConfig, calendar: Calendar, hours: int, horizon_min: 
     so an hourly run never holds a per-call table.
     """
     keep = out.arrive < horizon_min  # redials after the horizon are not simulated
-    fresh_of = q[out.source]         # fresh-call number behind each queue record
+    fresh_of = q.astype(np.int32)[out.source]  # fresh-call number behind each queue record (ids < 2**31)
     is_redial = out.redial_of >= 0
     created = np.where(is_redial, out.arrive, t[fresh_of])
     iv = np.flatnonzero(ivr)
@@ -135,8 +136,9 @@ def _assemble(cfg: HelplineConfig, calendar: Calendar, hours: int, horizon_min: 
     created_all = np.concatenate([t[iv], created])
     order = np.argsort(created_all, kind="stable")  # creation time, then row: stable ties
     order = order[np.concatenate([np.ones(n_iv, bool), keep])[order]]
-    call_id = np.full(n_iv + n_q, -1, dtype=np.int64)
-    call_id[order] = np.arange(order.size)
+    order = order.astype(np.int32)
+    call_id = np.full(n_iv + n_q, -1, dtype=np.int32)
+    call_id[order] = np.arange(order.size, dtype=np.int32)
     qid = call_id[n_iv:]
     wait_s, handle_s = out.wait * 60.0, out.handle * 60.0
     books = out.answered & keep & (ty[fresh_of] == 0) & (conv_u[fresh_of] < cfg.booking_conversion)
@@ -175,7 +177,7 @@ def _calls_frame(rows: np.ndarray, n_iv: int, created_all: np.ndarray, call_id: 
 
     red = queued(redial_of, -1)
     return pd.DataFrame({
-        "call_id": call_id[rows],
+        "call_id": call_id[rows].astype(np.int64),
         "created_min": created_all[rows],
         "type": pd.Categorical.from_codes(types[rows], categories=list(CALL_TYPES)),
         "ivr_resolved": ~is_q,

@@ -151,32 +151,41 @@ def serve_shifts(arrive: np.ndarray, handle: np.ndarray, patience: np.ndarray, s
     arr, hnd, pat = (np.ascontiguousarray(x, dtype=np.float64) for x in (arrive, handle, patience))
     cbu = np.ascontiguousarray(callback_u, dtype=np.float64) if callback_u is not None else np.ones(n)
     pattern = np.asarray(shifts.pattern, dtype=np.int64)
-    blocks: list[np.ndarray] = []
-    want = max(n // 8, 1)  # redial rows to draw ahead; doubled whenever they run out
+    pool, last = np.zeros((0, 4)), 0
+    want = max(n // 8, 1)  # redial rows to draw ahead; re-estimated whenever they run out
     while True:
-        while redials is not None and sum(map(len, blocks)) < want:
-            last = len(blocks[-1]) if blocks else 0  # the lazy loop drew max(1024, previous block)
-            blocks.append(np.asarray(redials.draw(max(1024, last)), dtype=np.float64).reshape(-1, 4))
+        blocks, rows = [pool], len(pool)
+        while redials is not None and rows < want:
+            blk = np.asarray(redials.draw(max(1024, last)), dtype=np.float64).reshape(-1, 4)
+            blocks.append(blk)  # the lazy loop drew max(1024, previous block) rows each time
+            rows, last = rows + len(blk), len(blk)
+        pool = np.concatenate(blocks) if len(blocks) > 1 else pool
+        del blocks
         out = _serve_kernel(arr, hnd, pat, cbu, pattern, shifts, callback_after, callback_prob, callback_extra,
-                            redials, np.concatenate(blocks) if blocks else np.zeros((0, 4)), message_when_closed)
-        if out is not None:
+                            redials, pool, message_when_closed)
+        if isinstance(out, QueueOut):
             return out
-        want *= 2
+        # ran out after ``out`` fresh calls: scale the draw to the whole run, with a margin
+        want = max(2 * len(pool), int(len(pool) * 1.2 * n / max(out, 1)))
 
 
 def _serve_kernel(arr: np.ndarray, hnd: np.ndarray, pat: np.ndarray, cbu: np.ndarray, pattern: np.ndarray,
                   shifts: Shifts, callback_after: float, callback_prob: float, callback_extra: float,
-                  redials: Redials | None, pool: np.ndarray, message_when_closed: bool) -> QueueOut | None:
-    """Run the compiled loop and wrap its columns; None if the redial pool ran out."""
+                  redials: Redials | None, pool: np.ndarray, message_when_closed: bool) -> QueueOut | int:
+    """Run the compiled loop and wrap its columns; if the redial pool ran out, the fresh calls done."""
     cols = _serve_loop(arr, hnd, pat, cbu, pattern, float(shifts.slot), int(shifts.offset), int(shifts.seats),
                        float(callback_after), float(callback_prob), float(callback_extra),
                        float(redials.prob) if redials is not None else 0.0,
                        int(redials.max_redials) if redials is not None else -1, pool, bool(message_when_closed))
     k, arrive, start, wait, handle, code, source, parent, seat = cols
     if k < 0:
-        return None
-    return QueueOut(arrive[:k], start[:k], wait[:k], handle[:k], (code[:k] == 0) | (code[:k] == 2),
-                    code[:k] == 1, code[:k] == 2, code[:k] == 3, source[:k], parent[:k], seat[:k])
+        return -1 - k
+    # Copies cut to size: the loop's buffers were sized for every redial the pool allowed.
+    arrive, start, wait, handle, code, source, parent, seat = (
+        x[:k].copy() for x in (arrive, start, wait, handle, code, source, parent, seat))
+    del cols
+    return QueueOut(arrive, start, wait, handle, (code == 0) | (code == 2), code == 1, code == 2, code == 3,
+                    source, parent, seat)
 
 
 @njit(cache=True)
@@ -195,7 +204,7 @@ def _serve_loop(arr, hnd, pat, cbu, pattern, slot, off, seats, callback_after, c
                 callback_extra, redial_prob, max_redials, pool, message_when_closed):  # pragma: no cover - compiled
     """The queue, call by call (see ``serve_shifts``).
 
-    Returns ``(records, columns...)``; -1 records if the redial pool ran out.  Codes: 0 answered,
+    Returns ``(records, columns...)``; ``-1 - fresh calls done`` if the redial pool ran out.  Codes: 0 answered,
     1 abandoned, 2 callback, 3 closed.
     """
     n = arr.shape[0]
@@ -226,7 +235,7 @@ def _serve_loop(arr, hnd, pat, cbu, pattern, slot, off, seats, callback_after, c
         if len(pending) > 0 and (i >= n or pending[0][0] < arr[i]):
             a, _, parent, depth = heapq.heappop(pending)
             if pool_i >= npool:
-                return -1, o_arr, o_start, o_wait, o_hnd, o_code, o_src, o_par, o_seat
+                return -1 - i, o_arr, o_start, o_wait, o_hnd, o_code, o_src, o_par, o_seat
             u_r, d_r, h, p = pool[pool_i, 0], pool[pool_i, 1], pool[pool_i, 2], pool[pool_i, 3]
             have_u = True
             pool_i += 1
@@ -258,7 +267,7 @@ def _serve_loop(arr, hnd, pat, cbu, pattern, slot, off, seats, callback_after, c
             if depth < max_redials:
                 if not have_u:
                     if pool_i >= npool:
-                        return -1, o_arr, o_start, o_wait, o_hnd, o_code, o_src, o_par, o_seat
+                        return -1 - i, o_arr, o_start, o_wait, o_hnd, o_code, o_src, o_par, o_seat
                     u_r, d_r = pool[pool_i, 0], pool[pool_i, 1]
                     pool_i += 1
                 if u_r < redial_prob:
