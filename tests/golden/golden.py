@@ -1,7 +1,7 @@
 """Golden outputs: a compact fingerprint of every output table of two fixed runs.
 
 Each table is reduced to its row count and one SHA-256 per column over a canonical form
-(column dtype family + values; floats rounded to 1e-6, missing values marked), so the
+(column dtype + values; floats rounded to 1e-6, missing values marked), so the
 stored file stays tiny and a mismatch names the table and column that moved.
 
 Regenerate (only when an intended change alters outputs; say why in the commit):
@@ -45,7 +45,7 @@ SUMMARY_KEYS = ("bookings", "completed", "cancelled", "unfulfilled", "fulfilment
 
 def _column_digest(s: pd.Series) -> str:
     """SHA-256 of one column's canonical content."""
-    h = hashlib.sha256()
+    h = hashlib.sha256(str(s.dtype).encode())  # a dtype change is an output change too
     missing = s.isna().to_numpy()
     h.update(missing.tobytes())
     if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
