@@ -103,18 +103,19 @@ def simulate_helpline(cfg: HelplineConfig, streams: Streams, horizon_min: float,
     ty = streams["helpline_types"].choice(len(CALL_TYPES), size=n, p=np.asarray(cfg.type_probs())).astype(np.int8)
     conv_u = streams["helpline_types"].random(n)
     ivr = streams["helpline_ivr"].random(n) < np.asarray(cfg.ivr_probs())[ty]
-    handle = handle_times_s(cfg, streams["helpline_service"], n) / 60.0
-    prng = streams["helpline_patience"]
-    patience = prng.exponential(cfg.patience_mean_s / 60.0, n)
-    cb_u = prng.random(n)
     q = np.flatnonzero(~ivr)
+    # Drawn for every fresh call (common random numbers), kept only for the queued ones.
+    handle = (handle_times_s(cfg, streams["helpline_service"], n) / 60.0)[q]
+    prng = streams["helpline_patience"]
+    patience = prng.exponential(cfg.patience_mean_s / 60.0, n)[q]
+    cb_u = prng.random(n)[q]
     cb = cfg.callback
-    out = serve_shifts(t[q] + cfg.ivr_s / 60.0, handle[q], patience[q], shifts_for(cfg, calendar),
+    out = serve_shifts(t[q] + cfg.ivr_s / 60.0, handle, patience, shifts_for(cfg, calendar),
                        callback_after=cb.offer_after_s / 60.0 if cb.enabled else INF,
-                       callback_u=cb_u[q], callback_prob=cb.accept_prob, callback_extra=cb.extra_s / 60.0,
+                       callback_u=cb_u, callback_prob=cb.accept_prob, callback_extra=cb.extra_s / 60.0,
                        redials=_redials(cfg, streams["helpline_redial"]) if cfg.redial_prob > 0 else None,
                        message_when_closed=cfg.after_hours == "message")
-    del handle, patience, cb_u  # 8 bytes per fresh call each: gone before the tables are built
+    del handle, patience, cb_u  # gone before the tables are built
     return _assemble(cfg, calendar, hours, horizon_min, t, ty, conv_u, ivr, q, out, calls)
 
 
