@@ -131,9 +131,11 @@ def run(args: argparse.Namespace, command: str) -> int:
         got["rps"] = got["requests"] / step.wall_s  # Locust's own rate counts from the reset, not the window
         bad = violations(Observed(int(got["requests"]), got["fail_ratio"], got["p99_ms"], got["lag_p99_ms"]),
                          limits)
-        rows.append({"multiple": m, "copies": step.copies, "speedup": step.speedup, "offered_rps": base * m,
+        # What this level's window really sends: a short window can hold a shift change (a burst).
+        offered = n / step.wall_s
+        rows.append({"multiple": m, "copies": step.copies, "speedup": step.speedup, "offered_rps": offered,
                      **got, "locust_exit": code, "slo_broken": "; ".join(bad)})
-        print(f"  {m:>7g}×: offered {base * m:8.1f}/s served {got['rps']:8.1f}/s  p50 {got['p50_ms']:6.0f} ms  "
+        print(f"  {m:>7g}×: offered {offered:8.1f}/s served {got['rps']:8.1f}/s  p50 {got['p50_ms']:6.0f} ms  "
               f"p99 {got['p99_ms']:6.0f} ms  lag p99 {got['lag_p99_ms']:7.1f} ms  fail {got['fail_ratio']:.2%}"
               f"{'  SLO broken: ' + bad[0] if bad else ''}")
         if bad:
