@@ -18,9 +18,11 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from sim.catalog import CategoryConfig
 from sim.errors import ScenarioError
 from sim.geography import district_names
+from sim.growth import GrowthConfig
 from sim.helpline.config import HelplineConfig
 from sim.money_config import MoneyConfig
 from sim.schema import StrictModel
+from sim.study_config import CalibrationConfig
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -156,6 +158,8 @@ class Scenario(StrictModel):
     dispatch: DispatchConfig = DispatchConfig()
     helpline: HelplineConfig = HelplineConfig()
     money: MoneyConfig = MoneyConfig()
+    growth: GrowthConfig | None = None
+    calibration: CalibrationConfig | None = None
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:
@@ -183,6 +187,9 @@ class Scenario(StrictModel):
                     raise ScenarioError(f"demand.surges.{i}.districts: unknown district {d!r}")
         if not enabled:
             raise ScenarioError("catalog: no enabled category")
+        if self.growth is not None:
+            for err in self.growth.check_names(cats, known):
+                raise ScenarioError(err)
         self.money.check_categories(cats)
         if self.warmup_days >= self.horizon_days:
             raise ScenarioError("warmup_days: must be shorter than horizon_days")

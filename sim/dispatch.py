@@ -68,6 +68,8 @@ class WorkerIndex:
         hour = int(now_min // 60) % 24
         wf, st = self.wf, self.state
         ok = ~st.busy[ids] & (wf.shift_start_h[ids] <= hour) & (hour < wf.shift_end_h[ids])
+        if wf.registered_min is not None:  # a growing platform: registered and not dormant yet
+            ok &= wf.available(ids, now_min)
         if job.excluded:
             ok &= ~np.isin(ids, np.fromiter(job.excluded, dtype=np.int64))
         ids = ids[ok]

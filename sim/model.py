@@ -80,7 +80,7 @@ class Model:
         dmap = district_map()
         self.districts: list[District] = [dmap[n] for n in sc.geography.selected()]
         self.cat = catalog_arrays(sc.catalog)
-        self.wf = workforce if workforce is not None else build_workforce(sc, self.districts, self.cat, streams)
+        self.wf = workforce if workforce is not None else self._workforce()
         init_rating = np.clip(self.wf.quality, 1, 5)
         self.state = WorkerState(len(self.wf), init_rating, sc.workforce.rating_prior_weight)
         self.index = WorkerIndex(self.wf, self.cat.keys, self.state)
@@ -106,10 +106,29 @@ class Model:
                                [d.name for d in self.districts])
 
     # -- set-up ------------------------------------------------------------------------
+    def _workforce(self) -> Workforce:
+        sc = self.sc
+        if sc.growth is None:
+            return build_workforce(sc, self.districts, self.cat, self.streams)
+        from sim.growth import Growth, date_workforce
+
+        # A growing platform: the workforce is everyone registered by the horizon, each dated.
+        g = Growth(sc.growth, sc.start_date)
+        total = g.registered_total(sc.horizon_min)
+        sized = sc.model_copy(update={"workforce": sc.workforce.model_copy(update={"registered": total})})
+        wf = build_workforce(sized, self.districts, self.cat, self.streams)
+        date_workforce(wf, g, self.streams["registrations"], total)
+        return wf
+
     def _arrivals(self) -> Arrivals:
         sc = self.sc
         shares = sc.demand.channel_shares
         hl_on = sc.helpline.enabled and shares.get("helpline", 0) > 0
+        if hl_on and sc.helpline.arrivals == "causes":
+            from sim.channels import arrivals_by_channel
+
+            arrivals, self.helpline = arrivals_by_channel(self)
+            return arrivals
         chans = ("app", "web") if hl_on else CHANNELS
         p = np.array([shares.get(c, 0.0) for c in chans])
         total = p.sum()

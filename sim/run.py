@@ -21,6 +21,8 @@ from sim.demand import CHANNELS
 from sim.metrics import booking_kpis, district_table, worker_kpis
 from sim.model import OUTCOMES, STATUS, Model
 from sim.seeds import Streams
+from sim.snapshots import snapshots
+from sim.window import available_min, measured_workers
 
 
 @dataclass
@@ -95,7 +97,8 @@ def collect_tables(m: Model) -> dict[str, pd.DataFrame]:
     tables = {"bookings": bookings, "offers": offers, "workers": workers}
     districts = pd.DataFrame({"district": [d.name for d in m.districts],
                               "population_2011": [d.population for d in m.districts]})
-    tables["districts"] = district_table(_measured(m, bookings), workers, districts, _available_min(m))
+    tables["districts"] = district_table(_measured(m, bookings), _measured_workers(m, tables),
+                                         districts, _available_min(m, workers))
     if m.helpline is not None:
         calls = m.helpline.calls  # owned by this run: filled in place, not copied (1M rows)
         hl = np.flatnonzero(a.call_id >= 0)
@@ -110,6 +113,7 @@ def collect_tables(m: Model) -> dict[str, pd.DataFrame]:
         tables["helpline_hourly"] = m.helpline.hourly
     if m.money is not None:
         tables.update(m.money.tables())
+    tables["snapshots"] = snapshots(m.sc.start_date, m.sc.horizon_days, tables)
     return tables
 
 
@@ -118,13 +122,14 @@ def _measured(m: Model, bookings: pd.DataFrame) -> pd.DataFrame:
     return bookings[bookings["created_min"] >= m.sc.warmup_min]
 
 
-def _available_min(m: Model) -> float:
+def _available_min(m: Model, workers: pd.DataFrame) -> float:
     """Mean on-shift minutes per active worker over the measured period."""
-    act = m.wf.active
-    if not act.any():
-        return 0.0
-    shift_min = float(np.mean(m.wf.shift_end_h[act] - m.wf.shift_start_h[act])) * 60.0
-    return shift_min * (m.sc.horizon_days - m.sc.warmup_days)
+    return available_min(workers, m.sc.warmup_min, m.sc.horizon_min)
+
+
+def _measured_workers(m: Model, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Workers with busy time, jobs and earnings over the measured period."""
+    return measured_workers(tables["workers"], tables["bookings"], m.sc.warmup_min, m.sc.horizon_min)
 
 
 def summarise(m: Model, tables: dict[str, pd.DataFrame], seed: int, replication: int) -> dict[str, Any]:
@@ -140,7 +145,7 @@ def summarise(m: Model, tables: dict[str, pd.DataFrame], seed: int, replication:
     out["open_at_end"] = int((bk["status"] == "open").sum())
     out["bookings_per_year"] = out["bookings"] * 365.0 / max(sc.horizon_days - sc.warmup_days, 1e-9)
     out["by_channel"] = {c: int(v) for c, v in bk["channel"].value_counts().sort_index().items()}
-    out.update(worker_kpis(tables["workers"], _available_min(m)))
+    out.update(worker_kpis(_measured_workers(m, tables), _available_min(m, tables["workers"])))
     if m.helpline is not None:
         out["helpline"] = m.helpline.summary
     if m.money is not None:
@@ -166,8 +171,8 @@ def write_run(res: RunResult, out_dir: str | Path) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name, df in sorted(res.tables.items()):
-        if name == "districts":
-            df.to_csv(out / "districts.csv", index=False, float_format="%.6g")
+        if name in ("districts", "snapshots"):
+            df.to_csv(out / f"{name}.csv", index=False, float_format="%.6g")
         else:
             df.to_parquet(out / f"{name}.parquet", index=False, compression="zstd")
     summary = dict(res.summary)

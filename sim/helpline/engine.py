@@ -40,6 +40,7 @@ class HelplineResult:
     calls: pd.DataFrame             # per-call table (only booking calls when output="hourly")
     hourly: pd.DataFrame            # helpline_hourly table
     summary: dict[str, Any] = field(default_factory=dict)
+    booking_fresh: np.ndarray | None = None  # fresh-call number behind each booking (same order)
 
     @property
     def daily(self) -> pd.DataFrame:
@@ -87,16 +88,25 @@ def _redials(cfg: HelplineConfig, rng: np.random.Generator) -> Redials:
 
 
 def simulate_helpline(cfg: HelplineConfig, streams: Streams, horizon_min: float, calendar: Calendar,
-                      surge: Callable[[np.ndarray], np.ndarray] | None = None) -> HelplineResult:
-    """Simulate the helpline over ``[0, horizon_min)`` [minutes]."""
+                      surge: Callable[[np.ndarray], np.ndarray] | None = None,
+                      fresh: tuple[np.ndarray, np.ndarray] | None = None) -> HelplineResult:
+    """Simulate the helpline over ``[0, horizon_min)`` [minutes].
+
+    ``fresh`` = (sorted times [minutes], type codes) of fresh calls made from their causes
+    (``sim.helpline.causes``); it replaces the Poisson arrivals and the type mix.
+    """
     hours = max(1, math.ceil(horizon_min / 60.0))
-    rate = hourly_rate(cfg, calendar, hours)
-    if surge is not None:
-        rate = rate * np.asarray(surge(np.arange(hours) * 60.0 + 30.0), dtype=np.float64)
-    t = _arrivals(rate, streams["helpline_arrivals"])
-    t = t[t < horizon_min]
+    if fresh is None:
+        rate = hourly_rate(cfg, calendar, hours)
+        if surge is not None:
+            rate = rate * np.asarray(surge(np.arange(hours) * 60.0 + 30.0), dtype=np.float64)
+        t = _arrivals(rate, streams["helpline_arrivals"])
+        t = t[t < horizon_min]
+        ty = streams["helpline_types"].choice(len(CALL_TYPES), size=t.size,
+                                              p=np.asarray(cfg.type_probs())).astype(np.int8)
+    else:
+        t, ty = fresh
     n = t.size
-    ty = streams["helpline_types"].choice(len(CALL_TYPES), size=n, p=np.asarray(cfg.type_probs())).astype(np.int8)
     conv_u = streams["helpline_types"].random(n)
     ivr = streams["helpline_ivr"].random(n) < np.asarray(cfg.ivr_probs())[ty]
     handle = handle_times_s(cfg, streams["helpline_service"], n) / 60.0
@@ -164,7 +174,7 @@ def _assemble(cfg: HelplineConfig, calendar: Calendar, hours: int, horizon_min: 
     booking_ids = qid[books][b_ord]
     if cfg.output == "hourly":
         calls = calls[calls["call_id"].isin(booking_ids)].reset_index(drop=True)
-    return HelplineResult(b_end[b_ord], booking_ids, calls, hourly, summary)
+    return HelplineResult(b_end[b_ord], booking_ids, calls, hourly, summary, fresh_of[books][b_ord])
 
 
 def _summary(cfg: HelplineConfig, calls: pd.DataFrame, hourly: pd.DataFrame, wait_s: np.ndarray,
