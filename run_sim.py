@@ -17,8 +17,8 @@ COMMANDS = {
     "staff": ("sim.helpline.cli", "fewest helpline agents per hour for a service level"),
     "compare": ("sim.experiments.cli", "compare dispatch policies over replications (CRN, 95%% CIs)"),
     "sweep": ("sim.experiments.cli", "parameter sweep over a grid with replications"),
-    "trace": ("sim.trace", "export a simulated timeline as a request trace for load replay"),
-    "twin-check": ("load.twincheck", "compare a live deployment's outcome with the twin's"),
+    "trace": ("cli.trace", "export a simulated timeline as a request trace for load replay"),
+    "twin-check": ("cli.twincheck", "compare a live deployment's outcome with the twin's"),
     "report": ("reports.cli", "rebuild the HTML report of a saved run"),
     "plan": ("sim.planner", "fewest workers and agents per district meeting targets"),
 }
