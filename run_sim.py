@@ -21,6 +21,8 @@ COMMANDS = {
     "twin-check": ("cli.twincheck", "compare a live deployment's outcome with the twin's"),
     "report": ("reports.cli", "rebuild the HTML report of a saved run"),
     "plan": ("sim.planner", "fewest workers and agents per district meeting targets"),
+    "calibrate": ("cli.calibrate", "fit a scenario to the published anchors (Optuna, out-of-sample)"),
+    "sensitivity": ("cli.sensitivity", "global sensitivity of outputs to parameters (SALib sobol|morris)"),
 }
 
 
