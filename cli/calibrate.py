@@ -57,7 +57,8 @@ def run(args: argparse.Namespace, command: str) -> int:
     with Pool(cores=args.cores, dask=args.dask) as pool:
         cal = calibrate(sc, anchors, params, trials=args.trials, reps=args.reps, eval_reps=args.eval_reps,
                         fit_all=args.fit_all, log_scale=block.log_scale if block else (), storage=storage,
-                        study_name=f"{sc.name}-{'all' if args.fit_all else 'oos'}", pool=pool, on_trial=tick)
+                        study_name=f"{sc.name}-{'all' if args.fit_all else 'oos'}", pool=pool,
+                        parallel_trials=1 if args.dask else max(1, args.cores // args.reps), on_trial=tick)
     (out / "fitted.yaml").write_text(fitted_yaml(resolve_path(args.scenario), cal.best, f"{sc.name}_fitted"))
     cal.table.to_csv(out / "calibration.csv", index=False, float_format="%.6g")
     cal.trials.to_csv(out / "trials.csv", index=False)

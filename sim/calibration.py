@@ -170,12 +170,14 @@ def summary_table(anchors: Sequence[Anchor], fitted: Sequence[Anchor], before: p
 def calibrate(sc: Scenario, anchors: Sequence[Anchor], params: dict[str, tuple[float, float]], *,
               trials: int = 30, reps: int = 2, eval_reps: int = 5, fit_all: bool = False,
               log_scale: Sequence[str] = (), storage: str | None = None, study_name: str = "calibration",
-              pool: Pool | None = None, on_trial: Callable[[int, float], None] | None = None) -> Calibration:
+              pool: Pool | None = None, parallel_trials: int = 1,
+              on_trial: Callable[[int, float], None] | None = None) -> Calibration:
     """Fit ``params`` (key → (low, high)) to the anchors; see the module docstring.
 
     ``reps`` replications per trial (CRN across trials); the scenario before and after is
-    then evaluated over ``eval_reps`` replications for the table.  ``on_trial(number, value)``
-    reports progress (the library never prints).
+    then evaluated over ``eval_reps`` replications for the table.  ``parallel_trials`` trials
+    run at once (threads feeding ``pool``; TPE with a constant liar).  ``on_trial(number,
+    value)`` reports progress (the library never prints).
     """
     import optuna
 
@@ -186,7 +188,8 @@ def calibrate(sc: Scenario, anchors: Sequence[Anchor], params: dict[str, tuple[f
     if own:
         pool.__enter__()
     try:
-        sampler = optuna.samplers.TPESampler(seed=sc.seed % 2**32, n_startup_trials=min(10, max(trials // 3, 1)))
+        sampler = optuna.samplers.TPESampler(seed=sc.seed % 2**32, n_startup_trials=min(10, max(trials // 3, 1)),
+                                             constant_liar=parallel_trials > 1)
         study = optuna.create_study(direction="minimize", sampler=sampler, storage=storage,
                                     study_name=study_name, load_if_exists=True)
 
@@ -198,7 +201,7 @@ def calibrate(sc: Scenario, anchors: Sequence[Anchor], params: dict[str, tuple[f
                 on_trial(trial.number, score)
             return score
 
-        study.optimize(objective, n_trials=trials)
+        study.optimize(objective, n_trials=trials, n_jobs=max(1, parallel_trials))
         best = dict(study.best_params)
         before = evaluate(sc, anchors, eval_reps, pool)
         after = evaluate(with_values(sc, best), anchors, eval_reps, pool)

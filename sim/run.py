@@ -22,7 +22,7 @@ from sim.metrics import booking_kpis, district_table, worker_kpis
 from sim.model import OUTCOMES, STATUS, Model
 from sim.seeds import Streams
 from sim.snapshots import snapshots
-from sim.window import available_min, measured_workers
+from sim.window import available_min, helpline_window, measured_workers, wallet_window
 
 
 @dataclass
@@ -147,9 +147,13 @@ def summarise(m: Model, tables: dict[str, pd.DataFrame], seed: int, replication:
     out["by_channel"] = {c: int(v) for c, v in bk["channel"].value_counts().sort_index().items()}
     out.update(worker_kpis(_measured_workers(m, tables), _available_min(m, tables["workers"])))
     if m.helpline is not None:
-        out["helpline"] = m.helpline.summary
+        out["helpline"] = dict(m.helpline.summary)
+        if sc.warmup_days > 0:  # queue KPIs over the measured window, like every other KPI
+            out["helpline"].update(helpline_window(tables["helpline_hourly"], sc.warmup_min, sc.horizon_min))
     if m.money is not None:
         out["wallet"] = m.money.summary()
+        if sc.warmup_days > 0:
+            out["wallet"]["credited_paise_measured"] = wallet_window(tables["ledger"], sc.warmup_min, sc.horizon_min)
     return out
 
 

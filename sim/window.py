@@ -48,3 +48,27 @@ def available_min(workers: pd.DataFrame, start_min: float, end_min: float) -> fl
         hi = np.minimum(workers["active_until_min"].to_numpy(dtype=np.float64)[act], end_min)
         days = np.clip(hi - lo, 0.0, None) / MIN_PER_DAY
     return float(np.mean(shift * days))
+
+
+def helpline_window(hourly: pd.DataFrame, start_min: float, end_min: float) -> dict[str, float | int | None]:
+    """Queue KPIs of the hours inside ``[start_min, end_min)`` (rates re-weighted by their denominators)."""
+    h = hourly[(hourly["hour_index"] * 60.0 >= start_min) & (hourly["hour_index"] * 60.0 < end_min)]
+    off, ans = int(h["offered"].sum()), int(h["answered"].sum())
+    staffed = float(h["agents"].sum())
+    return {
+        "calls": int(h["calls"].sum()) if "calls" in h else None,
+        "offered": off, "answered": ans, "abandoned": int(h["abandoned"].sum()),
+        "service_level": float((h["service_level"].fillna(0) * h["offered"]).sum() / off) if off else None,
+        "asa_s": float((h["asa_s"].fillna(0) * h["answered"]).sum() / ans) if ans else None,
+        "abandon_rate": float(h["abandoned"].sum() / off) if off else None,
+        "occupancy": float((h["occupancy"].fillna(0) * h["agents"]).sum() / staffed) if staffed else None,
+    }
+
+
+def wallet_window(ledger: pd.DataFrame, start_min: float, end_min: float) -> int:
+    """Money credited to wallets inside ``[start_min, end_min)`` [paise]."""
+    from sim.snapshots import wallet_credits
+
+    cr = wallet_credits(ledger)
+    t = cr["time_min"].to_numpy(dtype=np.float64)
+    return int(cr["amount_paise"].to_numpy()[(t >= start_min) & (t < end_min)].sum())

@@ -92,3 +92,11 @@ def test_urban_uplift_holds_within_districts():
         near[up] = float(np.mean(m.arrivals.urban))
     assert sc.geography.urban_radius_km > 0
     assert near[4.0] > near[0.0] + 0.1
+
+
+def test_helpline_and_wallet_summaries_cover_the_measured_window():
+    sets = ["horizon_days=20", "money.enabled=true"]
+    a = run_one(load_scenario(BUSY, sets), seed=4).summary
+    b = run_one(load_scenario(BUSY, [*sets, "warmup_days=10"]), seed=4).summary
+    assert b["helpline"]["offered"] < 0.7 * a["helpline"]["offered"]
+    assert 0 < b["wallet"]["credited_paise_measured"] < a["wallet"]["credited_paise"]
