@@ -109,7 +109,7 @@ def parse_params(text: str, declared: dict[str, tuple[float, float]]) -> dict[st
 
 def with_values(sc: Scenario, values: dict[str, float]) -> Scenario:
     """``sc`` with dotted keys set (validated again: a bad key raises ``ScenarioError``)."""
-    return validate(apply_overrides(sc.model_dump(mode="json"), [f"{k}={v!r}" for k, v in values.items()]))
+    return validate(apply_overrides(sc.model_dump(mode="json"), [f"{k}={float(v)!r}" for k, v in values.items()]))
 
 
 def anchor_metrics(scenario: Scenario, seed: int, replication: int, anchors: tuple[Anchor, ...]) -> dict[str, float]:
