@@ -135,7 +135,7 @@ def baseline_year(full: bool) -> None:
     print(f"baseline helpline, one year: {r.summary['calls']:,} calls in {time.perf_counter() - t0:.2f} s "
           f"(target < 15 s); SL {r.summary['service_level']:.3f}, abandon {r.summary['abandon_rate']:.3f}")
     if full:
-        from sim.run import run_one
+        from sim.runner import run_one
 
         t0 = time.perf_counter()
         res = run_one(sc)

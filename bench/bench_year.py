@@ -11,7 +11,7 @@ import resource
 import time
 
 from sim.config import load_scenario
-from sim.run import run_one
+from sim.runner import run_one
 
 
 def main() -> None:

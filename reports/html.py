@@ -214,7 +214,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Build ``RUN_DIR/report.html`` (and ``RUN_DIR/figures/*.png``) from the saved outputs.
 
     Args:
-        run_dir: a run folder written by ``sim.run.write_run``.
+        run_dir: a run folder written by ``sim.write_run``.
         out: where to write the page (default ``RUN_DIR/report.html``).
 
     Returns:

@@ -31,4 +31,4 @@ class Context:
         policy = make_policy(cfg.policy, cfg.policy_params)
         policy.bind(Streams(cfg.seed)["choices"])
         return cls(cfg, database, load_reference(cfg.scenario), Dispatcher(policy, epoch),
-                   TokenBook(database, cfg.admin_token))
+                   TokenBook(database, cfg.admin_token, cfg.allow_reset))

@@ -114,7 +114,7 @@ def with_values(sc: Scenario, values: dict[str, float]) -> Scenario:
 
 def anchor_metrics(scenario: Scenario, seed: int, replication: int, anchors: tuple[Anchor, ...]) -> dict[str, float]:
     """Runner: one replication reduced to the simulated value of each anchor."""
-    from sim.run import run_one
+    from sim.runner import run_one
     from sim.snapshots import value_at
 
     snap = run_one(scenario, seed=seed, replication=replication).tables["snapshots"]

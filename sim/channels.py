@@ -12,17 +12,15 @@ bookings follow demand while the helpline keeps up, and fall when it is overload
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from sim.calendar import MIN_PER_HOUR
-from sim.demand import CHANNELS, Arrivals, merge
+from sim.calendar import MIN_PER_HOUR, Calendar
+from sim.config import Scenario
+from sim.demand import CHANNELS, Arrivals, DemandModel, merge
 from sim.helpline.causes import NEW_BOOKING, cause_calls
 from sim.helpline.engine import HelplineResult, simulate_helpline
-
-if TYPE_CHECKING:
-    from sim.model import Model
+from sim.seeds import Streams
+from sim.workforce import Workforce
 
 APP, HELPLINE = CHANNELS.index("app"), CHANNELS.index("helpline")
 
@@ -32,39 +30,38 @@ def take(a: Arrivals, idx: np.ndarray) -> Arrivals:
     return Arrivals(**{k: getattr(a, k)[idx] for k in Arrivals.__dataclass_fields__})
 
 
-def _registered_per_hour(m: Model, hours: int) -> tuple[np.ndarray, np.ndarray]:
+def _registered_per_hour(sc: Scenario, wf: Workforce, streams: Streams, hours: int) -> tuple[np.ndarray, np.ndarray]:
     """(registration times of the run's workers [minutes], registered workers in each hour)."""
-    wf, sc = m.wf, m.sc
     if wf.registered_min is not None:
         reg = np.sort(wf.registered_min)
         return reg, np.searchsorted(reg, np.arange(hours) * MIN_PER_HOUR + MIN_PER_HOUR / 2).astype(np.float64)
     # Steady state: registrations at a constant rate, the sub-state run getting its population share.
     rate = sc.helpline.causes.registrations_per_day * len(wf) / max(sc.workforce.registered, 1)
-    rng = m.streams["registrations"]
+    rng = streams["registrations"]
     reg = np.sort(rng.random(rng.poisson(rate * sc.horizon_days)) * sc.horizon_min)
     return reg, np.full(hours, float(len(wf)))
 
 
-def arrivals_by_channel(m: Model) -> tuple[Arrivals, HelplineResult]:
+def arrivals_by_channel(sc: Scenario, demand: DemandModel, cal: Calendar, streams: Streams,
+                        wf: Workforce) -> tuple[Arrivals, HelplineResult]:
     """Bookings of every channel and the helpline run that produced the helpline ones."""
-    sc, streams = m.sc, m.streams
     horizon = sc.horizon_min
     shares = sc.demand.channel_shares
     p = np.array([shares.get(c, 0.0) for c in CHANNELS])
-    attempts = m.demand.sample(horizon, streams, 1.0, tuple(range(len(CHANNELS))), p / p.sum())
+    attempts = demand.sample(horizon, streams, 1.0, tuple(range(len(CHANNELS))), p / p.sum())
     hours = max(1, int(np.ceil(horizon / MIN_PER_HOUR)))
-    reg_t, registered = _registered_per_hour(m, hours)
-    growth = m.demand.growth
+    reg_t, registered = _registered_per_hour(sc, wf, streams, hours)
+    growth = demand.growth
     adoption = np.ones(hours) if growth is None else growth.adoption(np.arange(hours) * MIN_PER_HOUR + 30.0)
     cfg = sc.helpline.model_copy(update={"booking_conversion": 1.0})  # an answered booking call books
-    t_other, ty_other = cause_calls(cfg, m.cal, horizon, streams["helpline_causes"], attempts.t_min, reg_t,
-                                    registered, adoption, m.demand.state_share)
+    t_other, ty_other = cause_calls(cfg, cal, horizon, streams["helpline_causes"], attempts.t_min, reg_t,
+                                    registered, adoption, demand.state_share)
     hl = np.flatnonzero(attempts.channel == HELPLINE)
     t = np.concatenate([attempts.t_min[hl], t_other])
     ty = np.concatenate([np.full(hl.size, NEW_BOOKING, dtype=np.int8), ty_other])
     attempt_of = np.concatenate([hl, np.full(t_other.size, -1, dtype=np.int64)])
     order = np.lexsort((ty, t))
-    res = simulate_helpline(cfg, streams, horizon, m.cal, fresh=(t[order], ty[order]))
+    res = simulate_helpline(cfg, streams, horizon, cal, fresh=(t[order], ty[order]))
     attempt_of = attempt_of[order]
     booked = attempt_of[res.booking_fresh]
     by_phone = take(attempts, booked)

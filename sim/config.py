@@ -74,7 +74,7 @@ class Surge(StrictModel):
 
     start_day: float = Field(ge=0)
     end_day: float = Field(gt=0)
-    multiplier: float = Field(gt=0, le=100)
+    multiplier: float = Field(ge=0, le=100, description="0 = not bookable there (a launch plan's dates)")
     categories: tuple[str, ...] = ()
     districts: tuple[str, ...] = ()
 

@@ -13,58 +13,23 @@ dispatch policy faces the same demand and the same behaviour (common random numb
 
 from __future__ import annotations
 
-from array import array
+from collections.abc import Callable
 
 import numpy as np
 import simpy
 
+from sim.arrivals import build_arrivals
 from sim.calendar import Calendar
 from sim.catalog import catalog_arrays
 from sim.config import Scenario
-from sim.demand import CHANNELS, Arrivals, DemandModel, merge
+from sim.demand import Arrivals, DemandModel
 from sim.dispatch import WorkerIndex, WorkerState
+from sim.draws import draw_bookings
 from sim.geography import District, district_map, haversine_km
 from sim.policies import JobRequest, make_policy
+from sim.records import BookingRecords, LifecycleListener, OfferLog, Outcome, Status, Winner
 from sim.seeds import Streams
 from sim.workforce import Workforce, build_workforce
-
-STATUS = ("open", "completed", "cancelled", "unfulfilled")
-OPEN, COMPLETED, CANCELLED, UNFULFILLED = range(4)
-OUTCOMES = ("accepted", "declined", "timeout", "withdrawn")
-
-
-class BookingRecords:
-    """Preallocated columns of the bookings table (NaN / -1 = missing)."""
-
-    def __init__(self, n: int) -> None:
-        self.status = np.zeros(n, dtype=np.int8)
-        self.worker = np.full(n, -1, dtype=np.int64)
-        self.assigned = np.full(n, np.nan)
-        self.started = np.full(n, np.nan)
-        self.completed = np.full(n, np.nan)
-        self.ended = np.full(n, np.nan)
-        self.travel_km = np.full(n, np.nan)
-        self.rating = np.full(n, np.nan)
-        self.offers = np.zeros(n, dtype=np.int64)
-
-
-class OfferLog:
-    """Append-only columns of the offers table."""
-
-    def __init__(self) -> None:
-        self.booking = array("q")
-        self.worker = array("q")
-        self.offered = array("d")
-        self.responded = array("d")
-        self.outcome = array("b")
-
-    def add(self, b: int, w: int, t0: float, t1: float, outcome: int) -> None:
-        """Record one offer."""
-        self.booking.append(b)
-        self.worker.append(w)
-        self.offered.append(t0)
-        self.responded.append(t1)
-        self.outcome.append(outcome)
 
 
 class Model:
@@ -91,9 +56,11 @@ class Model:
         self.policy = make_policy(sc.dispatch.policy, sc.dispatch.params)
         self.policy.bind(streams["choices"])
         self.demand = DemandModel(sc, self.districts, self.cat)
-        self.helpline = None
-        self.arrivals = arrivals if arrivals is not None else self._arrivals()
-        self._draw_per_booking()
+        if arrivals is None:
+            self.arrivals, self.helpline = build_arrivals(sc, self.demand, self.cal, streams, self.wf)
+        else:
+            self.arrivals, self.helpline = arrivals, None
+        self.draws = draw_bookings(sc, self.cat, self.arrivals.category, streams)
         self.rec = BookingRecords(len(self.arrivals))
         self.offers = OfferLog()
         self.wake = [self.env.event() for _ in self.cat.keys]
@@ -104,8 +71,9 @@ class Model:
 
             self.money = Money(sc.money, self.env, streams, len(self.wf), self.wf.district_idx,
                                [d.name for d in self.districts])
+        #: told of every booking's lifecycle (the money model, when enabled)
+        self.listeners: list[LifecycleListener] = [self.money] if self.money is not None else []
 
-    # -- set-up ------------------------------------------------------------------------
     def _workforce(self) -> Workforce:
         sc = self.sc
         if sc.growth is None:
@@ -120,89 +88,27 @@ class Model:
         date_workforce(wf, g, self.streams["registrations"], total)
         return wf
 
-    def _arrivals(self) -> Arrivals:
-        sc = self.sc
-        shares = sc.demand.channel_shares
-        hl_on = sc.helpline.enabled and shares.get("helpline", 0) > 0
-        if hl_on and sc.helpline.arrivals == "causes":
-            from sim.channels import arrivals_by_channel
-
-            arrivals, self.helpline = arrivals_by_channel(self)
-            return arrivals
-        chans = ("app", "web") if hl_on else CHANNELS
-        p = np.array([shares.get(c, 0.0) for c in chans])
-        total = p.sum()
-        idx = tuple(CHANNELS.index(c) for c in chans)
-        own = self.demand.sample(sc.horizon_min, self.streams, total, idx,
-                                 p / total if total > 0 else np.full(len(idx), 1 / len(idx)))
-        if not hl_on:
-            return own
-        from sim.helpline.engine import simulate_helpline
-
-        # Calls follow the demand: a sub-state run gets its districts' share, a what-if its scale.
-        # The agent schedule is kept as configured (the call centre is statewide).
-        factor = self.demand.state_share * sc.demand.scale
-        cfg = sc.helpline.model_copy(update={"calls_per_day": sc.helpline.calls_per_day * factor})
-        self.helpline = simulate_helpline(cfg, self.streams, sc.horizon_min, self.cal)
-        t = np.asarray(self.helpline.booking_times_min, dtype=np.float64)
-        keep = t < sc.horizon_min
-        t = t[keep]
-        crng = self.streams["categories"]
-        cats = self.demand.categories_at(t, crng)
-        dist = crng.choice(len(self.districts), size=t.size, p=self.demand.district_share)
-        hl = self.demand.place(t, cats, dist, np.full(t.size, CHANNELS.index("helpline")), self.streams)
-        hl.call_id = np.asarray(self.helpline.booking_call_ids, dtype=np.int64)[keep]
-        return merge(own, hl)
-
-    def _draw_per_booking(self) -> None:
-        """Per-booking random quantities, drawn once, indexed by booking id (CRN)."""
-        n, sc, s = len(self.arrivals), self.sc, self.streams
-        lc = sc.lifecycle
-        k = lc.max_offers
-        self.patience = s["patience"].exponential(lc.patience_mean_min, n)
-        cv = self.cat.service_cv[self.arrivals.category]
-        mean = self.cat.service_min[self.arrivals.category]
-        sig2 = np.log1p(cv**2)
-        self.service = mean * np.exp(np.sqrt(sig2) * s["durations"].standard_normal(n) - sig2 / 2)
-        pc = lc.price_cv
-        ps2 = np.log1p(pc**2)
-        raw = self.cat.price_paise[self.arrivals.category] * np.exp(
-            np.sqrt(ps2) * s["prices"].standard_normal(n) - ps2 / 2)
-        self.price = np.maximum(np.round(raw / 1000.0), 1).astype(np.int64) * 1000  # whole Rs 10
-        self.accept_u = s["accept"].random((n, k))
-        self.response = s["accept"].exponential(1.0, (n, k)) * sc.workforce.response_mean_min
-        cr = s["cancels"]
-        self.cancel_u = cr.random(n)
-        self.cancel_frac = cr.random(n)
-        rr = s["ratings"]
-        self.rate_u = rr.random(n)
-        self.rate_noise = rr.normal(0.0, 0.6, n)
-
     # -- processes ---------------------------------------------------------------------
     def start(self) -> None:
         """Schedule every booking (called once, before ``env.run``)."""
         self.env.process(self._source())
-        if self.money is not None:
-            self.money.start()
+        for listener in self.listeners:
+            listener.start()
 
-    def run(self, progress: bool = False) -> None:
-        """Run to the horizon, then drain: no new arrivals, open bookings run to their end."""
+    def run(self, progress: Callable[[int, int], None] | None = None) -> None:
+        """Run to the horizon, then drain: no new arrivals, open bookings run to their end.
+
+        ``progress(days_done, days_total)`` is called after each simulated day.
+        """
         sc, env = self.sc, self.env
         self.start()
         days = int(np.ceil(sc.horizon_days))
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=days, unit="day", desc=f"{sc.name} seed {self.streams.seed}")
         for d in range(1, days + 1):
             env.run(until=min(d * 1440.0, sc.horizon_min))
-            if bar is not None:
-                bar.update(1)
-        if bar is not None:
-            bar.close()
+            if progress is not None:
+                progress(d, days)
         end = sc.horizon_min + sc.lifecycle.drain_days * 1440.0
-        while (self.rec.status == OPEN).any() and env.now < end:
+        while (self.rec.status == Status.OPEN).any() and env.now < end:
             env.run(until=min(env.now + 60.0, end))
 
     def _next_open(self, t: float) -> float:
@@ -269,18 +175,18 @@ class Model:
         # A booking made while no worker is on shift is served from the next opening, so
         # both the citizen's patience and the platform's search clock start then.
         clock0 = self._next_open(created)
-        give_up = clock0 + self.patience[b]
+        give_up = clock0 + self.draws.patience[b]
         platform_end = clock0 + lc.max_search_min
-        if self.money is not None:
-            self.money.on_booking_created(b, b, self.cat.keys[cat], int(self.price[b]), created)
+        for listener in self.listeners:
+            listener.on_booking_created(b, b, self.cat.keys[cat], int(self.draws.price[b]), created)
         excluded: set[int] = set()
         k = 0  # offers made so far
-        winner = -1
+        winner = Winner.NONE
         while winner < 0:
             now = env.now
             if now >= give_up or now >= platform_end or k >= lc.max_offers:
                 # The citizen's patience ran out first, or the platform gave up.
-                self._finish(b, CANCELLED if now >= give_up else UNFULFILLED)
+                self._finish(b, Status.CANCELLED if now >= give_up else Status.UNFULFILLED)
                 return
             offers = yield from self._decide(self._job(b, frozenset(excluded)))
             offers = offers[: lc.max_offers - k]
@@ -291,8 +197,8 @@ class Model:
             winner = yield from self._offer(b, offers, k, give_up)
             k += len(offers)
             rec.offers[b] = k
-            if winner == -2:  # the citizen gave up while the offer was out
-                self._finish(b, CANCELLED)
+            if winner == Winner.CANCELLED:  # the citizen gave up while the offer was out
+                self._finish(b, Status.CANCELLED)
                 return
             excluded.update(w for w in offers if w != winner)
         yield from self._serve(b, winner)
@@ -300,8 +206,8 @@ class Model:
     def _offer(self, b: int, offers: list[int], k0: int, give_up: float):
         """Offer to one or more workers at once; the first to accept wins.
 
-        Returns the winning worker, -1 if all declined or timed out, -2 if the citizen
-        cancelled while the offers were out.
+        Returns the winning worker, ``Winner.NONE`` if all declined or timed out,
+        ``Winner.CANCELLED`` if the citizen cancelled while the offers were out.
         """
         env, st, to = self.env, self.state, self.sc.lifecycle.accept_timeout_min
         t0 = env.now
@@ -309,75 +215,78 @@ class Model:
             if st.busy[w]:
                 raise RuntimeError(f"worker {w} offered booking {b} while busy")
             st.busy[w] = True
-        delay = self.response[b, k0:k0 + len(offers)]
-        accepts = self.accept_u[b, k0:k0 + len(offers)] < self.wf.accept_prob[offers]
+        delay = self.draws.response[b, k0:k0 + len(offers)]
+        accepts = self.draws.accept_u[b, k0:k0 + len(offers)] < self.wf.accept_prob[offers]
         accepts &= delay <= to
         if accepts.any():
             j = int(np.flatnonzero(accepts)[np.argmin(delay[accepts])])
             span, winner = float(delay[j]), offers[j]
         else:
-            span, winner = float(np.minimum(delay, to).max()), -1
+            span, winner = float(np.minimum(delay, to).max()), Winner.NONE
         if t0 + span > give_up:  # citizen cancels before an answer arrives
             yield env.timeout(max(give_up - t0, 0.0))
             for w in offers:
-                self.offers.add(b, w, t0, env.now, 3)
+                self.offers.add(b, w, t0, env.now, Outcome.WITHDRAWN)
                 self._release(w)
-            return -2
+            return Winner.CANCELLED
         yield env.timeout(span)
         for i, w in enumerate(offers):
             if w == winner:
-                outcome = 0
+                outcome = Outcome.ACCEPTED
             elif winner >= 0 and delay[i] >= span:
-                outcome = 3  # withdrawn: someone else accepted first
+                outcome = Outcome.WITHDRAWN  # someone else accepted first
             else:
-                outcome = 1 if delay[i] <= to else 2
+                outcome = Outcome.DECLINED if delay[i] <= to else Outcome.TIMEOUT
             self.offers.add(b, w, t0, t0 + min(delay[i], span, to), outcome)
             if w != winner:
                 self._release(w)
         return winner
 
-    def _finish(self, b: int, status: int) -> None:
+    def _finish(self, b: int, status: Status, w: int = -1) -> None:
+        """End booking ``b`` (``w``: the worker who completed it) and tell the listeners."""
+        now = self.env.now
         self.rec.status[b] = status
-        self.rec.ended[b] = self.env.now
-        if self.money is not None:
-            if status == CANCELLED:
-                self.money.on_booking_cancelled(b, self.env.now, "citizen")
-            elif status == UNFULFILLED:
-                self.money.on_booking_unfulfilled(b, self.env.now)
+        self.rec.ended[b] = now
+        for listener in self.listeners:
+            if status == Status.COMPLETED:
+                listener.on_booking_completed(b, w, now)
+            elif status == Status.CANCELLED:
+                listener.on_booking_cancelled(b, now, "citizen")
+            else:
+                listener.on_booking_unfulfilled(b, now)
 
     def _serve(self, b: int, w: int):
         env, rec, sc, a = self.env, self.rec, self.sc, self.arrivals
         assigned = env.now
         rec.worker[b] = w
         rec.assigned[b] = assigned
-        if self.money is not None:
-            self.money.on_booking_assigned(b, w, assigned)
+        for listener in self.listeners:
+            listener.on_booking_assigned(b, w, assigned)
         geo = sc.geography
         km = float(haversine_km(a.lat[b], a.lon[b], self.wf.lat[w], self.wf.lon[w])) * geo.road_factor
         rec.travel_km[b] = km
         speed = geo.speed_kmh_urban if a.urban[b] else geo.speed_kmh_rural
         travel = km / speed * 60.0
-        if self.cancel_u[b] < sc.lifecycle.cancel_after_assign_prob:
-            yield env.timeout(self.cancel_frac[b] * travel)
+        dr = self.draws
+        if dr.cancel_u[b] < sc.lifecycle.cancel_after_assign_prob:
+            yield env.timeout(dr.cancel_frac[b] * travel)
             self.state.busy_min[w] += env.now - assigned
             self._release(w)
-            self._finish(b, CANCELLED)
+            self._finish(b, Status.CANCELLED)
             return
         yield env.timeout(travel)
         rec.started[b] = env.now
-        yield env.timeout(self.service[b])
+        yield env.timeout(dr.service[b])
         now = env.now
         rec.completed[b] = now
         st = self.state
         st.busy_min[w] += now - assigned
         st.jobs[w] += 1
-        st.earned_paise[w] += self.price[b]
-        if self.rate_u[b] < sc.lifecycle.rating_prob:
-            stars = float(np.clip(np.round(self.wf.quality[w] + self.rate_noise[b]), 1, 5))
+        st.earned_paise[w] += dr.price[b]
+        if dr.rate_u[b] < sc.lifecycle.rating_prob:
+            stars = float(np.clip(np.round(self.wf.quality[w] + dr.rate_noise[b]), 1, 5))
             rec.rating[b] = stars
             st.add_rating(w, stars)
-        self._finish(b, COMPLETED)
-        if self.money is not None:
-            self.money.on_booking_completed(b, w, now)
+        self._finish(b, Status.COMPLETED, w)
         self._release(w)
 

@@ -23,13 +23,12 @@ import simpy
 
 from sim import ledger as lg
 from sim.money_config import MAX_UPI_RETRIES, MoneyConfig
+from sim.money_report import check_invariants, wallet_summary
+from sim.records import PayMode, Settled, Status
 from sim.seeds import Streams
 
 __all__ = ["Money", "MoneyConfig"]
 
-CASH, PREPAID, LATER = 0, 1, 2  # how a booking is (to be) paid
-OPEN, COMPLETED, CANCELLED, UNFULFILLED = 0, 1, 2, 3
-SETTLED_NONE, SETTLED_CASH, SETTLED_ONLINE = 0, 1, 2
 BLOCK = 1024  # bookings per block of pre-drawn uniforms
 ATTEMPTS = 1 + MAX_UPI_RETRIES  # columns per payment phase, fixed so ``upi_retries`` shifts no draw
 U_ONLINE, U_PREPAID, U_DUP, U_PRE0 = 0, 1, 2, 3
@@ -43,8 +42,8 @@ class _Columns:
 
     I64, I8 = np.int64, np.int8
     SPEC = {"citizen": (-1, I64), "price": (0, I64), "commission": (0, I64), "worker": (-1, I64),
-            "held": (0, I64), "refunded": (0, I64), "fee": (0, I64), "mode": (CASH, I8), "status": (OPEN, I8),
-            "settled": (SETTLED_NONE, I8), "seen": (0, I8), "dup": (0, I8),
+            "held": (0, I64), "refunded": (0, I64), "fee": (0, I64), "mode": (PayMode.CASH, I8),
+            "status": (Status.OPEN, I8), "settled": (Settled.NONE, I8), "seen": (0, I8), "dup": (0, I8),
             "pre_ok": (-1, I8), "later_ok": (-1, I8)}  # first UPI attempt that goes through, -1 = none
 
     def __init__(self) -> None:
@@ -66,7 +65,7 @@ class _Columns:
 
 
 class Money:
-    """Payments, escrow, commission, wallets and payouts of one run.
+    """Payments, escrow, commission, wallets and payouts of one run (a lifecycle listener).
 
     Args:
         cfg: the scenario's money block.
@@ -79,12 +78,13 @@ class Money:
 
     def __init__(self, cfg: MoneyConfig, env: simpy.Environment, streams: Streams, n_workers: int,
                  worker_district: np.ndarray, district_names: Sequence[str] | None = None) -> None:
+        self.section = "wallet"  # its key in summary.json
         self.cfg, self.env = cfg, env
         self.ledger = lg.Ledger()
         self._pay_ss = streams.seed_sequence("payments")
         self._payout_ss = streams.seed_sequence("payouts")
         self._blocks: dict[int, dict[str, np.ndarray]] = {}
-        self.b = _Columns()
+        self.per_booking = _Columns()
         self._cats: dict[str, int] = {}
         self._pending_pay: dict[int, simpy.Process] = {}
         self._collecting: set[int] = set()
@@ -115,8 +115,8 @@ class Money:
             cfg = self.cfg
             ss = np.random.SeedSequence(self._pay_ss.entropy, spawn_key=(*self._pay_ss.spawn_key, k))
             u = np.random.Generator(np.random.PCG64(ss)).random((BLOCK, U_WIDTH))
-            mode = np.where(u[:, U_PREPAID] < cfg.prepaid_share, PREPAID, LATER)
-            blk = {"mode": np.where(u[:, U_ONLINE] < cfg.online_share, mode, CASH).astype(np.int8),
+            mode = np.where(u[:, U_PREPAID] < cfg.prepaid_share, PayMode.PREPAID, PayMode.LATER)
+            blk = {"mode": np.where(u[:, U_ONLINE] < cfg.online_share, mode, PayMode.CASH).astype(np.int8),
                    "dup": (u[:, U_DUP] < cfg.duplicate_callback_prob).astype(np.int8)}
             n_try = 1 + cfg.upi_retries
             for col, u0 in (("pre_ok", U_PRE0), ("later_ok", U_LATER0)):
@@ -153,7 +153,7 @@ class Money:
     def on_booking_created(self, booking_id: int, citizen_id: int, category: str, price_paise: int,
                            now_min: float) -> None:
         """Choose the payment mode; a prepaid online booking starts paying now."""
-        b, c = int(booking_id), self.b
+        b, c = int(booking_id), self.per_booking
         c.ensure(b)
         if c["seen"][b]:
             return  # a repeated call: no second effect
@@ -163,21 +163,21 @@ class Money:
         blk, i = self._block(b // BLOCK), b % BLOCK
         for col in ("mode", "pre_ok", "later_ok", "dup"):
             c[col][b] = blk[col][i]
-        if c["mode"][b] == PREPAID:
+        if c["mode"][b] == PayMode.PREPAID:
             self._pending_pay[b] = self.env.process(self._prepay(b))
 
     def on_booking_assigned(self, booking_id: int, worker_id: int, now_min: float) -> None:
         """Remember who will be paid."""
-        self.b["worker"][int(booking_id)] = int(worker_id)
+        self.per_booking["worker"][int(booking_id)] = int(worker_id)
 
     def on_booking_completed(self, booking_id: int, worker_id: int, now_min: float) -> None:
         """Collect payment if not prepaid, take commission, credit the wallet."""
-        b, c = int(booking_id), self.b
-        if c["status"][b] != OPEN:
+        b, c = int(booking_id), self.per_booking
+        if c["status"][b] != Status.OPEN:
             return
         w = int(worker_id)
-        c["status"][b], c["worker"][b] = COMPLETED, w
-        if b in self._pending_pay or c["mode"][b] == LATER:  # UPI attempts take time
+        c["status"][b], c["worker"][b] = Status.COMPLETED, w
+        if b in self._pending_pay or c["mode"][b] == PayMode.LATER:  # UPI attempts take time
             self._collecting.add(b)
             self.env.process(self._collect(b, w))
         else:
@@ -185,10 +185,10 @@ class Money:
 
     def on_booking_cancelled(self, booking_id: int, now_min: float, by: str) -> None:
         """Refund a prepayment, less a late-cancellation fee to the assigned worker if set."""
-        b, c = int(booking_id), self.b
-        if c["status"][b] != OPEN:
+        b, c = int(booking_id), self.per_booking
+        if c["status"][b] != Status.OPEN:
             return
-        c["status"][b] = CANCELLED
+        c["status"][b] = Status.CANCELLED
         w = int(c["worker"][b])
         if by == "citizen" and w >= 0 and c["held"][b] > 0 and self.cfg.cancel_fee_paise > 0:
             fee = min(self.cfg.cancel_fee_paise, int(c["held"][b]))
@@ -206,26 +206,26 @@ class Money:
     def on_booking_unfulfilled(self, booking_id: int, now_min: float) -> None:
         """Refund a prepayment in full."""
         b = int(booking_id)
-        if self.b["status"][b] != OPEN:
+        if self.per_booking["status"][b] != Status.OPEN:
             return
-        self.b["status"][b] = UNFULFILLED
+        self.per_booking["status"][b] = Status.UNFULFILLED
         self._refund(b, now_min)
 
     def _refund(self, b: int, now: float) -> None:
-        held = int(self.b["held"][b])
+        held = int(self.per_booking["held"][b])
         if held > 0:
-            self.ledger.post(f"refund:{b}", lg.refund_legs(int(self.b["citizen"][b]), held), "refund", now, b)
-            self.b["held"][b] = 0
-            self.b["refunded"][b] = held
+            self.ledger.post(f"refund:{b}", lg.refund_legs(int(self.per_booking["citizen"][b]), held), "refund", now, b)
+            self.per_booking["held"][b] = 0
+            self.per_booking["refunded"][b] = held
 
     # -- processes --------------------------------------------------------------------
     def _try_upi(self, b: int, phase: str):
         """UPI attempts with retries; returns True once one goes through (a generator)."""
-        cfg, ok_at = self.cfg, int(self.b[phase][b])
+        cfg, ok_at = self.cfg, int(self.per_booking[phase][b])
         for i in range(1 + cfg.upi_retries):
             if i:
                 yield self.env.timeout(cfg.upi_retry_delay_min)
-            if phase == "pre_ok" and self.b["status"][b] != OPEN:
+            if phase == "pre_ok" and self.per_booking["status"][b] != Status.OPEN:
                 return False  # the booking ended while a prepayment was being retried
             self.counts["upi_attempts"] += 1
             if i == ok_at:
@@ -234,7 +234,7 @@ class Money:
         return False
 
     def _pay_online(self, b: int) -> None:
-        c = self.b
+        c = self.per_booking
         legs = lg.online_payment_legs(int(c["citizen"][b]), int(c["price"][b]))
         self._post(f"pay:{b}", legs, "payment_online", self.env.now, b, bool(c["dup"][b]))
         c["held"][b] = c["price"][b]
@@ -243,42 +243,42 @@ class Money:
         ok = yield from self._try_upi(b, "pre_ok")
         if ok:
             self._pay_online(b)
-        elif self.b["status"][b] == OPEN or b in self._collecting:
-            self.b["mode"][b] = LATER
+        elif self.per_booking["status"][b] == Status.OPEN or b in self._collecting:
+            self.per_booking["mode"][b] = PayMode.LATER
             self.counts["prepay_fallbacks"] += 1
         self._pending_pay.pop(b, None)
 
     def _collect(self, b: int, w: int):
-        c = self.b
+        c = self.per_booking
         pending = self._pending_pay.get(b)
         if pending is not None:
             yield pending
-        if c["mode"][b] == LATER:
+        if c["mode"][b] == PayMode.LATER:
             ok = yield from self._try_upi(b, "later_ok")
             if ok:
                 self._pay_online(b)
             else:
-                c["mode"][b] = CASH
+                c["mode"][b] = PayMode.CASH
                 self.counts["cash_fallbacks"] += 1
         self._settle_booking(b, w)
         self._collecting.discard(b)
 
     def _settle_booking(self, b: int, w: int) -> None:
         """Release the online payment to the wallet (less commission), or record the cash."""
-        c, env = self.b, self.env
+        c, env = self.per_booking, self.env
         price = int(c["price"][b])
         if c["held"][b] > 0:
             com = int(c["commission"][b])
             self.ledger.post(f"done:{b}", lg.completion_legs(w, price, com), "completion", env.now, b)
             c["held"][b] = 0
-            c["settled"][b] = SETTLED_ONLINE
+            c["settled"][b] = Settled.ONLINE
             self.commission[w] += com
             if price > com:
                 self._credit(w, price - com, env.now)
         else:
             legs = lg.cash_payment_legs(int(c["citizen"][b]), w, price)
             self.ledger.post(f"cash:{b}", legs, "payment_cash", env.now, b)
-            c["settled"][b] = SETTLED_CASH
+            c["settled"][b] = Settled.CASH
             self.cash[w] += price
 
     def _payout(self, w: int, amount: int, now: float) -> None:
@@ -343,14 +343,15 @@ class Money:
                 out[int(name[7:])] = bal
         return out
 
+    @property
+    def collecting(self) -> int:
+        """Completed bookings whose payment is still being collected (UPI attempts under way)."""
+        return len(self._collecting)
+
     def summary(self) -> dict[str, Any]:
         """The ``wallet`` section of ``summary.json`` (money in [paise])."""
-        from sim.money_report import wallet_summary
-
         return wallet_summary(self)
 
     def check_invariants(self) -> None:
         """Raise ``AssertionError`` if the books, the bookings and the wallets disagree."""
-        from sim.money_report import check_invariants
-
         check_invariants(self)

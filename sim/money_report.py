@@ -20,6 +20,7 @@ import pandas as pd
 
 from sim import ledger as lg
 from sim.metrics import gini
+from sim.records import Settled, Status
 
 if TYPE_CHECKING:
     from sim.money import Money
@@ -44,16 +45,14 @@ def time_average(t: np.ndarray, level: np.ndarray, t_end: float) -> float:
 
 def wallet_summary(m: Money) -> dict[str, Any]:
     """Totals, volumes and earnings inequality (overall and per district)."""
-    from sim.money import COMPLETED, SETTLED_CASH, SETTLED_ONLINE
-
-    c, n = m.b, m.b.n
+    c, n = m.per_booking, m.per_booking.n
     bal = m.ledger.balances()
     status, settled, price = c["status"][:n], c["settled"][:n], c["price"][:n]
     seen = c["seen"][:n].astype(bool)
     credited = int(m.earned.sum())
     bookings = int(seen.sum())
-    completed = int((status == COMPLETED).sum())
-    online = settled == SETTLED_ONLINE
+    completed = int((status == Status.COMPLETED).sum())
+    online = settled == Settled.ONLINE
     out: dict[str, Any] = {
         "bookings": bookings,
         "completed": completed,
@@ -63,7 +62,7 @@ def wallet_summary(m: Money) -> dict[str, Any]:
         "wallet_balance_paise": int(sum(v for k, v in bal.items() if k.startswith("wallet:"))),
         "held_in_float_paise": int(bal.get(lg.ESCROW, 0)),
         "commission_paise": int(bal.get(lg.COMMISSION, 0)),
-        "cash_volume_paise": int(price[settled == SETTLED_CASH].sum()),
+        "cash_volume_paise": int(price[settled == Settled.CASH].sum()),
         "online_volume_paise": int(price[online].sum()),
         "refunds_paise": int(c["refunded"][:n].sum()),
         "refunds": int((c["refunded"][:n] > 0).sum()),
@@ -109,20 +108,18 @@ def check_invariants(m: Money) -> None:
     cash + online = completed prices (once each booking is settled); escrow = prepayments held;
     citizens paid = online + cash − refunds; each wallet = earned − penalties − payouts.
     """
-    from sim.money import COMPLETED, SETTLED_CASH, SETTLED_NONE, SETTLED_ONLINE
-
     try:
         m.ledger.verify()
     except lg.LedgerError as e:
         raise AssertionError(str(e)) from e
-    c, n = m.b, m.b.n
+    c, n = m.per_booking, m.per_booking.n
     status, settled = c["status"][:n], c["settled"][:n]
     price, com = c["price"][:n], c["commission"][:n]
-    done = status == COMPLETED
-    online, cash = settled == SETTLED_ONLINE, settled == SETTLED_CASH
-    unsettled = int((done & (settled == SETTLED_NONE)).sum())
-    assert unsettled == len(m._collecting), f"{unsettled} completed bookings unpaid, {len(m._collecting)} collecting"
-    assert not (settled[~done] != SETTLED_NONE).any(), "a booking that did not complete was paid for"
+    done = status == Status.COMPLETED
+    online, cash = settled == Settled.ONLINE, settled == Settled.CASH
+    unsettled = int((done & (settled == Settled.NONE)).sum())
+    assert unsettled == m.collecting, f"{unsettled} completed bookings unpaid, {m.collecting} collecting"
+    assert not (settled[~done] != Settled.NONE).any(), "a booking that did not complete was paid for"
     sums = _kind_sums(m.ledger.to_frame())
     job_credit = sums.get(("completion", "wallet"), 0)
     assert job_credit == int((price - com)[online].sum()), "wallet credit ≠ online prices − commission"

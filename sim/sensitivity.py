@@ -83,7 +83,7 @@ def scenario_outputs(values: dict[str, float], scenario: Scenario, outputs: tupl
                      reps: int) -> dict[str, float]:
     """Mean of summary outputs (``summary.json`` keys or ``snapshots.csv`` columns at the end) over reps."""
     from sim.calibration import with_values
-    from sim.run import run_one
+    from sim.runner import run_one
 
     sc = with_values(scenario, values)
     acc: dict[str, list[float]] = {o: [] for o in outputs}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sim.config import load_scenario
-from sim.run import run_one
+from sim.runner import run_one
 
 
 def test_baseline_year_matches_published_volumes():

@@ -10,13 +10,14 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
+from cli import experiments as cli
 from sim.config import load_scenario
-from sim.errors import ScenarioError
-from sim.experiments import cli
+from sim.errors import InputError, ScenarioError
+from sim.experiments import run_study
 from sim.experiments.arms import parse_grid, parse_policy, policy_arms, split_top
-from sim.experiments.replications import Pool, Target, replicate, replicate_until, to_long
+from sim.experiments.replications import Pool, Precision, replicate, replicate_until, to_long
 from sim.experiments.stats import mean_ci, paired_ci, paired_table, reps_needed, summary_table
-from sim.run import run_one
+from sim.runner import run_one
 from sim.seeds import Streams
 from tests.conftest import TEST_SCENARIOS, run_cli
 
@@ -44,6 +45,13 @@ def args_for(command: str, *argv: str) -> argparse.Namespace:
     p = argparse.ArgumentParser()
     cli.add_arguments(p, command)
     return p.parse_args(list(argv))
+
+
+def execute(args: argparse.Namespace, command: str, runner=None):
+    """Run the study the options describe, in this process; ``(tables, meta)``."""
+    kw = {"runner": runner} if runner else {}
+    res = run_study(cli.spec_from_args(args, command), Pool(cores=1), **kw)
+    return res.tables, res.meta
 
 
 # ------------------------------------------------------------------ statistics
@@ -101,7 +109,7 @@ def test_reps_needed_is_the_smallest_count_meeting_the_target():
 
 def test_replicate_until_meets_the_target_and_is_deterministic():
     arms = policy_arms(small(), ["nearest", "batch"])
-    targets = [Target("score", 1.5)]
+    targets = [Precision("score", 1.5)]
     a = replicate_until(arms, 7, targets, 3, 200, known_runner)
     b = replicate_until(arms, 7, targets, 3, 200, known_runner)
     pd.testing.assert_frame_equal(a, b)
@@ -109,17 +117,17 @@ def test_replicate_until_meets_the_target_and_is_deterministic():
     assert n > 3 and (a.groupby("arm")["replication"].nunique() == n).all()   # arms stay paired
     for _, g in a.groupby("arm"):
         assert mean_ci(g["score"]).half_width <= 1.5
-    capped = replicate_until(arms, 7, [Target("score", 0.001)], 3, 12, known_runner)
+    capped = replicate_until(arms, 7, [Precision("score", 0.001)], 3, 12, known_runner)
     assert capped["replication"].nunique() == 12
-    rel = replicate_until(arms, 7, [Target("score", 0.002, relative=True)], 3, 200, known_runner)
+    rel = replicate_until(arms, 7, [Precision("score", 0.002, relative=True)], 3, 200, known_runner)
     ci = mean_ci(rel.loc[rel["arm"] == 0, "score"])
     assert ci.half_width <= 0.002 * abs(ci.mean)
 
 
 def test_paired_target_needs_fewer_replications_under_crn():
     arms = policy_arms(small(), ["nearest", "fair"])
-    on_means = replicate_until(arms, 7, [Target("score", 1.0)], 3, 200, known_runner)
-    on_diffs = replicate_until(arms, 7, [Target("score", 1.0, paired=True)], 3, 200, known_runner)
+    on_means = replicate_until(arms, 7, [Precision("score", 1.0)], 3, 200, known_runner)
+    on_diffs = replicate_until(arms, 7, [Precision("score", 1.0, paired=True)], 3, 200, known_runner)
     # the stand-in's noise is common to both arms, so the difference is known after 3
     assert on_diffs["replication"].nunique() == 3 < on_means["replication"].nunique()
 
@@ -152,8 +160,8 @@ def test_policy_arms_keep_shared_params_and_drop_foreign_ones():
 
 def test_cli_compare_with_injected_runner():
     args = args_for("compare", "--scenario", SMALL, "--policies", "nearest,fair,batch", "--reps", "5",
-                    "--cores", "1", "--no-progress", *[x for s in TINY for x in ("--set", s)])
-    tables, meta = cli.execute(args, "compare", runner=known_runner)
+                    "--cores", "1", "--quiet", *[x for s in TINY for x in ("--set", s)])
+    tables, meta = execute(args, "compare", runner=known_runner)
     rep = tables["replications"]
     assert list(rep.columns) == ["policy", "replication", "metric", "value"] and len(rep) == 3 * 5 * 2
     assert list(tables["summary"].columns) == ["policy", "metric", "mean", "ci_lo", "ci_hi", "n"]
@@ -167,9 +175,9 @@ def test_cli_compare_with_injected_runner():
 
 def test_cli_sweep_with_injected_runner():
     args = args_for("sweep", "--scenario", SMALL, "--grid", "lifecycle.patience_mean_min=100,200",
-                    "--grid", "dispatch.policy=nearest,fair", "--reps", "3", "--cores", "1", "--no-progress",
+                    "--grid", "dispatch.policy=nearest,fair", "--reps", "3", "--cores", "1", "--quiet",
                     *[x for s in TINY for x in ("--set", s)])
-    tables, meta = cli.execute(args, "sweep", runner=known_runner)
+    tables, meta = execute(args, "sweep", runner=known_runner)
     rep = tables["replications"]
     assert list(rep.columns[:4]) == ["point", "lifecycle.patience_mean_min", "dispatch.policy", "replication"]
     assert len(rep) == 4 * 3
@@ -186,10 +194,10 @@ def test_cli_sweep_with_injected_runner():
     assert f"p4: {pm}=200 dispatch.policy=fair" in text and "paired differences vs p1" in text
 
 
-def test_cli_target_adds_replications_until_precise():
-    argv = ["--scenario", SMALL, "--policies", "nearest,fair", "--reps", "3", "--cores", "1", "--no-progress",
-            "--target", "fulfilment_rate=2%", *[x for s in TINY for x in ("--set", s)]]
-    tables, meta = cli.execute(args_for("compare", *argv, "--target", "wait_assign_mean_min=1.0"), "compare")
+def test_cli_precision_adds_replications_until_precise():
+    argv = ["--scenario", SMALL, "--policies", "nearest,fair", "--reps", "3", "--cores", "1", "--quiet",
+            "--precision", "fulfilment_rate=2%", *[x for s in TINY for x in ("--set", s)]]
+    tables, meta = execute(args_for("compare", *argv, "--precision", "wait_assign_mean_min=1.0"), "compare")
     s = tables["summary"].set_index(["policy", "metric"])
     for p in ("nearest", "fair"):
         f = s.loc[(p, "fulfilment_rate")]
@@ -201,8 +209,8 @@ def test_cli_target_adds_replications_until_precise():
 
 def test_cli_sweep_runs_the_model():
     argv = ["--scenario", SMALL, "--grid", "workforce.active_share=0.1,0.5", "--reps", "2", "--cores", "1",
-            "--no-progress", *[x for s in TINY for x in ("--set", s)]]
-    tables, _ = cli.execute(args_for("sweep", *argv), "sweep")
+            "--quiet", *[x for s in TINY for x in ("--set", s)]]
+    tables, _ = execute(args_for("sweep", *argv), "sweep")
     rep = tables["replications"].set_index(["workforce.active_share", "replication"])
     # more active workers: every replication fulfils more (same demand under CRN)
     assert (rep.loc["0.5", "fulfilment_rate"] > rep.loc["0.1", "fulfilment_rate"]).all()
@@ -210,20 +218,20 @@ def test_cli_sweep_runs_the_model():
 
 
 def test_unreachable_dask_scheduler_is_a_one_line_error():
-    with pytest.raises(ScenarioError, match="--dask"):
+    with pytest.raises(InputError, match="--dask"):
         with Pool(dask="tcp://127.0.0.1:9", connect_timeout_s=1):
             pass
 
 
 @pytest.mark.parametrize("argv, message", [
     (["compare", "--policies", "nearest,teleport", "--reps", "2"], "dispatch.policy: unknown policy"),
-    (["compare", "--policies", "nearest", "--reps", "1"], "--reps"),
-    (["compare", "--policies", "nearest", "--target", "speed=1"], "--target"),
+    (["compare", "--policies", "nearest", "--reps", "1"], "reps: at least 2"),
+    (["compare", "--policies", "nearest", "--precision", "speed=1"], "--precision"),
     (["compare", "--policies", "nearest", "--cores", "0"], "--cores"),
     (["sweep", "--grid", "workforce.registered=-5,10", "--reps", "2"], "workforce.registered"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(argv, message):
-    r = run_cli(*argv, "--scenario", SMALL, "--no-progress")
+    r = run_cli(*argv, "--scenario", SMALL, "--quiet")
     assert r.returncode == 2, r.stderr
     assert r.stderr.startswith("error: ") and message in r.stderr and r.stderr.count("\n") == 1
 
@@ -289,9 +297,9 @@ def test_serial_equals_parallel():
 def test_dask_local_cluster_equals_serial(tmp_path):
     from distributed import LocalCluster
 
-    argv = ["--scenario", SMALL, "--policies", "nearest,fair", "--reps", "2", "--no-progress",
+    argv = ["--scenario", SMALL, "--policies", "nearest,fair", "--reps", "2", "--quiet",
             *[x for s in TINY for x in ("--set", s)]]
-    serial, _ = cli.execute(args_for("compare", *argv, "--cores", "1"), "compare")
+    serial, _ = execute(args_for("compare", *argv, "--cores", "1"), "compare")
     with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster:
         args = args_for("compare", *argv, "--dask", cluster.scheduler_address, "--out", str(tmp_path))
         assert cli.run(args, "compare") == 0
@@ -312,3 +320,31 @@ def test_compare_command_end_to_end(tmp_path):
     paired = pd.read_csv(tmp_path / "paired.csv")
     assert list(paired.columns) == ["policy", "baseline", "metric", "mean_diff", "ci_lo", "ci_hi", "n"]
     assert paired.set_index("metric").loc["bookings", "mean_diff"] == 0       # same demand (CRN)
+
+
+def test_study_targets_judge_each_arm_with_the_shared_grammar():
+    from sim.experiments import StudySpec
+    from sim.targets import parse_targets
+
+    targets = parse_targets("score>=350,const<=1", {"score", "const"}) + parse_targets(["score<=300"], {"score"})
+    spec = StudySpec("compare", SMALL, tuple(TINY), policies=("nearest", "fair", "batch"), reps=5,
+                     targets=tuple(targets))
+    res = run_study(spec, Pool(cores=1), known_runner)
+    v = res.tables["targets"].set_index(["policy", "target"])["verdict"]
+    # known_runner: score = 360 + EFFECT + mean of 20 N(0, 10²) draws; const = 1 exactly
+    assert v[("fair", "score>=350")] == "met" and v[("batch", "score<=300")] == "missed"
+    assert v[("nearest", "const<=1")] == "met"
+    text = cli.render(res.tables, "policy")
+    assert "targets (met / missed" in text and "score<=300" in text
+
+
+def test_target_grammar_errors_name_the_flag():
+    from sim.targets import Target, parse_targets
+
+    assert parse_targets(" fulfilment_rate >= 0.9 ,", {"fulfilment_rate"}) == [Target("fulfilment_rate", ">=", 0.9)]
+    for bad, msg in [("fulfilment_rate=0.9", "cannot read"), ("speed>=1", "unknown metric"),
+                     ("fulfilment_rate>=x", "not a number"), ("fulfilment_rate<=inf", "finite")]:
+        with pytest.raises(InputError, match=f"--target: .*{msg}"):
+            parse_targets(bad, {"fulfilment_rate"})
+    assert Target("m", "<=", 5).verdict(float("nan"), 1) == "unsure"
+    assert Target("m", "<=", 5).verdict(4, 6) == "unsure"

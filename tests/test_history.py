@@ -10,7 +10,7 @@ import pytest
 from sim.config import load_scenario
 from sim.growth import Growth
 from sim.model import Model
-from sim.run import run_one
+from sim.runner import run_one
 from sim.seeds import Streams
 from sim.snapshots import COLUMNS, month_ends
 from tests.conftest import TEST_SCENARIOS

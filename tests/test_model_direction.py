@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.config import load_scenario
-from sim.run import run_one
+from sim.runner import run_one
 
 SEEDS = range(5)
 

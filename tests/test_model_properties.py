@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from sim.config import load_scenario
-from sim.run import run_one
+from sim.runner import run_one
 
 TERMINAL = {"completed", "cancelled", "unfulfilled"}
 

@@ -171,11 +171,11 @@ def test_payment_choices_do_not_depend_on_event_order():
     fwd = [(float(b), "on_booking_created", b, b, "plumber", 10_000) for b in range(3000)]
     rev = [(3000.0 - b, "on_booking_created", b, b, "plumber", 10_000) for b in range(3000)]
     a, b = run(cfg, fwd, until=4000), run(cfg, rev, until=4000)
-    assert (a.b["mode"][:3000] == b.b["mode"][:3000]).all()
-    share = (a.b["mode"][:3000] != 0).mean()
+    assert (a.per_booking["mode"][:3000] == b.per_booking["mode"][:3000]).all()
+    share = (a.per_booking["mode"][:3000] != 0).mean()
     assert abs(share - 0.5) < 4 * np.sqrt(0.25 / 3000)
     other = run(cfg, fwd, until=4000, seed=2)
-    assert (other.b["mode"][:3000] != a.b["mode"][:3000]).any()
+    assert (other.per_booking["mode"][:3000] != a.per_booking["mode"][:3000]).any()
 
 
 def test_config_validation():
@@ -238,7 +238,7 @@ def test_books_balance_over_many_seeds(seed):
     nonneg = led[led["account"].str.match(r"wallet:|platform:|bank:payout_transit")]
     running = nonneg.groupby("account")["amount_paise"].cumsum()
     assert (running >= 0).all()
-    s, c, n = m.summary(), m.b, m.b.n
+    s, c, n = m.summary(), m.per_booking, m.per_booking.n
     done = (c["status"][:n] == 1) & (c["settled"][:n] != 0)
     online = c["settled"][:n] == 2
     job_credit = int(led.loc[(led["kind"] == "completion") & led["account"].str.startswith("wallet:"),
@@ -299,7 +299,7 @@ def test_another_dispatch_policy_does_not_change_who_pays_online():
         m = Model(sc, Streams(5))
         m.run()
         m.money.check_invariants()
-        c = m.money.b
+        c = m.money.per_booking
         settled[policy] = np.where(c["status"][:c.n] == 1, c["settled"][:c.n], -1)
     a, b = settled["nearest"], settled["fair"]
     both = (a >= 0) & (b >= 0)

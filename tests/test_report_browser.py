@@ -143,7 +143,7 @@ def test_compare_page_renders_without_errors(tmp_path):
 
 def test_report_of_a_real_run_renders_without_errors(tmp_path):
     from sim.config import load_scenario
-    from sim.run import run_one, write_run
+    from sim.runner import run_one, write_run
 
     sc = load_scenario("baseline", ["horizon_days=2", "geography.districts=[Lucknow, Kanpur Nagar]"])
     run = write_run(run_one(sc), tmp_path / "real")

@@ -194,7 +194,7 @@ def test_helpline_and_wallet_aggregates(tmp_path):
 
 def test_report_from_a_real_run(tmp_path):
     from sim.config import load_scenario
-    from sim.run import run_one, write_run
+    from sim.runner import run_one, write_run
 
     sc = load_scenario("baseline", ["horizon_days=3", "geography.districts=[Lucknow, Agra]"])
     out = write_run(run_one(sc), tmp_path / "real")

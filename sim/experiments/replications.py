@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sim.config import Scenario, validate
-from sim.errors import ScenarioError
+from sim.errors import InputError
 from sim.experiments.stats import reps_needed
 
 #: ``runner(scenario, seed, replication) -> {metric: value}``; must be a top-level function
@@ -38,7 +38,7 @@ METRICS = (
 
 def sim_metrics(scenario: Scenario, seed: int, replication: int) -> dict[str, float]:
     """The default runner: one statewide-model run, reduced to :data:`METRICS`."""
-    from sim.run import run_one
+    from sim.runner import run_one
 
     s = run_one(scenario, seed=seed, replication=replication).summary
     out = {m: float(s.get(m, math.nan)) for m in METRICS if m != "cancel_rate"}
@@ -88,11 +88,12 @@ class Pool:
         cores: worker processes on this machine (``None``: all CPUs); 1 runs in-process.
         dask: a Dask scheduler address (``tcp://host:8786``) or a ``distributed.Client``;
             overrides ``cores``.  Workers need this package importable.
-        progress: show a tqdm bar of replications done.
+        progress: ``progress(done, total)`` called as replications finish.
         connect_timeout_s: how long to try reaching the Dask scheduler [seconds].
     """
 
-    def __init__(self, cores: int | None = None, dask: Any = None, progress: bool = False,
+    def __init__(self, cores: int | None = None, dask: Any = None,
+                 progress: Callable[[int, int], None] | None = None,
                  connect_timeout_s: float = 10.0) -> None:
         self.cores = cores or os.cpu_count() or 1
         self.dask = dask
@@ -110,7 +111,7 @@ class Pool:
                 try:
                     self._client = Client(self.dask, timeout=f"{self.connect_timeout_s}s")
                 except (OSError, TimeoutError) as e:
-                    raise ScenarioError(f"--dask: cannot reach a scheduler at {self.dask!r} ({e})") from None
+                    raise InputError(f"--dask: cannot reach a scheduler at {self.dask!r} ({e})") from None
                 self._own_client = True
             else:
                 self._client = self.dask
@@ -129,29 +130,24 @@ class Pool:
 
     def run(self, tasks: Sequence[Task], runner: Runner) -> list[dict[str, Any]]:
         """Run ``tasks``; rows come back sorted by (arm, replication)."""
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(tasks), unit="rep", desc="replications", disable=not self.progress)
         rows: list[dict[str, Any]] = []
-        try:
-            if self._client is not None:
-                from distributed import as_completed as dask_completed
 
-                futs = [self._client.submit(run_task, runner, t, pure=False) for t in tasks]
-                for f in dask_completed(futs):
-                    rows.append(f.result())
-                    bar.update(1)
-            elif self._procs is not None:
-                futs = [self._procs.submit(run_task, runner, t) for t in tasks]
-                for f in as_completed(futs):
-                    rows.append(f.result())
-                    bar.update(1)
-            else:
-                for t in tasks:
-                    rows.append(run_task(runner, t))
-                    bar.update(1)
-        finally:
-            bar.close()
+        def done(row: dict[str, Any]) -> None:
+            rows.append(row)
+            if self.progress is not None:
+                self.progress(len(rows), len(tasks))
+
+        if self._client is not None:
+            from distributed import as_completed as dask_completed
+
+            for f in dask_completed([self._client.submit(run_task, runner, t, pure=False) for t in tasks]):
+                done(f.result())
+        elif self._procs is not None:
+            for f in as_completed([self._procs.submit(run_task, runner, t) for t in tasks]):
+                done(f.result())
+        else:
+            for t in tasks:
+                done(run_task(runner, t))
         return sorted(rows, key=lambda r: (r["arm"], r["replication"]))
 
 
@@ -182,7 +178,7 @@ def to_long(wide: pd.DataFrame, by: str) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class Target:
+class Precision:
     """A precision goal: the 95% CI half-width of ``metric`` at most ``half_width``.
 
     With ``relative`` the goal is ``half_width × |mean|`` (e.g. 0.05 for ±5 %).  With
@@ -195,6 +191,10 @@ class Target:
     relative: bool = False
     paired: bool = False
 
+    def __str__(self) -> str:
+        hw = f"{self.half_width * 100:g}%" if self.relative else f"{self.half_width:g}"
+        return f"{self.metric}={hw}" + (" (paired)" if self.paired else "")
+
     def samples(self, done: pd.DataFrame) -> list[tuple[np.ndarray, float]]:
         """``(values, goal half-width)`` per arm (or per paired difference) from wide results."""
         by_arm = [g[self.metric].to_numpy() for _, g in done.groupby("arm", sort=True)]
@@ -206,7 +206,7 @@ class Target:
                 for x, sc in zip(by_arm, scale, strict=True)]
 
 
-def replicate_until(arms: Sequence[Arm], seed: int, targets: Sequence[Target], min_reps: int,
+def replicate_until(arms: Sequence[Arm], seed: int, targets: Sequence[Precision], min_reps: int,
                     max_reps: int, runner: Runner = sim_metrics, pool: Pool | None = None) -> pd.DataFrame:
     """Replicate every arm until each target holds for every arm, or ``max_reps`` is reached.
 
@@ -232,3 +232,22 @@ def replicate_until(arms: Sequence[Arm], seed: int, targets: Sequence[Target], m
         done = pd.concat([done, more], ignore_index=True).sort_values(["arm", "replication"], kind="stable")
         n = need
     return done.reset_index(drop=True)
+
+
+def parse_precision(items: Sequence[str], paired: bool = False) -> tuple[Precision, ...]:
+    """``["fulfilment_rate=0.01", "travel_km_per_job=5%"]`` → precision goals (``InputError`` if bad)."""
+    out = []
+    for item in items:
+        metric, eq, text = item.partition("=")
+        metric, text = metric.strip(), text.strip()
+        if not eq or metric not in METRICS:
+            raise InputError(f"--precision {item!r}: expected METRIC=HW with METRIC one of {', '.join(METRICS)}")
+        relative = text.endswith("%")
+        try:
+            hw = float(text.rstrip("%")) / (100.0 if relative else 1.0)
+        except ValueError:
+            raise InputError(f"--precision {item!r}: half-width is not a number") from None
+        if not (hw > 0 and math.isfinite(hw)):
+            raise InputError(f"--precision {item!r}: half-width must be > 0")
+        out.append(Precision(metric, hw, relative, paired))
+    return tuple(out)

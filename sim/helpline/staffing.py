@@ -7,13 +7,14 @@ fewest agents; each hour is then simulated as a stationary interval with the sce
 own handle-time distribution (e.g. lognormal, which Erlang does not assume) and the count
 is corrected: raised while the simulated service level (and, optionally, the abandonment
 cap) misses the target, lowered while one agent fewer still meets it.  Redials are not fed back into the offered rate.
+Hours when the helpline is closed today (no agent on duty) stay closed: their callers hear
+the opening-hours message, so no agent is needed there — unless after-hours calls queue.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -97,8 +98,8 @@ def simulated_agents(cfg: HelplineConfig, lam_h: float, n0: int, target: float, 
 def staffing_table(cfg: HelplineConfig, start: dt.date, horizon_days: int, target: float, t_s: float,
                    reps: int = 5, hours: float = 24.0, seed: int = 1, min_calls: int = MIN_CALLS,
                    max_abandon: float | None = None,
-                   progress: Callable[[Iterable[int]], Iterable[int]] | None = None) -> pd.DataFrame:
-    """One row per hour of the typical week (168) and of the peak day (24)."""
+                   progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+    """One row per hour of the typical week (168) and of the peak day (24); ``progress(done, total)``."""
     share = offered_share(cfg)
     pd_idx, pd_rates = peak_day(cfg, start, horizon_days)
     pd_date = start + dt.timedelta(days=pd_idx)
@@ -107,10 +108,9 @@ def staffing_table(cfg: HelplineConfig, start: dt.date, horizon_days: int, targe
     rows += [("peak_day", pd_date.isoformat(), h, r, int(week_now[pd_date.weekday() * 24 + h]))
              for h, r in enumerate(pd_rates)]
     out = []
-    it: Iterable[int] = range(len(rows))
-    for i in progress(it) if progress else it:
+    for i in range(len(rows)):
         period, day, hour, fresh, now = rows[i]
-        lam_h = fresh * share
+        lam_h = fresh * share if now > 0 or cfg.after_hours == "queue" else 0.0  # closed hours stay closed
         n_an = agents_for_sl(lam_h / 3600.0, cfg.aht_s, target, t_s, cfg.patience_mean_s,
                              max_abandon=max_abandon) if lam_h > 0 else 0
         n_sim, sl_sim, ab_sim = simulated_agents(cfg, lam_h, n_an, target, t_s, reps, hours, seed + i,
@@ -120,38 +120,6 @@ def staffing_table(cfg: HelplineConfig, start: dt.date, horizon_days: int, targe
                     "agents_analytic": n_an, "agents_simulated": n_sim, "sim_service_level": sl_sim,
                     "sim_abandon_rate": ab_sim,
                     "agents_now": now})
+        if progress is not None:
+            progress(i + 1, len(rows))
     return pd.DataFrame(out)
-
-
-def write_outputs(table: pd.DataFrame, out_dir: Path, title: str) -> tuple[Path, Path]:
-    """Write ``staffing.csv`` and ``staffing.png`` (matplotlib, Agg) into ``out_dir``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    csv = out_dir / "staffing.csv"
-    png = out_dir / "staffing.png"
-    table.to_csv(csv, index=False)
-    fig, axes = plt.subplots(2, 1, figsize=(12, 7), gridspec_kw={"height_ratios": [2, 1]})
-    for ax, period in zip(axes, ("typical_week", "peak_day"), strict=True):
-        t = table[table["period"] == period]
-        x = np.arange(len(t))
-        ax.step(x, t["agents_simulated"], where="post", label="fewest agents (simulated)", lw=2)
-        ax.step(x, t["agents_analytic"], where="post", label="Erlang A/C", ls="--")
-        ax.step(x, t["agents_now"], where="post", label="on duty now", color="grey", alpha=0.6)
-        ax.set_ylabel("agents")
-        ax.set_title(f"{period.replace('_', ' ')}" + (f" ({t['day'].iloc[0]})" if period == "peak_day" else ""))
-        if period == "typical_week":
-            ax.set_xticks(np.arange(0, len(t), 24), DAYS)
-        else:
-            ax.set_xticks(np.arange(0, 24, 2))
-            ax.set_xlabel("hour of day")
-        ax.grid(alpha=0.3)
-    axes[0].legend(loc="upper right", fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(png, dpi=110)
-    plt.close(fig)
-    return csv, png

@@ -112,15 +112,21 @@ def t_interval(x: Iterable[float], level: float = 0.95) -> tuple[float, float]:
 
 
 def run_stationary(p: Stationary, reps: int, seed: int, handle: HandleSampler | None = None,
-                   level: float = 0.95, progress: Callable[[Iterable[int]], Iterable[int]] | None = None
+                   level: float = 0.95, progress: Callable[[int, int], None] | None = None
                    ) -> dict[str, Any]:
-    """``reps`` replications → means of the KPIs, their CIs and the per-replication rows."""
+    """``reps`` replications → means of the KPIs, their CIs and the per-replication rows.
+
+    ``progress(done, reps)`` is called after each replication.
+    """
     if reps < 1:
         raise ScenarioError(f"reps: must be >= 1 (got {reps})")
     if seed < 0:
         raise ScenarioError(f"seed: must be >= 0 (got {seed})")
-    it: Iterable[int] = range(reps)
-    rows = [replicate(p, seed, r, handle) for r in (progress(it) if progress else it)]
+    rows = []
+    for r in range(reps):
+        rows.append(replicate(p, seed, r, handle))
+        if progress is not None:
+            progress(r + 1, reps)
     out: dict[str, Any] = {"calls": int(sum(r["calls"] for r in rows)), "reps": reps}
     for k in (*KPIS, "occupancy"):
         out[k] = float(np.mean([r[k] for r in rows]))

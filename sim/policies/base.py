@@ -10,8 +10,8 @@ generator the model binds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -56,7 +56,6 @@ class Candidates:
     earned_paise: np.ndarray
     idle_since_min: np.ndarray
     jobs: np.ndarray
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.worker_id.shape[0])
@@ -150,13 +149,4 @@ def subset(c: Candidates, mask: np.ndarray) -> Candidates:
     return Candidates(
         c.worker_id[mask], c.distance_km[mask], c.rating[mask],
         c.earned_paise[mask], c.idle_since_min[mask], c.jobs[mask],
-        {k: v[mask] for k, v in c.extra.items()},
     )
-
-
-class CandidateSource(Protocol):
-    """Anything that can list the candidates for a job (the model's index, a database)."""
-
-    def candidates(self, job: JobRequest, radius_km: float, now_min: float) -> Candidates:
-        """Workers who can take ``job`` now within ``radius_km``, sorted by distance then id."""
-        ...

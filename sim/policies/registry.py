@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -31,9 +32,7 @@ def _load_all() -> None:
     global _LOADED
     if _LOADED:
         return
-    import sim.policies as pkg
-
-    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+    for info in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda m: m.name):
         if info.name not in {"base", "registry"}:
             importlib.import_module(f"sim.policies.{info.name}")
     _LOADED = True

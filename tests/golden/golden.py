@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sim.config import load_scenario
-from sim.run import run_one
+from sim.runner import run_one
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent

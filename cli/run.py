@@ -6,54 +6,39 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
-from sim.config import load_scenario
-from sim.errors import ScenarioError
+import sim
+from cli.args import add_out, add_quiet, add_scenario, progress_bar, scenario, scenario_overrides
 
 
 def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
     """Options of ``run``."""
-    p.add_argument("--scenario", default="baseline", help="scenario name in scenarios/ or a YAML path")
-    p.add_argument("--days", type=float, help="override horizon_days")
-    p.add_argument("--seed", type=int, help="override the scenario seed")
+    add_scenario(p)
+    p.add_argument("--plan", metavar="PLAN.yaml", help="simulate a launch plan (plans/*.yaml) on its own scenario: "
+                                                       "its dated changes applied (--scenario is then not used)")
     p.add_argument("--replication", type=int, default=0, help="replication number (independent streams)")
-    p.add_argument("--out", help="output folder (default runs/<scenario>-<seed>-<time>)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any scenario field, e.g. demand.scale=2 (repeatable)")
+    add_out(p, "runs/<scenario>-<seed>-<time>")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def scenario_overrides(args: argparse.Namespace) -> list[str]:
-    """``--set`` items plus ``--days`` and ``--seed`` as overrides (shared by commands)."""
-    overrides = list(args.overrides)
-    if args.days is not None:
-        if args.days <= 0:
-            raise ScenarioError("--days: must be positive")
-        overrides.append(f"horizon_days={args.days}")
-    if args.seed is not None:
-        if args.seed < 0:
-            raise ScenarioError("--seed: must be a non-negative integer")
-        overrides.append(f"seed={args.seed}")
-    return overrides
+    add_quiet(p)
 
 
 def run(args: argparse.Namespace, command: str) -> int:
     """Run and write; exit status 0."""
-    sc = load_scenario(args.scenario, scenario_overrides(args))
-    from sim.run import run_one, write_run
+    if args.plan:
+        from sim.plan_file import load_planned_scenario
 
-    res = run_one(sc, replication=args.replication, progress=not args.quiet)
+        sc = load_planned_scenario(args.plan, tuple(scenario_overrides(args)))
+    else:
+        sc = scenario(args)
+    res = sim.run(sc, replication=args.replication,
+                  progress=progress_bar(args.quiet, f"{sc.name} seed {sc.seed}", "day"))
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("runs") / f"{sc.name}-{res.seed}-{stamp}"
-    write_run(res, out)
+    sim.write_run(res, out)
     print(format_summary(res.summary))
     if not args.no_report:
-        try:
-            from reports.html import write_report
-        except ImportError:
-            print("(report skipped: the reports package is not installed)")
-        else:
-            print(f"report: {write_report(out)}")
+        from reports.html import write_report
+
+        print(f"report: {write_report(out)}")
     print(f"outputs: {out}")
     return 0
 

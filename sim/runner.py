@@ -1,13 +1,14 @@
 """Run one replication of a scenario and save its outputs.
 
-``run_one`` is a pure function of (scenario, seed, replication): experiments call it in
-worker processes or on a Dask cluster; ``write_run`` stores what it returns.
+``run_one`` (public as ``sim.run``) is a pure function of (scenario, seed, replication):
+experiments call it in worker processes or on a Dask cluster; ``write_run`` stores what it returns.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,24 +20,34 @@ from sim import __version__
 from sim.config import Scenario
 from sim.demand import CHANNELS
 from sim.metrics import booking_kpis, district_table, worker_kpis
-from sim.model import OUTCOMES, STATUS, Model
+from sim.model import Model
+from sim.records import NO_WORKER, OUTCOMES, STATUS
 from sim.seeds import Streams
 from sim.snapshots import snapshots
 from sim.window import available_min, helpline_window, measured_workers, wallet_window
 
+#: ``progress(done, total)``: called as simulated days complete (the CLI draws a bar with it).
+Progress = Callable[[int, int], None]
+
 
 @dataclass
 class RunResult:
-    """What one replication produces: tidy tables, a summary and the inputs that made them."""
+    """What one replication produces: tidy tables, a summary and the inputs that made them.
+
+    ``tables[name]`` is the DataFrame written as ``name.parquet`` (``districts`` as CSV),
+    ``summary`` the dict written as ``summary.json``; ``wall_s`` (seconds) is not written.
+    """
 
     scenario: Scenario
     seed: int
     replication: int
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
+    wall_s: float = 0.0
 
 
-def run_one(sc: Scenario, seed: int | None = None, replication: int = 0, progress: bool = False) -> RunResult:
+def run_one(sc: Scenario, seed: int | None = None, replication: int = 0,
+            progress: Progress | None = None) -> RunResult:
     """Simulate ``sc`` once.  ``seed`` defaults to the scenario's seed."""
     seed = sc.seed if seed is None else int(seed)
     t_wall = time.perf_counter()
@@ -45,21 +56,21 @@ def run_one(sc: Scenario, seed: int | None = None, replication: int = 0, progres
     res = RunResult(sc, seed, replication)
     res.tables = collect_tables(m)
     res.summary = summarise(m, res.tables, seed, replication)
-    res.summary["wall_s"] = round(time.perf_counter() - t_wall, 3)
+    res.wall_s = time.perf_counter() - t_wall
     return res
 
 
-def collect_tables(m: Model) -> dict[str, pd.DataFrame]:
-    """The run's output tables (see docs/ARCHITECTURE.md)."""
+def bookings_table(m: Model) -> pd.DataFrame:
+    """The bookings table of a finished run (one row per booking; see docs/ARCHITECTURE.md)."""
     a, r = m.arrivals, m.rec
     n = len(a)
     # Bookings still open at the horizon are right-censored: they keep status "open".
     status = np.array(STATUS, dtype=object)[r.status]
     names = np.array([d.name for d in m.districts], dtype=object)
-    worker = pd.array(np.where(r.worker >= 0, r.worker, 0), dtype="Int64")
-    worker[r.worker < 0] = pd.NA
-    price = pd.array(m.price, dtype="Int64")
-    bookings = pd.DataFrame({
+    worker = pd.array(np.where(r.worker != NO_WORKER, r.worker, 0), dtype="Int64")
+    worker[r.worker == NO_WORKER] = pd.NA
+    price = pd.array(m.draws.price, dtype="Int64")
+    return pd.DataFrame({
         "booking_id": np.arange(n, dtype=np.int64),
         "district": names[a.district],
         "category": np.array(m.cat.keys, dtype=object)[a.category],
@@ -79,6 +90,12 @@ def collect_tables(m: Model) -> dict[str, pd.DataFrame]:
         "lon": a.lon,
         "citizen_id": np.arange(n, dtype=np.int64),
     })
+
+
+def collect_tables(m: Model) -> dict[str, pd.DataFrame]:
+    """The run's output tables (see docs/ARCHITECTURE.md)."""
+    a = m.arrivals
+    bookings = bookings_table(m)
     o = m.offers
     offers = pd.DataFrame({  # array.array buffers keep their C types, empty or not
         "booking_id": np.asarray(o.booking),
@@ -111,8 +128,8 @@ def collect_tables(m: Model) -> dict[str, pd.DataFrame]:
         calls["booking_id"] = pd.arrays.IntegerArray(ids, missing)
         tables["calls"] = calls
         tables["helpline_hourly"] = m.helpline.hourly
-    if m.money is not None:
-        tables.update(m.money.tables())
+    for listener in m.listeners:
+        tables.update(listener.tables())
     tables["snapshots"] = snapshots(m.sc.start_date, m.sc.horizon_days, tables)
     return tables
 
@@ -150,10 +167,10 @@ def summarise(m: Model, tables: dict[str, pd.DataFrame], seed: int, replication:
         out["helpline"] = dict(m.helpline.summary)
         if sc.warmup_days > 0:  # queue KPIs over the measured window, like every other KPI
             out["helpline"].update(helpline_window(tables["helpline_hourly"], sc.warmup_min, sc.horizon_min))
-    if m.money is not None:
-        out["wallet"] = m.money.summary()
-        if sc.warmup_days > 0:
-            out["wallet"]["credited_paise_measured"] = wallet_window(tables["ledger"], sc.warmup_min, sc.horizon_min)
+    for listener in m.listeners:
+        out[listener.section] = listener.summary()
+    if "wallet" in out and sc.warmup_days > 0:
+        out["wallet"]["credited_paise_measured"] = wallet_window(tables["ledger"], sc.warmup_min, sc.horizon_min)
     return out
 
 
@@ -179,8 +196,6 @@ def write_run(res: RunResult, out_dir: str | Path) -> Path:
             df.to_csv(out / f"{name}.csv", index=False, float_format="%.6g")
         else:
             df.to_parquet(out / f"{name}.parquet", index=False, compression="zstd")
-    summary = dict(res.summary)
-    summary.pop("wall_s", None)  # wall time varies run to run; kept out of the byte-stable files
-    (out / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2, sort_keys=True) + "\n")
+    (out / "summary.json").write_text(json.dumps(_jsonable(res.summary), indent=2, sort_keys=True) + "\n")
     (out / "scenario.yaml").write_text(res.scenario.to_yaml())
     return out

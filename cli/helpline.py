@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
-from sim.errors import ScenarioError
+from cli.args import add_out, add_quiet, add_scenario, progress_bar, scenario
+from sim.errors import InputError
 from sim.helpline.erlang import kpis
 from sim.helpline.stationary import KPIS, Stationary, run_stationary
 
@@ -26,31 +26,21 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         parser.add_argument("--hours", type=float, default=200.0, help="length of each replication [h]")
         parser.add_argument("--warmup-hours", type=float, default=None, help="deleted warm-up [h] (default hours/5)")
         parser.add_argument("--reps", type=int, default=10, help="independent replications")
-        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--seed", type=int, default=1, help="root seed")
         parser.add_argument("--json", action="store_true", help="print one JSON object")
     elif command == "staff":
-        parser.add_argument("--scenario", default="baseline", help="scenario name or YAML path")
-        parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                            help="override a scenario field, e.g. helpline.calls_per_day=4000")
+        add_scenario(parser)  # --days: the horizon searched for the peak day
         parser.add_argument("--sl", default=None, help="target PERCENT/SECONDS, e.g. 80/20 (default: scenario's)")
-        parser.add_argument("--out", type=Path, default=None, help="output folder (default runs/staff-<scenario>/)")
+        add_out(parser, "runs/staff-<scenario>/")
         parser.add_argument("--reps", type=int, default=5, help="replications per simulated hour")
         parser.add_argument("--hours", type=float, default=24.0, help="simulated length per hour check [h]")
         parser.add_argument("--max-abandon", type=float, default=None,
                             help="also cap the abandonment rate, e.g. 0.05 (default: no cap)")
         parser.add_argument("--min-calls", type=int, default=5000,
                             help="quiet hours are simulated long enough for this many calls per replication")
-        parser.add_argument("--seed", type=int, default=1)
+        add_quiet(parser)
     else:
         raise ValueError(f"unknown command {command!r}")
-
-
-def _progress(label: str, quiet: bool) -> Any:
-    if quiet:
-        return None
-    from tqdm import tqdm
-
-    return lambda it: tqdm(it, desc=label, file=sys.stderr, leave=False)
 
 
 def _num(x: float) -> float | None:
@@ -61,7 +51,7 @@ def helpline_result(args: argparse.Namespace) -> dict[str, Any]:
     """The ``{"sim": ..., "analytic": ...}`` object of a stationary run."""
     p = Stationary(args.arrivals_per_hour, args.aht_seconds, args.agents, args.patience_seconds,
                    args.sl_seconds, args.hours, args.warmup_hours)
-    res = run_stationary(p, args.reps, args.seed, progress=_progress("replications", args.json))
+    res = run_stationary(p, args.reps, args.seed, progress=progress_bar(args.json, "replications", "rep"))
     sim = {k: res[k] for k in ("calls", *KPIS, "occupancy")}
     sim["ci95"] = {k: [_num(v) for v in res["ci95"][k]] for k in KPIS}
     an = kpis(args.arrivals_per_hour / 3600.0, args.aht_seconds, args.agents, args.sl_seconds,
@@ -83,18 +73,19 @@ def _print_table(out: dict[str, Any], args: argparse.Namespace) -> None:
 
 
 def _run_staff(args: argparse.Namespace) -> int:
-    from sim.config import load_scenario
-    from sim.helpline.staffing import DAYS, parse_sl, staffing_table, write_outputs
+    from reports.staffing import write_staffing
+    from sim.helpline.staffing import DAYS, parse_sl, staffing_table
 
-    sc = load_scenario(args.scenario, args.overrides)
+    sc = scenario(args)
     cfg = sc.helpline
     target, t_s = parse_sl(args.sl) if args.sl else (cfg.sl_target, cfg.sl_seconds)
     if args.reps < 1 or args.hours <= 0:
-        raise ScenarioError("reps: must be >= 1" if args.reps < 1 else "hours: must be > 0")
+        raise InputError("reps: must be >= 1" if args.reps < 1 else "hours: must be > 0")
     table = staffing_table(cfg, sc.start_date, math.ceil(sc.horizon_days), target, t_s, args.reps, args.hours,
-                           args.seed, args.min_calls, args.max_abandon, progress=_progress("hours", False))
-    out_dir = args.out or Path("runs") / f"staff-{sc.name}"
-    csv, png = write_outputs(table, out_dir, f"{sc.name}: fewest agents for {target:.0%} in {t_s:g} s")
+                           sc.seed, args.min_calls, args.max_abandon,
+                           progress=progress_bar(args.quiet, "hours", "hour"))
+    out_dir = Path(args.out) if args.out else Path("runs") / f"staff-{sc.name}"
+    csv, png = write_staffing(table, out_dir, f"{sc.name}: fewest agents for {target:.0%} in {t_s:g} s")
     wk = table[table["period"] == "typical_week"]
     print(f"fewest agents for {target:.0%} of calls answered within {t_s:g} s "
           f"(Erlang {'A' if cfg.patience_mean_s else 'C'}, corrected by simulation); hours 00..23")
@@ -112,7 +103,7 @@ def _run_staff(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace, command: str) -> int:
-    """Run ``helpline`` or ``staff``; bad input raises ``ScenarioError`` (exit 2)."""
+    """Run ``helpline`` or ``staff``; bad input raises ``InputError`` (exit 2)."""
     if command == "staff":
         return _run_staff(args)
     out = helpline_result(args)
