@@ -61,7 +61,7 @@ def arrivals_by_channel(sc: Scenario, demand: DemandModel, cal: Calendar, stream
     ty = np.concatenate([np.full(hl.size, NEW_BOOKING, dtype=np.int8), ty_other])
     attempt_of = np.concatenate([hl, np.full(t_other.size, -1, dtype=np.int64)])
     order = np.lexsort((ty, t))
-    res = simulate_helpline(cfg, streams, horizon, cal, fresh=(t[order], ty[order]))
+    res = simulate_helpline(cfg, streams, horizon, cal, calls=sc.output.calls, fresh=(t[order], ty[order]))
     attempt_of = attempt_of[order]
     booked = attempt_of[res.booking_fresh]
     by_phone = take(attempts, booked)

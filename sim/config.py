@@ -177,12 +177,9 @@ class Scenario(StrictModel):
     dispatch: DispatchConfig = DispatchConfig()
     helpline: HelplineConfig = HelplineConfig()
     money: MoneyConfig = MoneyConfig()
-<<<<<<< HEAD
     growth: GrowthConfig | None = None
     calibration: CalibrationConfig | None = None
-=======
     output: OutputConfig = OutputConfig()
->>>>>>> main
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:
@@ -210,11 +207,9 @@ class Scenario(StrictModel):
                     raise ScenarioError(f"demand.surges.{i}.districts: unknown district {d!r}")
         if not enabled:
             raise ScenarioError("catalog: no enabled category")
-<<<<<<< HEAD
         if self.growth is not None:
             for err in self.growth.check_names(cats, known):
                 raise ScenarioError(err)
-=======
         for field in ("demand_weight", "worker_share"):
             if sum(getattr(self.catalog[k], field) for k in enabled) <= 0:
                 raise ScenarioError(f"catalog: {field} is zero for every enabled category")
@@ -227,7 +222,6 @@ class Scenario(StrictModel):
         if (LAST_DATE - self.start_date) < span:
             raise ScenarioError(f"start_date: the run (with its drain) would end after {LAST_DATE}; "
                                 f"start on or before {LAST_DATE - span}")
->>>>>>> main
         self.money.check_categories(cats)
         if self.warmup_days >= self.horizon_days:
             raise ScenarioError("warmup_days: must be shorter than horizon_days")

@@ -112,16 +112,6 @@ class WorkerIndex:
         if tree is None:
             return Candidates.empty()
         hour = int(now_min // 60) % 24
-<<<<<<< HEAD
-        wf, st = self.wf, self.state
-        ok = ~st.busy[ids] & (wf.shift_start_h[ids] <= hour) & (hour < wf.shift_end_h[ids])
-        if wf.registered_min is not None:  # a growing platform: registered and not dormant yet
-            ok &= wf.available(ids, now_min)
-        if job.excluded:
-            ok &= ~np.isin(ids, np.fromiter(job.excluded, dtype=np.int64))
-        ids = ids[ok]
-        if ids.size == 0:
-=======
         if limit is None:
             xy = project_km(job.lat, job.lon)[0]
             pos = np.asarray(tree.query_ball_point(xy, radius_km * INDEX_SLACK), dtype=np.int64)
@@ -148,7 +138,6 @@ class WorkerIndex:
         if last != np.inf and not (len(free) == limit and last > free[-1][0] * INDEX_SLACK):
             return None
         if not free:
->>>>>>> main
             return Candidates.empty()
         return self._make(np.array([w for _, w in free], dtype=np.int64), np.array([h for h, _ in free]))
 

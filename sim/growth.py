@@ -206,3 +206,32 @@ def date_workforce(wf: Workforce, growth: Growth, rng: np.random.Generator, tota
     wf.registered_min = reg
     wf.active_until = until
     wf.active[:] = ever
+
+
+def hold_unavailable(wf: Workforce, busy: np.ndarray, now_min: float = 0.0) -> None:
+    """Mark workers not registered yet, or dormant, as reserved (dispatch skips reserved workers)."""
+    if wf.registered_min is not None:
+        busy |= (wf.registered_min > now_min) | (wf.active_until <= now_min)
+
+
+def availability(env, wf: Workforce, busy: np.ndarray):
+    """SimPy process: free each active worker at registration, reserve them at dormancy.
+
+    A worker on a job when they go dormant is reserved again when the job ends
+    (``Model._release`` checks ``wf.active_until``).
+    """
+    act = np.flatnonzero(wf.active)
+    t = np.concatenate([wf.registered_min[act], wf.active_until[act]])
+    w = np.concatenate([act, act])
+    kind = np.concatenate([np.zeros(act.size, bool), np.ones(act.size, bool)])  # False = registers
+    keep = t > env.now
+    order = np.lexsort((w[keep], t[keep]))
+    for ti, wi, dormant in zip(t[keep][order].tolist(), w[keep][order].tolist(), kind[keep][order].tolist(),
+                               strict=True):
+        if ti > env.now:
+            yield env.timeout(ti - env.now)
+        if dormant:
+            if not busy[wi]:  # on a job: the job's end reserves them
+                busy[wi] = True
+        elif env.now < wf.active_until[wi]:
+            busy[wi] = False

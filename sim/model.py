@@ -48,6 +48,10 @@ class Model:
         self.wf = workforce if workforce is not None else self._workforce()
         init_rating = np.clip(self.wf.quality, 1, 5)
         self.state = WorkerState(len(self.wf), init_rating, sc.workforce.rating_prior_weight)
+        if self.wf.registered_min is not None:  # a growing platform (sim.growth)
+            from sim.growth import hold_unavailable
+
+            hold_unavailable(self.wf, self.state.busy)
         self.index = WorkerIndex(self.wf, self.cat.keys, self.state)
         act = self.wf.active
         # Daily service window [minutes of day]: from the earliest shift start to the latest end.
@@ -94,6 +98,10 @@ class Model:
     def start(self) -> None:
         """Schedule every booking (called once, before ``env.run``)."""
         self.env.process(self._source())
+        if self.wf.registered_min is not None:
+            from sim.growth import availability
+
+            self.env.process(availability(self.env, self.wf, self.state.busy))
         for listener in self.listeners:
             listener.start()
 
@@ -163,7 +171,8 @@ class Model:
             ev.succeed(offer)
 
     def _release(self, w: int) -> None:
-        self.state.busy[w] = False
+        until = self.wf.active_until
+        self.state.busy[w] = until is not None and self.env.now >= until[w]  # dormant now: stays reserved
         self.state.idle_since[w] = self.env.now
         for c in (self.wf.skill1[w], self.wf.skill2[w]):
             if c >= 0:

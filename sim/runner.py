@@ -23,12 +23,9 @@ from sim.metrics import booking_kpis, district_table, worker_kpis
 from sim.model import Model
 from sim.records import NO_WORKER, OUTCOMES, STATUS
 from sim.seeds import Streams
-<<<<<<< HEAD
+from sim.sizing import check_fits
 from sim.snapshots import snapshots
 from sim.window import available_min, helpline_window, measured_workers, wallet_window
-=======
-from sim.sizing import check_fits
->>>>>>> main
 
 #: ``progress(done, total)``: called as simulated days complete (the CLI draws a bar with it).
 Progress = Callable[[int, int], None]

@@ -13,7 +13,7 @@ BOOKING_RELATED = ("new_booking", "booking_status", "complaint")
 
 
 def _month(*sets: str) -> Model:
-    sc = load_scenario("baseline", ["horizon_days=30", "money.enabled=false", "helpline.output=per_call", *sets])
+    sc = load_scenario("baseline", ["horizon_days=30", "money.enabled=false", "output.calls=full", *sets])
     return Model(sc, Streams(7))
 
 

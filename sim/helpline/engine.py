@@ -89,18 +89,12 @@ def _redials(cfg: HelplineConfig, rng: np.random.Generator) -> Redials:
 
 def simulate_helpline(cfg: HelplineConfig, streams: Streams, horizon_min: float, calendar: Calendar,
                       surge: Callable[[np.ndarray], np.ndarray] | None = None,
-<<<<<<< HEAD
-                      fresh: tuple[np.ndarray, np.ndarray] | None = None) -> HelplineResult:
-    """Simulate the helpline over ``[0, horizon_min)`` [minutes].
-
-    ``fresh`` = (sorted times [minutes], type codes) of fresh calls made from their causes
-    (``sim.helpline.causes``); it replaces the Poisson arrivals and the type mix.
-=======
-                      calls: str = "full") -> HelplineResult:
+                      calls: str = "full", fresh: tuple[np.ndarray, np.ndarray] | None = None) -> HelplineResult:
     """Simulate the helpline over ``[0, horizon_min)`` [minutes].
 
     ``calls="hourly"`` keeps only the booking calls in the per-call table (``output.calls``).
->>>>>>> main
+    ``fresh`` = (sorted times [minutes], type codes) of fresh calls made from their causes
+    (``sim.helpline.causes``); it replaces the Poisson arrivals and the type mix.
     """
     hours = max(1, math.ceil(horizon_min / 60.0))
     if fresh is None:
@@ -170,13 +164,6 @@ def _assemble(cfg: HelplineConfig, calendar: Calendar, hours: int, horizon_min: 
     }
     hourly = hourly_table(out.arrive[offered], out.start[offered], wait_s[offered], handle_s[offered],
                           out.answered[offered], out.abandoned[offered], agents, cfg.sl_seconds, extra)
-<<<<<<< HEAD
-    summary = _summary(cfg, calls, hourly, wait_s[offered], out, offered, b_end.size)
-    booking_ids = qid[books][b_ord]
-    if cfg.output == "hourly":
-        calls = calls[calls["call_id"].isin(booking_ids)].reset_index(drop=True)
-    return HelplineResult(b_end[b_ord], booking_ids, calls, hourly, summary, fresh_of[books][b_ord])
-=======
     counts = {"calls": int(order.size), "ivr_resolved": int(n_iv), "redials": int((is_redial & keep).sum()),
               "callbacks": int((out.callback & keep).sum())}
     summary = _summary(cfg, counts, hourly, wait_s[offered], out, offered, b_end.size)
@@ -184,8 +171,7 @@ def _assemble(cfg: HelplineConfig, calendar: Calendar, hours: int, horizon_min: 
     rows = order if calls == "full" else b_rows[np.argsort(qid[books])]  # ascending call id
     frame = _calls_frame(rows, n_iv, created_all, call_id, np.concatenate([ty[iv], ty[fresh_of]]),
                          out, wait_s, handle_s, np.where(is_redial, qid[np.maximum(out.redial_of, 0)], -1))
-    return HelplineResult(b_end[b_ord], booking_ids, frame, hourly, summary)
->>>>>>> main
+    return HelplineResult(b_end[b_ord], booking_ids, frame, hourly, summary, fresh_of[books][b_ord])
 
 
 def _calls_frame(rows: np.ndarray, n_iv: int, created_all: np.ndarray, call_id: np.ndarray, types: np.ndarray,
