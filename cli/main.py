@@ -22,8 +22,8 @@ COMMANDS = {
     "staff": ("cli.helpline", "fewest helpline agents per hour for a service level"),
     "compare": ("cli.experiments", "compare dispatch policies over replications (CRN, 95%% CIs)"),
     "sweep": ("cli.experiments", "parameter sweep over a grid with replications"),
-    "trace": ("sim.trace", "export a simulated timeline as a request trace for load replay"),
-    "twin-check": ("load.twincheck", "compare a live deployment's outcome with the twin's"),
+    "trace": ("cli.trace", "export a simulated timeline as a request trace for load replay"),
+    "twin-check": ("cli.twincheck", "compare a live deployment's outcome with the twin's"),
     "report": ("cli.report", "rebuild the HTML report of a saved run"),
     "plan": ("sim.planner", "fewest workers and agents per district meeting targets"),
 }

@@ -1,8 +1,10 @@
 """Locust wiring: custom options, the preload and setup messages, lag reports, SLO exit code, shape.
 
-Trace mode (``--trace FILE``): the master (or the single process) bulk-loads the trace's
-workers in ``test_start``, picks a common start time and sends every worker process its
-partition index with the live ids; each process runs one ``TraceReplayUser``.  Shape mode
+Trace mode (``--trace FILE``): the master (or the single process) checks the target and
+preloads the trace's workers as the target profile says (``--profile``) during ``init``, so a
+dead host, a refused token or a refused preload ends the run at once (exit 2, one line); at
+``test_start`` it picks a common start time and sends every worker process its partition
+index with the live ids; each process runs one ``TraceReplayUser``.  Shape mode
 (no ``--trace``): the scenario's booking-rate curve, compressed by ``--speedup``, sets the
 number of actor users.  In both modes ``quitting`` turns the SLO checks into the exit code.
 """
@@ -11,60 +13,29 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from gevent.event import Event
 from locust import LoadTestShape, events
 from locust.runners import MasterRunner, WorkerRunner
 
-from load.actions import LiveIds
+from load import users
+from load.profile import load_profile
 from load.schedule import LagHistogram, merge_all
 from load.setup import check_loopback, ids_from_message, ids_to_message, preload, start_time
 from load.shape import curve_for_scenario
 from load.slo import Limits, Observed, violations
-from sim.trace import partition, read_trace
+from load.state import STATE
+from sim.errors import ScenarioError
+from sim.trace import read_trace
 
 log = logging.getLogger("sewamitra.load")
 SETUP_MSG = "sewamitra_setup"
 
 
-@dataclass
-class ReplayState:
-    """What this process knows about the replay (one per process)."""
-
-    trace: pd.DataFrame | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-    ids: LiveIds | None = None
-    t0: float | None = None
-    part: int = 0
-    parts: int = 1
-    ready: Event = field(default_factory=Event)
-    replayers: list[Any] = field(default_factory=list)
-    node_lag: dict[str, dict] = field(default_factory=dict)
-    node_counts: dict[str, dict] = field(default_factory=dict)
-    log_path: str = ""  # the replay log; worker processes learn it from the master
-
-    def local_lag(self) -> LagHistogram:
-        """Lag of this process's replayers."""
-        return merge_all(r.lag for r in self.replayers)
-
-    def duration_s(self, speedup: float) -> float:
-        """Wall time from the schedule start to the last trace request [s]."""
-        if self.trace is None or not len(self.trace):
-            return 0.0
-        return float(self.trace["t_min"].max()) * 60.0 / speedup
-
-    def rows(self) -> pd.DataFrame:
-        """The timed trace rows of this process (its partition)."""
-        assert self.trace is not None
-        return partition(self.trace, self.parts, self.part)
-
-
-STATE = ReplayState()
 
 
 @events.init_command_line_parser.add_listener
@@ -86,20 +57,44 @@ def add_options(parser: Any) -> None:
     g.add_argument("--max-p99-ms", type=float, default=2000.0, help="SLO: largest p99 response time [ms]")
     g.add_argument("--max-lag-p99-ms", type=float, default=1000.0, help="SLO: largest p99 schedule lag [ms]")
     g.add_argument("--allow-remote-host", action="store_true", help="allow a non-loopback --host")
+    # The target profile is Locust's own --profile (a label of the test run): load/profiles/NAME.yaml
+    # or a YAML path, default "reference".
 
 
 @events.init.add_listener
 def on_init(environment: Any, **_: Any) -> None:
-    """Refuse non-loopback targets; let worker processes receive their setup."""
+    """Refuse non-loopback targets; set up the replay or end the run at once (exit 2, one line)."""
     opts = environment.parsed_options
     if opts is None:
         return
-    if environment.host:
-        check_loopback(environment.host, opts.allow_remote_host)
-    if opts.trace:
-        _load_trace(opts.trace, opts.days)
+    try:
+        if environment.host:
+            check_loopback(environment.host, opts.allow_remote_host)
+        if opts.trace:
+            STATE.profile = load_profile(opts.profile or "reference")
+            _load_trace(opts.trace, opts.days)
+            if not isinstance(environment.runner, WorkerRunner):
+                _preload(environment)
+    except ScenarioError as e:
+        fail(str(e))
     if isinstance(environment.runner, WorkerRunner):
         environment.runner.register_message(SETUP_MSG, _on_setup_message)
+
+
+def fail(message: str) -> None:
+    """End the whole run now with exit status 2 and one line (no traceback, no idle run time)."""
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+def _preload(environment: Any) -> None:
+    opts = environment.parsed_options
+    if not environment.host:
+        raise ScenarioError("--host: a trace replay needs the deployment's URL")
+    t = time.perf_counter()
+    assert STATE.trace is not None and STATE.profile is not None
+    STATE.ids = preload(environment.host, STATE.trace, STATE.profile, opts.admin_token or None)
+    log.info("preloaded %d workers in %.1f s", len(STATE.ids.worker_id), time.perf_counter() - t)
 
 
 def _load_trace(path: str, days: float | None) -> None:
@@ -118,18 +113,14 @@ def _on_setup_message(msg: Any, **_: Any) -> None:
 
 @events.test_start.add_listener
 def on_test_start(environment: Any, **_: Any) -> None:
-    """Master / single process: preload workers, fix the start time, hand out partitions."""
+    """Master / single process: fix the start time, hand out partitions and the live ids."""
     runner = environment.runner
-    if STATE.trace is None or isinstance(runner, WorkerRunner) or STATE.t0 is not None:
+    if STATE.ids is None or isinstance(runner, WorkerRunner) or STATE.t0 is not None:
         return
     opts = environment.parsed_options
-    if not opts.admin_token:
-        raise RuntimeError("trace replay needs --admin-token (or SEWAMITRA_ADMIN_TOKEN)")
-    t = time.perf_counter()
-    ids = preload(environment.host, STATE.trace, opts.admin_token)
-    log.info("preloaded %d workers in %.1f s", len(ids.worker_id), time.perf_counter() - t)
+    ids = STATE.ids
     # Time for worker processes to receive the ids (and read the trace) before the clock starts.
-    STATE.ids, STATE.t0 = ids, start_time(1.0 + len(ids.worker_id) / 20_000)
+    STATE.t0 = start_time(1.0 + len(ids.worker_id) / 20_000)
     STATE.log_path = opts.replay_log or (f"{opts.csv_prefix}_replay.csv" if opts.csv_prefix else "")
     if isinstance(runner, MasterRunner):
         clients = sorted(c.id for c in runner.clients.ready + runner.clients.running + runner.clients.spawning)
@@ -159,14 +150,16 @@ def on_worker_report(client_id: str, data: dict, **_: Any) -> None:
 
 
 def _counts() -> dict[str, dict[str, int]]:
-    skipped: dict[str, int] = {}
-    diverged: dict[str, int] = {}
+    """Replay counts of this process: skips, divergences, 2xx and failed answers by action, rows."""
+    out: dict[str, dict[str, int]] = {k: {} for k in ("skipped", "diverged", "acked", "failed")}
     for r in STATE.replayers:
-        for k, v in r.skipped.items():
-            skipped[k] = skipped.get(k, 0) + v
-        for k, v in r.diverged.items():
-            diverged[k] = diverged.get(k, 0) + v
-    return {"skipped": skipped, "diverged": diverged, "sent": {"requests": sum(r.sent for r in STATE.replayers)}}
+        for k in out:
+            for name, v in getattr(r, k).items():
+                out[k][name] = out[k].get(name, 0) + v
+    out["rows"] = {"scheduled": sum(len(r.rows) for r in STATE.replayers),
+                   "dispatched": sum(r.dispatched for r in STATE.replayers),
+                   "requests": sum(r.sent for r in STATE.replayers)}
+    return out
 
 
 def all_lag() -> LagHistogram:
@@ -208,14 +201,18 @@ def on_quitting(environment: Any, **_: Any) -> None:
     if lag is not None:
         s = lag.summary()
         counts = [_counts(), *STATE.node_counts.values()]
-        skipped = _sum_counts(c["skipped"] for c in counts)
-        diverged = _sum_counts(c["diverged"] for c in counts)
+        summed = {k: _sum_counts(c.get(k, {}) for c in counts)
+                  for k in ("skipped", "diverged", "acked", "failed", "rows")}
+        summed["rows"]["expected"] = len(STATE.rows_all())
         print(f"schedule lag: n={s['n']} p50={s['p50_ms']:.1f} ms p99={s['p99_ms']:.1f} ms "
               f"max={s['max_ms']:.1f} ms")
-        print(f"replay: skipped {skipped or '{}'}; diverged (409) {diverged or '{}'}")
+        print(f"replay: {summed['rows'].get('dispatched', 0)} of {summed['rows']['expected']} trace rows "
+              f"dispatched; failed {summed['failed'] or '{}'}; skipped {summed['skipped'] or '{}'}; "
+              f"diverged {summed['diverged'] or '{}'}")
         if STATE.log_path:  # read back by the twin check to explain disagreements
             Path(STATE.log_path.removesuffix(".csv") + "_summary.json").write_text(json.dumps(
-                {"lag": s, "skipped": skipped, "diverged_409": diverged}, indent=2, sort_keys=True))
+                {"lag": s, "profile": STATE.profile.name if STATE.profile else None, "meta": STATE.meta,
+                 **summed}, indent=2, sort_keys=True, default=str))
     bad = violations(obs, lim)
     for v in bad:
         print(f"SLO failed: {v}")
@@ -245,8 +242,6 @@ class SewaShape(LoadTestShape):
 
     def tick(self) -> tuple | None:
         """``(users, spawn_rate, user_classes)`` now, or ``None`` to stop."""
-        # The locustfile's user classes by name (load.users imports this module, not the reverse).
-        users = self.runner.environment.user_classes_by_name
         opts = self.runner.environment.parsed_options
         if opts.run_time and self.get_run_time() > opts.run_time:
             return None  # headless Locust only arms --run-time after a shape ends
@@ -256,15 +251,10 @@ class SewaShape(LoadTestShape):
                 if time.time() > end:
                     return None
             n = self._processes()
-            return (n, float(n), [users["TraceReplayUser"]])
+            return (n, float(n), [users.TraceReplayUser])
         if self._curve is None:
             self._curve = curve_for_scenario(opts.scenario, [], opts.speedup, opts.days, opts.pacing)
         t = self._curve.tick(self.get_run_time())
         if t is None:
             return None
-        return (*t, [users["CitizenUser"], users["WorkerUser"], users["HelplineAgentUser"]])
-
-
-def wait_for_setup(timeout_s: float = 600.0) -> bool:
-    """Block the calling greenlet until the setup is known (``False`` on time-out)."""
-    return bool(STATE.ready.wait(timeout_s))
+        return (*t, [users.CitizenUser, users.WorkerUser, users.HelplineAgentUser])

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 from gevent.event import Event
 
-from load.actions import DIVERGED, NAMES, Chain, LiveIds, Request, Skip, apply, fold_booking, plan
+from load.actions import Chain, LiveIds, Request, Skip, apply, fold_booking, plan
+from load.profile import Profile
 from load.schedule import LagHistogram, due_offsets_s, ready_until, sleep_for
 
 
@@ -48,14 +49,16 @@ class Replayer:
         send: how to send one request.
         speedup: simulated seconds per wall second.
         t0: wall-clock time the schedule starts [unix s].
+        prof: the target profile (how actions become requests).
         clock: wall clock [unix s] (injectable for tests).
     """
 
     def __init__(self, rows: pd.DataFrame, ids: LiveIds, send: Sender, speedup: float, t0: float,
-                 clock: Callable[[], float] = time.time) -> None:
+                 prof: Profile, clock: Callable[[], float] = time.time) -> None:
         self.rows = list(rows.itertuples(index=False))
         self.due = due_offsets_s(rows["t_min"].to_numpy(np.float64), speedup)
         self.ids = ids
+        self.prof = prof
         self.send = send
         self.t0 = t0
         self.clock = clock
@@ -64,7 +67,10 @@ class Replayer:
         self.diverged: Counter[str] = Counter()
         self.chains: dict[tuple[str, int], Chain] = {}
         self._tails: dict[tuple[str, int], Event] = {}
+        self.acked: Counter[str] = Counter()  # 2xx answers by action
+        self.failed: Counter[str] = Counter()  # other answers (not divergences) and network errors
         self.sent = 0
+        self.dispatched = 0  # rows whose due time came before the run stopped
         self.done = False
 
     def run(self) -> None:
@@ -78,7 +84,7 @@ class Replayer:
             j = ready_until(self.due, i, elapsed)
             for k in range(i, j):
                 self._spawn(k)
-            i = j
+            i = self.dispatched = j
             wait = sleep_for(self.due, i, self.clock() - self.t0)
             if wait is None:
                 break
@@ -114,40 +120,45 @@ class Replayer:
                 self._idle.set()
 
     def _send_row(self, k: int, row: Any, ch: Chain) -> None:
-        req = plan(row, ch, self.ids)
-        if isinstance(req, Request) and req.name == NAMES["sync"]:
+        req = plan(row, ch, self.ids, self.prof)
+        if isinstance(req, Request) and req.action == "get_booking":
             # Re-read the live booking once (an offer or price we have not seen), then decide.
             status, body = self._timed(k, req)
             if status >= 300 or not isinstance(body, dict):
                 self.skipped[f"{row.action}: booking unreadable"] += 1
                 return
-            fold_booking(ch, body)
-            req = plan(row, ch, self.ids)
-            if isinstance(req, Request) and req.name == NAMES["sync"]:
+            fold_booking(ch, body, self.prof.booking)
+            req = plan(row, ch, self.ids, self.prof)
+            if isinstance(req, Request) and req.action == "get_booking":
                 req = Skip(f"{row.action}: no live offer")
         if isinstance(req, Skip):
             self.skipped[req.reason] += 1
             return
         status, body = self._timed(k, req)
-        if status in DIVERGED:
+        if status in self.prof.diverged_status:
             self.diverged[req.name] += 1
-        apply(row, req, ch, status, body)
+        elif 200 <= status < 300:
+            self.acked[req.action] += 1
+        else:
+            self.failed[req.action] += 1
+        apply(row, req, ch, status, body, self.prof)
 
     def _timed(self, k: int, req: Request) -> tuple[int, Any]:
         self.lag.add(self.clock() - self.t0 - float(self.due[k]))
         self.sent += 1
         return self.send(req)
 
-    def booking_log(self, ref_of: dict[int, int]) -> pd.DataFrame:
+    def booking_log(self, ref_of: dict[Any, int]) -> pd.DataFrame:
         """Per booking: live id, live status and the twin's ids of the workers live offered/assigned."""
         rows = []
         for (kind, ref), ch in sorted(self.chains.items()):
             if kind != "b":
                 continue
             rows.append({
-                "booking_ref": ref, "live_id": ch.live_id, "live_status": ch.status,
+                "booking_ref": ref, "live_id": None if ch.live_id is None else str(ch.live_id),
+                "live_status": ch.status,
                 "live_worker_ref": ref_of.get(ch.assigned) if ch.assigned is not None else None,
                 "live_offers_ref": ";".join(str(ref_of.get(w, -1)) for w in ch.offered_to),
             })
         cols = ["booking_ref", "live_id", "live_status", "live_worker_ref", "live_offers_ref"]
-        return pd.DataFrame(rows, columns=cols).astype({"live_id": "Int64", "live_worker_ref": "Int64"})
+        return pd.DataFrame(rows, columns=cols).astype({"live_worker_ref": "Int64"})

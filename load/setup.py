@@ -1,24 +1,28 @@
-"""Before the clock starts: load the trace's workers (and a helpline agent) into the deployment.
+"""Before the clock starts: check the target, then load the trace's actors into the deployment.
 
-Uses the admin bulk loader ``POST /v1/admin/workers:bulk`` in chunks; every worker starts
-unavailable (shift-start ``status`` rows of the trace make them available), matching the
-twin where a worker takes jobs only on shift.  Plain ``httpx`` so the same code serves the
-Locust master, a single process, the twin check and tests.
+``preflight`` finds a dead host, a missing or refused admin token within seconds, so a run
+never idles through its run time.  ``preload`` registers the trace's workers (every one
+starts unavailable: the trace's shift-start ``status`` rows make them available, as in the
+twin), the helpline agent and the helpline callers the way the profile says: a bulk endpoint,
+one request each, or "already there" (ids and tokens from a CSV).  Plain ``httpx`` so the
+same code serves the Locust master, a single process, the twin check and tests.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pandas as pd
 
-from load.actions import LiveIds, citizen_phone
+from load.actions import LiveIds, Request, _py, citizen_phone
+from load.profile import Call, Preload, Profile, dig, render
 from sim.errors import ScenarioError
 
-BULK_CHUNK = 5000
+CONNECT_TIMEOUT_S = 3.0
 
 
 def check_loopback(url: str, allow_remote: bool = False) -> None:
@@ -34,59 +38,136 @@ def check_loopback(url: str, allow_remote: bool = False) -> None:
         raise ScenarioError(f"--host: {url!r} is not a loopback address (use --allow-remote-host to target it)")
 
 
-def _post(client: httpx.Client, path: str, body: dict, token: str | None) -> dict:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    r = client.post(path, json=body, headers=headers)
+def client(base_url: str, timeout_s: float = 120.0) -> httpx.Client:
+    """An HTTP client for set-up calls (short connect time-out: a dead host fails fast)."""
+    return httpx.Client(base_url=base_url, timeout=httpx.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S))
+
+
+def send(c: httpx.Client, prof: Profile, call: Call, v: dict[str, Any], token: str | None,
+         what: str) -> Any:
+    """Send one set-up call; ``ScenarioError`` naming the URL and the problem unless it succeeds."""
+    req = Request(call.method, render(call.path, v), call.label, call.actor, render(call.body, v), token,
+                  render(call.idempotency_key, v) if call.idempotency_key else None, what, prof.auth_for(call.actor))
+    url = f"{c.base_url}{req.path}"
+    try:
+        r = c.request(req.method, req.path, json=req.body, headers=req.headers())
+    except httpx.HTTPError as e:
+        raise ScenarioError(f"{what}: {url}: cannot connect ({type(e).__name__}: {e})") from None
+    if r.status_code in (401, 403):
+        why = "missing admin token (--admin-token or SEWAMITRA_ADMIN_TOKEN)" if not token else "token refused"
+        raise ScenarioError(f"{what}: {url}: {why} ({r.status_code})")
     if r.status_code >= 300:
-        raise ScenarioError(f"preload: {path} answered {r.status_code}: {r.text[:200]}")
-    return r.json()
+        raise ScenarioError(f"{what}: {url}: refused with {r.status_code}: {r.text[:200]}")
+    try:
+        return r.json() if r.content else None
+    except ValueError:
+        raise ScenarioError(f"{what}: {url}: answer is not JSON") from None
 
 
-def preload(base_url: str, trace: pd.DataFrame, admin_token: str, timeout_s: float = 120.0) -> LiveIds:
-    """Register the trace's workers and one helpline agent; return the live identities."""
+def preflight(c: httpx.Client, prof: Profile, admin_token: str | None) -> None:
+    """Fail at once (``ScenarioError``) if the host is down or the admin token is missing or refused."""
+    if prof.health is not None:
+        send(c, prof, prof.health, {}, None, "health check")
+    if prof.admin_check is not None:
+        send(c, prof, prof.admin_check, {}, admin_token, "admin check")
+
+
+def _worker_items(trace: pd.DataFrame) -> tuple[list[int], list[dict[str, Any]]]:
     reg = trace[trace["action"] == "register_worker"]
-    wid: dict[int, int] = {}
-    tok: dict[int, str] = {}
-    with httpx.Client(base_url=base_url, timeout=timeout_s) as c:
-        for lo in range(0, len(reg), BULK_CHUNK):
-            part = reg.iloc[lo:lo + BULK_CHUNK]
-            body = {"workers": [
-                {"name": r.name, "phone": str(r.phone), "district": r.district, "lat": float(r.lat),
-                 "lon": float(r.lon), "skills": str(r.category).split(",")}
-                for r in part.itertuples(index=False)]}
-            out = _post(c, "/v1/admin/workers:bulk", body, admin_token)
-            for ref, i, t in zip(part["worker_ref"], out["ids"], out["tokens"], strict=True):
-                wid[int(ref)] = int(i)
-                tok[int(i)] = t
-        agent = _post(c, "/v1/admin/agents", {"name": "Replay agent"}, admin_token)["token"]
-        callers = _preload_callers(c, trace, admin_token)
-    return LiveIds(wid, tok, agent, admin_token, callers)
+    refs = [int(x) for x in reg["worker_ref"]]
+    items = [{"worker_ref": ref, "name": r.name, "phone": str(r.phone), "district": r.district,
+              "lat": float(r.lat), "lon": float(r.lon), "skills": str(r.category).split(",")}
+             for ref, r in zip(refs, reg.itertuples(index=False), strict=True)]
+    return refs, items
 
 
-def _preload_callers(c: httpx.Client, trace: pd.DataFrame, admin_token: str) -> dict[int, str]:
-    """Register helpline callers up front (the service finds them by phone when an agent books).
-
-    Without their tokens the replay could not send a caller's cancel, payment or rating: the
-    API gives those to citizens only.
-    """
+def _caller_items(trace: pd.DataFrame) -> tuple[list[int], list[dict[str, Any]]]:
     hl = trace[(trace["action"] == "create_booking") & (trace["channel"] == "helpline")]
-    out: dict[int, str] = {}
-    for lo in range(0, len(hl), BULK_CHUNK):
-        part = hl.iloc[lo:lo + BULK_CHUNK]
-        body = {"citizens": [
-            {"name": f"Caller {int(r.citizen_ref)}", "phone": citizen_phone(int(r.citizen_ref)),
-             "district": r.district, "lat": float(r.lat), "lon": float(r.lon)}
-            for r in part.itertuples(index=False)]}
-        got = _post(c, "/v1/admin/citizens:bulk", body, admin_token)
-        out.update(zip((int(x) for x in part["citizen_ref"]), got["tokens"], strict=True))
-    return out
+    hl = hl.drop_duplicates("citizen_ref")
+    refs = [int(x) for x in hl["citizen_ref"]]
+    items = [{"citizen_ref": ref, "caller_name": f"Caller {ref}", "caller_phone": citizen_phone(ref),
+              "district": r.district, "lat": _py(r.lat), "lon": _py(r.lon)}
+             for ref, r in zip(refs, hl.itertuples(index=False), strict=True)]
+    return refs, items
+
+
+def _load(c: httpx.Client, prof: Profile, pre: Preload, kind: str, refs: list[int], items: list[dict],
+          admin_token: str | None) -> tuple[dict[int, Any], dict[int, str]]:
+    """Live id and token of each ref, by the preload's mode."""
+    if pre.mode == "none" or not refs:
+        return {}, {}
+    if pre.mode == "csv":
+        return _from_csv(pre.csv or "", kind, refs)
+    call = pre.call
+    assert call is not None
+    token = admin_token if call.actor == "admin" else None
+    ids: list[Any] = []
+    toks: list[Any] = []
+    if pre.mode == "bulk":
+        for lo in range(0, len(items), pre.chunk):
+            chunk = [render(pre.item, it) for it in items[lo:lo + pre.chunk]]
+            out = send(c, prof, call, {"items": chunk}, token, f"preload {kind}")
+            got_ids, got_toks = dig(out, pre.ids) or [], dig(out, pre.tokens) if pre.tokens else None
+            if len(got_ids) != len(chunk) or (got_toks is not None and len(got_toks) != len(chunk)):
+                raise ScenarioError(f"preload {kind}: {c.base_url}{call.path}: answered {len(got_ids)} ids "
+                                    f"for {len(chunk)} {kind} (profile paths ids={pre.ids!r} tokens={pre.tokens!r})")
+            ids += got_ids
+            toks += got_toks if got_toks is not None else [None] * len(chunk)
+    else:
+        for it in items:
+            body = render(pre.item, it) if pre.item is not None else None
+            out = send(c, prof, call, it | {"item": body}, token, f"preload {kind}")
+            ids.append(dig(out, pre.ids))
+            toks.append(dig(out, pre.tokens))
+            if ids[-1] is None:
+                raise ScenarioError(f"preload {kind}: {c.base_url}{call.path}: no id at {pre.ids!r} in the answer")
+    live = dict(zip(refs, ids, strict=True))
+    return live, {r: t for r, t in zip(refs, toks, strict=True) if t is not None}
+
+
+def _from_csv(path: str, kind: str, refs: list[int]) -> tuple[dict[int, Any], dict[int, str]]:
+    """Actors already in the deployment: ``ref,live_id,token`` rows for every ref of the trace."""
+    try:
+        df = pd.read_csv(path, dtype={"live_id": str, "token": str})
+    except OSError as e:
+        raise ScenarioError(f"preload {kind}: cannot read {path!r}: {e}") from None
+    if not {"ref", "live_id"} <= set(df.columns):
+        raise ScenarioError(f"preload {kind}: {path!r} needs columns ref,live_id[,token]")
+    df = df.set_index("ref")
+    missing = [r for r in refs if r not in df.index]
+    if missing:
+        raise ScenarioError(f"preload {kind}: {path!r} lacks {len(missing)} of the trace's refs (first {missing[0]})")
+    live = {r: _num(df.at[r, "live_id"]) for r in refs}
+    toks = {r: str(df.at[r, "token"]) for r in refs if "token" in df and pd.notna(df.at[r, "token"])}
+    return live, toks
+
+
+def _num(x: str) -> Any:
+    """CSV ids that look like integers become integers (what a JSON API would answer)."""
+    return int(x) if str(x).isdigit() else x
+
+
+def preload(base_url: str, trace: pd.DataFrame, prof: Profile, admin_token: str | None,
+            timeout_s: float = 120.0) -> LiveIds:
+    """Check the target, load workers, the agent and helpline callers; return the live identities."""
+    with client(base_url, timeout_s) as c:
+        preflight(c, prof, admin_token)
+        refs, items = _worker_items(trace)
+        live, tok = _load(c, prof, prof.preload.workers, "workers", refs, items, admin_token)
+        agent = None
+        if prof.preload.agent is not None:
+            out = send(c, prof, prof.preload.agent, {}, admin_token, "preload agent")
+            agent = dig(out, prof.preload.agent.returns.get("token", "token"))
+        crefs, citems = _caller_items(trace)
+        _, callers = _load(c, prof, prof.preload.callers, "callers", crefs, citems, admin_token)
+    return LiveIds(live, {live[r]: t for r, t in tok.items()}, agent, admin_token or None, callers)
 
 
 def ids_to_message(ids: LiveIds, t0: float, part: int, parts: int) -> dict:
     """The setup message the master sends each worker process (msgpack-able)."""
     refs = sorted(ids.worker_id)
     return {"refs": refs, "live": [ids.worker_id[r] for r in refs],
-            "tokens": [ids.worker_token[ids.worker_id[r]] for r in refs],
+            "tokens": [ids.worker_token.get(ids.worker_id[r]) for r in refs],
             "agent": ids.agent_token, "admin": ids.admin_token, "t0": t0, "part": part, "parts": parts,
             "callers": [[k, v] for k, v in sorted(ids.caller_token.items())]}
 
@@ -94,7 +175,7 @@ def ids_to_message(ids: LiveIds, t0: float, part: int, parts: int) -> dict:
 def ids_from_message(m: dict) -> tuple[LiveIds, float, int, int]:
     """Inverse of ``ids_to_message``: live ids, the schedule start [unix s], partition."""
     wid = dict(zip(m["refs"], m["live"], strict=True))
-    tok = dict(zip(m["live"], m["tokens"], strict=True))
+    tok = {k: v for k, v in zip(m["live"], m["tokens"], strict=True) if v is not None}
     callers = {int(k): v for k, v in m.get("callers", [])}
     return LiveIds(wid, tok, m["agent"], m["admin"], callers), float(m["t0"]), int(m["part"]), int(m["parts"])
 

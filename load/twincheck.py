@@ -1,39 +1,89 @@
-"""``run_sim.py twin-check``: what the live deployment did with a trace vs what the twin predicted.
+"""Twin check: what a live deployment did with a replayed trace vs what the twin predicted.
 
 The twin's prediction is in the trace itself (``create_booking`` rows carry the twin's final
-status and worker; ``accept``/``decline`` rows its offers).  The live side comes from the
-deployment's ``/v1/admin/stats`` and, when the replay wrote its booking log
-(``<locust-csv>_replay*.csv``), from each replayed booking read back as admin.
+status and worker; ``accept``/``decline`` rows its offers).  The live side is the replay's
+booking log (``<locust-csv>_replay*.csv``), each booking read back through the target
+profile's ``get_booking`` when the profile says the deployment can be read (``live_state:
+endpoint``).  The verdict, in the order it is reported:
 
-Where they disagree, and why (the same policy, workers and order otherwise agree):
+1. configuration: the deployment's policy, parameters, radius, offer time-out, scenario and
+   seed (the profile's ``config`` read) against the trace's metadata; a difference means the
+   check would measure the difference in configuration, not in implementation;
+2. completeness: every trace row dispatched, no request failed, every booking created live;
+3. agreement: created, offered, completed, cancelled and unfulfilled bookings overall and per
+   district within ``max(abs, rel × twin)``, and the share of bookings both assigned that went
+   to the same worker at least ``same_worker_min``.
 
-1. Offers: the twin's decision for offer *k* is applied to whichever worker the live system
-   offered; if live offered nobody at that moment, the decision is dropped (see skips).
-2. Giving up: the twin ends a booking ``unfulfilled`` after ``max_offers`` or ``max_search_min``
-   and cancels on citizen patience while searching; the live service has no such clock, so
-   such bookings stay ``pending``/``offered`` (counted live as unfulfilled).
-3. Re-dispatch: the twin retries a waiting booking every ``retry_interval_min`` or when a
-   worker with the skill frees up; the live service re-dispatches when a worker frees up or
-   comes on shift, so a waiting booking can meet a different worker.
-4. Time: compressed replay and schedule lag can reorder events the twin placed seconds apart.
-5. Bookings still in flight at the horizon (or cut off by ``--run-time``).
+Where twin and live can legitimately differ: the twin's decision for offer *k* is applied to
+whichever worker live offered (dropped when live offered nobody); the live service's own
+clocks (offer time-out, retry, giving up) are not the twin's; compressed replay and schedule
+lag can reorder events the twin placed seconds apart; bookings in flight at the horizon.
 """
 
 from __future__ import annotations
 
-import argparse
 import glob
 import json
-import os
+import math
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pandas as pd
 
+from load.actions import HELD
+from load.profile import Profile, dig
+from load.setup import send
 from sim.errors import ScenarioError
-from sim.trace import read_trace
 
 METRICS = ("created", "offered", "accepted", "completed", "cancelled", "unfulfilled")
-LIVE_ACCEPTED = ("accepted", "in_progress", "completed")
+#: Metrics with a tolerance, hence a verdict (``accepted`` is shown, not judged).
+JUDGED = ("created", "offered", "completed", "cancelled", "unfulfilled")
+CONFIG_KEYS = ("policy", "radius_km", "accept_timeout_min", "retry_interval_min", "max_search_min", "scenario",
+               "seed")
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Largest allowed ``|live − twin|``: ``max(abs_n, rel × twin)`` [bookings]."""
+
+    abs_n: float
+    rel: float
+
+    def allows(self, twin: int, live: int) -> bool:
+        """Whether ``live`` is close enough to ``twin``."""
+        return abs(live - twin) <= max(self.abs_n, self.rel * twin) + 1e-9
+
+    def __str__(self) -> str:
+        return f"±max({self.abs_n:g}, {self.rel:.0%})"
+
+
+DEFAULT_TOLERANCES = {
+    "created": Tolerance(0, 0.0), "offered": Tolerance(2, 0.05), "completed": Tolerance(3, 0.10),
+    "cancelled": Tolerance(3, 0.15), "unfulfilled": Tolerance(3, 0.25),
+}
+SAME_WORKER_MIN = 0.8
+
+
+def parse_tolerances(items: list[str]) -> tuple[dict[str, Tolerance], float]:
+    """``metric=ABS:REL`` items (``same_worker=0.7`` for the share) over the defaults."""
+    tol = dict(DEFAULT_TOLERANCES)
+    same = SAME_WORKER_MIN
+    for item in items:
+        key, _, val = item.partition("=")
+        try:
+            if key == "same_worker":
+                same = float(val)
+                continue
+            if key not in tol:
+                raise KeyError(key)
+            a, _, r = val.partition(":")
+            tol[key] = Tolerance(float(a), float(r or 0))
+        except (KeyError, ValueError):
+            raise ScenarioError(f"--tolerance: {item!r}: expected metric=ABS:REL with metric in "
+                                f"{', '.join(JUDGED)}, or same_worker=SHARE") from None
+    return tol, same
 
 
 def twin_bookings(trace: pd.DataFrame) -> pd.DataFrame:
@@ -58,8 +108,9 @@ def _flags(status: pd.Series, offered: pd.Series, accepted: pd.Series) -> pd.Dat
     })
 
 
-def compare(book: pd.DataFrame) -> pd.DataFrame:
-    """Tidy table ``district, metric, twin, live, diff`` (district ``ALL`` = overall)."""
+def compare(book: pd.DataFrame, tol: dict[str, Tolerance] | None = None) -> pd.DataFrame:
+    """Tidy table ``district, metric, twin, live, diff, tolerance, ok`` (district ``ALL`` = overall)."""
+    tol = tol or DEFAULT_TOLERANCES
     tw = _flags(book["twin_status"].replace({"open": "unfulfilled"}), book["twin_offered"], book["twin_accepted"])
     lv = _flags(book["live_status"].fillna("not created"), book["live_offered"], book["live_accepted"])
     lv["created"] = book["live_id"].notna()
@@ -67,7 +118,9 @@ def compare(book: pd.DataFrame) -> pd.DataFrame:
     for name, idx in [("ALL", book.index), *book.groupby("district").groups.items()]:
         for m in METRICS:
             t, v = int(tw.loc[idx, m].sum()), int(lv.loc[idx, m].sum())
-            rows.append({"district": name, "metric": m, "twin": t, "live": v, "diff": v - t})
+            tm = tol.get(m)
+            rows.append({"district": name, "metric": m, "twin": t, "live": v, "diff": v - t,
+                         "tolerance": str(tm) if tm else "", "ok": tm.allows(t, v) if tm else True})
     return pd.DataFrame(rows)
 
 
@@ -81,51 +134,113 @@ def same_worker(book: pd.DataFrame) -> dict[str, float]:
             "share_of_both_assigned": float(same.sum() / both.sum()) if both.any() else float("nan")}
 
 
-def read_replay_log(prefix: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The replay's booking log (all parts) and live worker id map written by the locustfile."""
+def read_replay_log(prefix: str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """The replay's booking log (all parts), live worker id map and summary written by the locustfile."""
     files = sorted(glob.glob(f"{prefix}_replay.csv") + glob.glob(f"{prefix}_replay.part*.csv"))
     if not files:
         raise ScenarioError(f"--locust-csv: no replay log {prefix}_replay*.csv (run locust with --csv {prefix})")
-    log = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+    log = pd.concat([pd.read_csv(f, dtype={"live_id": str}) for f in files], ignore_index=True)
     wfile = Path(f"{prefix}_workers.csv")
-    workers = pd.read_csv(wfile) if wfile.exists() else pd.DataFrame(columns=["worker_ref", "live_id"])
-    return log, workers
+    workers = (pd.read_csv(wfile, dtype={"live_id": str}) if wfile.exists()
+               else pd.DataFrame({"worker_ref": [], "live_id": []}))
+    sfile = Path(f"{prefix}_replay_summary.json")
+    summary = json.loads(sfile.read_text()) if sfile.exists() else {}
+    return log, workers, summary
 
 
-def live_state(client, log: pd.DataFrame, workers: pd.DataFrame, token: str) -> pd.DataFrame:  # noqa: ANN001
-    """Each replayed booking's final live status, worker (as the twin's id) and offered flag."""
-    ref_of = dict(zip(workers["live_id"].astype(int), workers["worker_ref"].astype(int), strict=True))
+def live_state(c: httpx.Client | None, prof: Profile, log: pd.DataFrame, workers: pd.DataFrame,
+               admin_token: str | None) -> pd.DataFrame:
+    """Each replayed booking's final live status, worker (as the twin's id) and offered flag.
+
+    With a client, every booking is read back through the profile's ``get_booking`` (one
+    request per booking of the log: bounded); without, the replay log alone is used.
+    """
+    ref_of = {str(k): int(v) for k, v in zip(workers["live_id"], workers["worker_ref"], strict=True)}
     rows = []
     for r in log.itertuples(index=False):
-        row = {"booking_ref": int(r.booking_ref), "live_id": r.live_id, "live_status": r.live_status,
+        row = {"booking_ref": int(r.booking_ref), "live_id": r.live_id if pd.notna(r.live_id) else None,
+               "live_status": r.live_status if isinstance(r.live_status, str) else None,
                "live_worker_ref": r.live_worker_ref, "live_offered": isinstance(r.live_offers_ref, str)}
-        if pd.notna(r.live_id) and token:
-            resp = client.get(f"/v1/bookings/{int(r.live_id)}", headers={"Authorization": f"Bearer {token}"})
-            if resp.status_code == 200:
-                b = resp.json()
-                row["live_status"] = b["status"]
-                wid = b.get("worker_id")
-                if wid is not None and b["status"] in LIVE_ACCEPTED:
-                    row["live_worker_ref"] = ref_of.get(int(wid))
-                # otherwise keep the worker whose accept the replay saw (cancelled after assignment)
-                row["live_offered"] = row["live_offered"] or b.get("offered_at") is not None
+        if row["live_id"] is not None and c is not None:
+            body = send(c, prof, prof.actions["get_booking"], {"booking_id": _id(row["live_id"])},  # type: ignore[index]
+                        admin_token, "read back booking")
+            v = prof.booking
+            st = v.state(dig(body, v.status))
+            row["live_status"] = st
+            wid = dig(body, v.worker_id)
+            if wid is not None and st in HELD:
+                row["live_worker_ref"] = ref_of.get(str(wid))
+            # otherwise keep the worker whose accept the replay saw (cancelled after assignment)
+            row["live_offered"] = row["live_offered"] or dig(body, v.offered_at) is not None or st in ("offered", *HELD)
         rows.append(row)
     out = pd.DataFrame(rows, columns=["booking_ref", "live_id", "live_status", "live_worker_ref", "live_offered"])
-    out["live_accepted"] = out["live_status"].isin(LIVE_ACCEPTED) | out["live_worker_ref"].notna()
+    out["live_accepted"] = out["live_status"].isin(HELD) | out["live_worker_ref"].notna()
     return out
 
 
-def _stats_only(table: pd.DataFrame, stats: dict) -> pd.DataFrame:
-    """Without the replay log only the deployment's totals (and bookings per district) are known."""
-    by = stats.get("by_status", {})
-    known = {("ALL", "created"): stats.get("bookings", 0), ("ALL", "completed"): by.get("completed", 0),
-             ("ALL", "cancelled"): by.get("cancelled", 0),
-             ("ALL", "unfulfilled"): sum(by.get(s, 0) for s in ("pending", "offered")),
-             ("ALL", "accepted"): sum(by.get(s, 0) for s in LIVE_ACCEPTED)}
-    known |= {(d, "created"): n for d, n in stats.get("by_district", {}).items()}
-    live = [known.get((d, m)) for d, m in zip(table["district"], table["metric"], strict=True)]
-    table = table.assign(live=pd.array(live, dtype="Int64"))
-    return table.assign(diff=table["live"] - table["twin"])
+def _id(x: Any) -> Any:
+    """A live id from a CSV cell (integers stay integers, as the API gave them)."""
+    s = str(x)
+    return int(s) if s.isdigit() else s
+
+
+def deployment_config(c: httpx.Client, prof: Profile, admin_token: str | None) -> tuple[dict[str, Any], str]:
+    """The deployment's configuration by the profile's ``config`` read, and a note when unknown."""
+    if prof.config is None:
+        return {}, f"profile {prof.name!r} has no config read"
+    try:
+        body = send(c, prof, prof.config.call, {}, admin_token, "config")
+    except ScenarioError as e:
+        return {}, str(e)
+    return {k: dig(body, p) for k, p in prof.config.fields.items()}, ""
+
+
+def trace_config(meta: dict) -> dict[str, Any]:
+    """The twin's configuration from the trace's metadata."""
+    params = dict(meta.get("policy_params") or {})
+    return {"policy": meta.get("policy"), "policy_params": params, "radius_km": params.get("radius_km"),
+            "accept_timeout_min": meta.get("accept_timeout_min"), "retry_interval_min": meta.get("retry_interval_min"),
+            "max_search_min": meta.get("max_search_min"), "scenario": meta.get("scenario"), "seed": meta.get("seed")}
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
+        return math.isclose(float(a), float(b), rel_tol=1e-6, abs_tol=1e-9)
+    return a == b
+
+
+def config_mismatches(live: dict[str, Any], twin: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Settings that differ (``"radius_km: deployment 15, trace 20"``) and settings not known on one side."""
+    bad, unknown = [], []
+    keys = list(CONFIG_KEYS)
+    lp, tp = live.get("policy_params") or {}, twin.get("policy_params") or {}
+    pairs = [(k, live.get(k), twin.get(k)) for k in keys]
+    if isinstance(lp, dict):
+        pairs += [(f"policy_params.{k}", lp[k], tp[k]) for k in sorted(set(lp) & set(tp)) if k != "radius_km"]
+    for k, a, b in pairs:
+        if a is None or b is None:
+            unknown.append(k)
+        elif not _same(a, b):
+            bad.append(f"{k}: deployment {a!r}, trace {b!r}")
+    return bad, unknown
+
+
+def incomplete(summary: dict, book: pd.DataFrame) -> list[str]:
+    """Why the replay did not deliver the whole trace (empty: complete)."""
+    out = []
+    rows = summary.get("rows", {})
+    if not summary:
+        out.append("no replay summary (<locust-csv>_replay_summary.json): cannot tell what was sent")
+    elif rows.get("dispatched", 0) < rows.get("expected", 0):
+        out.append(f"only {rows.get('dispatched', 0)} of {rows.get('expected', 0)} trace rows were sent "
+                   f"before the run stopped (--run-time too short or --days cut?)")
+    failed = summary.get("failed") or {}
+    if failed:
+        out.append(f"{sum(failed.values())} requests were not acknowledged: {failed}")
+    missing = int(book["live_id"].isna().sum())
+    if missing:
+        out.append(f"{missing} of {len(book)} bookings were not created live")
+    return out
 
 
 def plot(table: pd.DataFrame, path: Path) -> None:
@@ -154,65 +269,3 @@ def plot(table: pd.DataFrame, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
-    """Options of ``twin-check``."""
-    p.add_argument("--trace", required=True, help="the replayed trace [parquet]")
-    p.add_argument("--service-url", required=True, help="base URL of the deployment (loopback)")
-    p.add_argument("--locust-csv", help="Locust --csv prefix of the replay (for per-booking results)")
-    p.add_argument("--out", default="twin-check", help="folder for twin_check.csv and twin_check.png")
-    p.add_argument("--admin-token", default=os.environ.get("SEWAMITRA_ADMIN_TOKEN", ""),
-                   help="admin bearer token (default $SEWAMITRA_ADMIN_TOKEN)")
-    p.add_argument("--allow-remote-host", action="store_true", help="allow a non-loopback --service-url")
-
-
-def run(args: argparse.Namespace, command: str) -> int:
-    """Compare, write the table and plot, print the overall lines."""
-    import httpx
-
-    from load.setup import check_loopback
-
-    trace, _ = read_trace(args.trace)
-    check_loopback(args.service_url, args.allow_remote_host)
-    book = twin_bookings(trace)
-    headers = {"Authorization": f"Bearer {args.admin_token}"} if args.admin_token else {}
-    with httpx.Client(base_url=args.service_url, timeout=30.0) as c:
-        try:
-            st = c.get("/v1/admin/stats", headers=headers)
-        except httpx.HTTPError as e:
-            raise ScenarioError(f"--service-url: cannot reach {args.service_url}: {e}") from None
-        if st.status_code != 200:
-            raise ScenarioError(f"--service-url: /v1/admin/stats answered {st.status_code} (admin token?)")
-        stats = st.json()
-        if args.locust_csv:
-            log, workers = read_replay_log(args.locust_csv)
-            book = book.merge(live_state(c, log, workers, args.admin_token), on="booking_ref", how="left")
-    if not args.locust_csv:
-        book = book.assign(live_id=pd.NA, live_status=None, live_worker_ref=pd.NA, live_offered=False,
-                           live_accepted=False)
-    book["live_offered"] = book["live_offered"].fillna(False).astype(bool)
-    book["live_accepted"] = book["live_accepted"].fillna(False).astype(bool)
-    table = compare(book)
-    if not args.locust_csv:
-        table = _stats_only(table, stats)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "twin_check.csv", index=False)
-    sw = same_worker(book) if args.locust_csv else {}
-    pd.DataFrame([sw | {"live_bookings_total": stats.get("bookings", 0)}]).to_csv(out / "twin_check_summary.csv",
-                                                                                   index=False)
-    plot(table, out / "twin_check.png")
-    print(table[table["district"] == "ALL"].drop(columns="district").to_string(index=False))
-    print(f"deployment holds {stats.get('bookings', 0)} bookings; trace has {len(book)}")
-    if sw:
-        print(f"same worker live and in the twin: {sw['same_worker']} of {sw['twin_assigned']} twin-assigned "
-              f"({sw['share_of_twin_assigned']:.1%}); of both assigned {sw['share_of_both_assigned']:.1%}")
-    if args.locust_csv and Path(f"{args.locust_csv}_replay_summary.json").exists():
-        rs = json.loads(Path(f"{args.locust_csv}_replay_summary.json").read_text())
-        lag = rs["lag"]
-        print(f"replay: schedule lag p50 {lag['p50_ms']:.1f} ms, p99 {lag['p99_ms']:.1f} ms, "
-              f"max {lag['max_ms']:.1f} ms; steps skipped (live state differed) {rs['skipped'] or 'none'}; "
-              f"409 answers {rs['diverged_409'] or 'none'}")
-    print(f"written: {out / 'twin_check.csv'}, {out / 'twin_check.png'}")
-    return 0

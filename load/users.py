@@ -13,8 +13,8 @@ import gevent
 import numpy as np
 from locust import FastHttpUser, constant, constant_pacing, tag, task
 
-from load import plugin
-from load.actions import DIVERGED, Request
+from load import state
+from load.actions import Request
 from load.http import LeanSender
 from load.replay import Replayer
 
@@ -34,15 +34,11 @@ class _ApiUser(FastHttpUser):
 
     def call(self, req: Request) -> tuple[int, Any]:
         """Send ``req``; return ``(status, JSON body or None)``."""
-        headers = {}
-        if req.token:
-            headers["Authorization"] = f"Bearer {req.token}"
-        if req.idempotency_key:
-            headers["Idempotency-Key"] = req.idempotency_key
+        headers = req.headers()
         with self.client.request(req.method, req.path, name=req.name, json=req.body, headers=headers,
                                  catch_response=True, context={"actor": req.actor}) as r:
             code = r.status_code or 0
-            if code in DIVERGED:
+            if code == 409:
                 r.success()
             body = None
             if 200 <= code < 300 and r.content:
@@ -66,12 +62,13 @@ class TraceReplayUser(_ApiUser):
     @task
     def replay(self) -> None:
         """Wait for the preload, replay, then idle until the test stops."""
-        if not plugin.wait_for_setup():
+        if not state.wait_for_setup():
             raise RuntimeError("no setup from the master within 10 minutes")
-        st = plugin.STATE
+        st = state.STATE
         opts = self.environment.parsed_options
-        send = LeanSender(self.environment.events.request.fire, self.host, self.concurrency)
-        rep = Replayer(st.rows(), st.ids, send, opts.speedup, st.t0)
+        send = LeanSender(self.environment.events.request.fire, self.host, self.concurrency,
+                          diverged=frozenset(st.profile.diverged_status))
+        rep = Replayer(st.rows(), st.ids, send, opts.speedup, st.t0, st.profile)
         st.replayers.append(rep)
         rep.run()
         while True:

@@ -42,9 +42,9 @@ on the live id returned at creation, stay in one process.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,7 +56,6 @@ ACTION_RANK = {
     "register_worker": 0, "status": 1, "register_citizen": 2, "create_booking": 3, "decline": 4,
     "accept": 5, "cancel": 6, "start": 7, "complete": 8, "pay": 9, "rate": 10, "payout": 11,
 }
-ACTORS = ("admin", "citizen", "worker", "agent")
 COLUMNS = {
     "seq": "int64", "t_min": "float64", "actor": "str", "action": "str",
     "booking_ref": "Int64", "worker_ref": "Int64", "citizen_ref": "Int64", "offer_index": "Int64",
@@ -202,6 +201,18 @@ def partition(trace: pd.DataFrame, parts: int, index: int) -> pd.DataFrame:
     return trace[mine]
 
 
+def trace_meta(sc: Any, seed: int) -> dict[str, Any]:
+    """What a deployment must match for a fair twin check: policy with resolved parameters, clocks, seed."""
+    from sim.policies import make_policy
+
+    lc = sc.lifecycle
+    params = make_policy(sc.dispatch.policy, sc.dispatch.params).params.model_dump(mode="json")
+    return {"scenario": sc.name, "seed": int(seed), "horizon_min": sc.horizon_min,
+            "start_date": sc.start_date.isoformat(), "policy": sc.dispatch.policy, "policy_params": params,
+            "accept_timeout_min": lc.accept_timeout_min, "retry_interval_min": lc.retry_interval_min,
+            "max_search_min": lc.max_search_min, "max_offers": lc.max_offers}
+
+
 def write_trace(trace: pd.DataFrame, path: str | Path, meta: dict) -> Path:
     """Write a trace as parquet with ``meta`` (scenario, seed, horizon) in the file's metadata."""
     import pyarrow as pa
@@ -229,37 +240,3 @@ def read_trace(path: str | Path) -> tuple[pd.DataFrame, dict]:
         raise ScenarioError(f"--trace: {str(path)!r} lacks trace columns {sorted(missing)}")
     meta = json.loads((table.schema.metadata or {}).get(b"sewamitra.trace", b"{}"))
     return table.to_pandas(), meta
-
-
-# ------------------------------------------------------------------ CLI: run_sim.py trace
-
-
-def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
-    """Options of ``trace``."""
-    p.add_argument("--scenario", default="baseline", help="scenario name in scenarios/ or a YAML path")
-    p.add_argument("--days", type=float, help="simulated days to export (overrides horizon_days)")
-    p.add_argument("--seed", type=int, help="override the scenario seed")
-    p.add_argument("--out", default="trace.parquet", help="trace file to write [parquet]")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any scenario field (repeatable)")
-
-
-def run(args: argparse.Namespace, command: str) -> int:
-    """Simulate, export the trace, print its size by action."""
-    from cli.args import scenario_overrides
-    from sim.config import load_scenario
-    from sim.runner import run_one
-
-    sc = load_scenario(args.scenario, scenario_overrides(args))
-    res = run_one(sc)
-    tr = build_trace(res.tables, sc.horizon_min)
-    meta = {"scenario": sc.name, "seed": res.seed, "horizon_min": sc.horizon_min,
-            "start_date": sc.start_date.isoformat(), "policy": sc.dispatch.policy,
-            "policy_params": dict(sc.dispatch.params),
-            "accept_timeout_min": sc.lifecycle.accept_timeout_min, "rows": len(tr)}
-    out = write_trace(tr, args.out, meta)
-    counts = tr["action"].value_counts().reindex(list(ACTION_RANK)).dropna().astype(int)
-    print(f"trace: {len(tr):,} requests over {sc.horizon_min:,.0f} simulated minutes -> {out}")
-    for action, n in counts.items():
-        print(f"  {action:<17}{n:>10,}")
-    return 0

@@ -7,6 +7,7 @@ import itertools
 import pandas as pd
 
 from load.actions import LiveIds
+from load.profile import load_profile
 from load.replay import Replayer
 from sim.trace import COLUMNS, partition
 
@@ -62,7 +63,8 @@ def test_replay_links_ids_and_keeps_booking_order():
     svc = FakeService()
     ids = LiveIds({7: 70, 8: 80}, {70: "w70", 80: "w80"}, "ag", "adm")
     clock = itertools.count(1000.0, 0.001)  # every read advances 1 ms; schedule started long ago
-    rep = Replayer(partition(rows, 1, 0), ids, svc, speedup=1440.0, t0=0.0, clock=lambda: next(clock))
+    rep = Replayer(partition(rows, 1, 0), ids, svc, speedup=1440.0, t0=0.0, prof=load_profile("reference"),
+                   clock=lambda: next(clock))
     rep.run()
     paths = [p for _, p, _ in svc.log]
     assert paths == ["/v1/workers/80/status", "/v1/citizens", "/v1/bookings", "/v1/bookings/500/accept",
@@ -74,7 +76,7 @@ def test_replay_links_ids_and_keeps_booking_order():
     assert rep.sent == 8 and not rep.skipped and rep.lag.n == 8
     assert rep.lag.quantile(0.5) > 900_000  # the fake schedule started 1000 s ago
     log = rep.booking_log(ids.worker_ref())
-    assert log.to_dict("records") == [{"booking_ref": 0, "live_id": 500, "live_status": "completed",
+    assert log.to_dict("records") == [{"booking_ref": 0, "live_id": "500", "live_status": "completed",
                                        "live_worker_ref": 8, "live_offers_ref": "8"}]
 
 
@@ -87,7 +89,7 @@ def test_replay_sends_on_time_with_a_real_clock():
     svc = FakeService()
     ids = LiveIds({8: 80}, {80: "w80"}, None, None)
     t0 = time.time()
-    rep = Replayer(rows, ids, svc, speedup=60.0, t0=t0)
+    rep = Replayer(rows, ids, svc, speedup=60.0, t0=t0, prof=load_profile("reference"))
     rep.run()
     assert rep.sent == 5 and 0.8 <= time.time() - t0 < 1.5
     assert rep.lag.max_ms < 100

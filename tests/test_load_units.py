@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from load.actions import Chain, LiveIds, Request, Skip, apply, citizen_phone, plan
+from load.profile import load_profile
 from load.schedule import LagHistogram, due_offsets_s, merge_all, ready_until, sleep_for
 from load.shape import ScenarioCurve
 from load.slo import Limits, Observed, exit_code, violations
@@ -142,61 +143,62 @@ def test_shape_from_scenario_includes_festival_surge():
 
 # --------------------------------------------------------------------------- planning requests
 
+REF = load_profile("reference")
 IDS = LiveIds(worker_id={7: 70, 8: 80}, worker_token={70: "w70", 80: "w80"}, agent_token="ag",
               admin_token="adm", caller_token={5: "caller5"})
 
 
 def test_booking_chain_maps_twin_ids_to_live_ids():
     ch = Chain()
-    reg = plan(row(action="register_citizen", citizen_ref=3, district="Lucknow", lat=26.8, lon=80.9), ch, IDS)
+    reg = plan(row(action="register_citizen", citizen_ref=3, district="Lucknow", lat=26.8, lon=80.9), ch, IDS, REF)
     assert reg.path == "/v1/citizens" and reg.body["phone"] == citizen_phone(3)
-    apply(row(action="register_citizen"), reg, ch, 201, {"id": 1, "token": "c1"})
+    apply(row(action="register_citizen"), reg, ch, 201, {"id": 1, "token": "c1"}, REF)
     cr = plan(row(action="create_booking", booking_ref=9, citizen_ref=3, channel="app", category="plumber",
-                  district="Lucknow", lat=26.8, lon=80.9), ch, IDS)
+                  district="Lucknow", lat=26.8, lon=80.9), ch, IDS, REF)
     assert cr.token == "c1" and cr.idempotency_key == "bk-9" and cr.body["channel"] == "app"
-    apply(row(action="create_booking"), cr, ch, 201, {"id": 555, "status": "offered", "worker_id": 80})
+    apply(row(action="create_booking"), cr, ch, 201, {"id": 555, "status": "offered", "worker_id": 80}, REF)
     # the twin's decision for offer 0 goes to whoever live offered it (worker 80, not the twin's 7)
-    acc = plan(row(action="accept", booking_ref=9, worker_ref=7, offer_index=0), ch, IDS)
+    acc = plan(row(action="accept", booking_ref=9, worker_ref=7, offer_index=0), ch, IDS, REF)
     assert acc.path == "/v1/bookings/555/accept" and acc.token == "w80"
     assert acc.name == "/v1/bookings/[id]/accept"
     apply(row(action="accept"), acc, ch, 200, {"id": 555, "status": "accepted", "worker_id": 80,
-                                                "price_paise": 30000})
-    st_ = plan(row(action="start", booking_ref=9), ch, IDS)
+                                                "price_paise": 30000}, REF)
+    st_ = plan(row(action="start", booking_ref=9), ch, IDS, REF)
     assert st_.token == "w80" and st_.path.endswith("/start")
-    pay = plan(row(action="pay", seq=44, booking_ref=9, amount_paise=27000, method="online"), ch, IDS)
+    pay = plan(row(action="pay", seq=44, booking_ref=9, amount_paise=27000, method="online"), ch, IDS, REF)
     assert pay.body == {"method": "online", "amount_paise": 30000}  # the live price
     assert pay.idempotency_key == "pay-44" and pay.token == "c1"
-    assert plan(row(action="rate", booking_ref=9, stars=4), ch, IDS).body == {"stars": 4}
+    assert plan(row(action="rate", booking_ref=9, stars=4), ch, IDS, REF).body == {"stars": 4}
 
 
 def test_unknown_offer_is_reread_then_skipped():
     ch = Chain(live_id=12, citizen_token="c", status="pending", stale=True)
-    sync = plan(row(action="accept", booking_ref=1, offer_index=0), ch, IDS)
+    sync = plan(row(action="accept", booking_ref=1, offer_index=0), ch, IDS, REF)
     assert sync.method == "GET" and sync.token == "adm"
-    assert isinstance(plan(row(action="start", booking_ref=1), ch, IDS), Skip)
-    assert isinstance(plan(row(action="accept"), Chain(), IDS), Skip)  # never created live
+    assert isinstance(plan(row(action="start", booking_ref=1), ch, IDS, REF), Skip)
+    assert isinstance(plan(row(action="accept"), Chain(), IDS, REF), Skip)  # never created live
 
 
 def test_helpline_booking_uses_agent_and_preloaded_caller():
     ch = Chain()
     req = plan(row(action="create_booking", booking_ref=2, citizen_ref=5, channel="helpline", category="cook",
-                   district="Agra", lat=27.1, lon=78.0), ch, IDS)
+                   district="Agra", lat=27.1, lon=78.0), ch, IDS, REF)
     assert req.path == "/v1/helpline/bookings" and req.token == "ag"
     assert req.body["caller_phone"] == citizen_phone(5) and "channel" not in req.body
     assert ch.citizen_token == "caller5"
 
 
 def test_worker_rows():
-    s = plan(row(action="status", worker_ref=8, available=True, lat=26.0, lon=80.0), Chain(), IDS)
+    s = plan(row(action="status", worker_ref=8, available=True, lat=26.0, lon=80.0), Chain(), IDS, REF)
     assert s.method == "PUT" and s.path == "/v1/workers/80/status" and s.body["available"] is True
-    p = plan(row(action="payout", seq=3, worker_ref=7, amount_paise=500), Chain(), IDS)
+    p = plan(row(action="payout", seq=3, worker_ref=7, amount_paise=500), Chain(), IDS, REF)
     assert isinstance(p, Request) and p.path == "/v1/workers/70/payouts" and p.idempotency_key == "po-3"
 
 
 def test_conflict_marks_offer_stale():
     ch = Chain(live_id=1, offered=70)
-    req = plan(row(action="decline", booking_ref=1), ch, IDS)
-    apply(row(action="decline"), req, ch, 409, None)
+    req = plan(row(action="decline", booking_ref=1), ch, IDS, REF)
+    apply(row(action="decline"), req, ch, 409, None, REF)
     assert ch.stale
     assert math.isfinite(1.0)
 

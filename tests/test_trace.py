@@ -140,4 +140,4 @@ def test_cli_writes_trace(tmp_path, capsys):
     assert meta["scenario"] == "baseline" and meta["horizon_min"] == 1440.0
     assert main(["trace", "--days", "-1", "--out", str(out)]) == 2
     assert main(["twin-check", "--trace", str(tmp_path / "missing.parquet"), "--service-url",
-                 "http://127.0.0.1:9"]) in (2,)
+                 "http://127.0.0.1:9", "--locust-csv", str(tmp_path / "lc")]) == 2
