@@ -113,8 +113,8 @@ def test_sim_is_a_library():
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
             found += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in banned]
-    # The planner's and the trace export's command tails move to cli/ with issues 14 and 16.
-    pending = {"sim/planner.py: argparse", "sim/planner.py: reports.plan_report", "sim/trace.py: argparse"}
+    # The planner's command tail moves to cli/plan.py with issue 14.
+    pending = {"sim/planner.py: argparse", "sim/planner.py: reports.plan_report"}
     assert set(found) <= pending, sorted(set(found) - pending)
 
 
