@@ -68,7 +68,7 @@ def add_workers(conn: Connection, rows: list[Any], now: float, idle_min: float,
     for w in rows:  # one insert each: portable way to get every new id back in order
         ids.append(conn.execute(insert(W).values(
             name=w.name, phone=w.phone, district=w.district, lat=w.lat, lon=w.lon, available=available,
-            idle_since_min=idle_min, jobs=0, earned_paise=0, rating_sum=0, rating_count=0, created_at=now,
+            idle_since_min=idle_min, jobs=0, gross_paise=0, rating_sum=0, rating_count=0, created_at=now,
         )).inserted_primary_key[0])
     conn.execute(insert(S), [{"worker_id": i, "category": c, "lat": w.lat, "lon": w.lon}
                              for i, w in zip(ids, rows, strict=True) for c in dict.fromkeys(w.skills)])

@@ -28,6 +28,7 @@ from service import db
 from sim.geography import EARTH_RADIUS_KM, KM_PER_DEG_LAT
 from sim.policies import Candidates, DispatchPolicy, JobRequest
 from sim.policies.base import subset
+from sim.ratings import rating_with_prior
 
 W, S, B = db.workers, db.worker_skills, db.bookings
 #: Pending bookings looked at when one worker frees up (oldest first).
@@ -50,7 +51,7 @@ def box(lat: float, lon: float, radius_km: float) -> tuple[float, float, float, 
 
 # Hot statements are built once; executing them only binds parameters.
 CANDIDATES = (
-    select(W.c.id, W.c.lat, W.c.lon, W.c.rating_sum, W.c.rating_count, W.c.earned_paise, W.c.idle_since_min,
+    select(W.c.id, W.c.lat, W.c.lon, W.c.rating_sum, W.c.rating_count, W.c.gross_paise, W.c.idle_since_min,
            W.c.jobs)
     .select_from(S.join(W, W.c.id == S.c.worker_id))
     .where(S.c.category == bindparam("cat"), S.c.lat.between(bindparam("lat0"), bindparam("lat1")),
@@ -69,10 +70,15 @@ OFFER = update(B).where(B.c.id == bindparam("bid")).values(
 
 @dataclass
 class Dispatcher:
-    """Binds a policy to the database; ``epoch`` is the server epoch [unix seconds]."""
+    """Binds a policy to the database; ``epoch`` is the server epoch [unix seconds].
+
+    ``rating_prior`` is ``(mean [stars], weight [ratings])`` of ``sim.ratings.rating_with_prior``,
+    from the scenario (``Reference.rating_prior``), as in the twin.
+    """
 
     policy: DispatchPolicy
     epoch: float
+    rating_prior: tuple[float, float]
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def now_min(self, now: float | None = None) -> float:
@@ -89,11 +95,13 @@ class Dispatcher:
     def candidates_from(self, rows: Iterable[Sequence], lat: float, lon: float) -> Candidates:
         """Candidates from rows shaped like ``CANDIDATES``' columns, kept if within the radius."""
         r = self.policy.radius_km
+        mean, weight = self.rating_prior
         out = []
-        for wid, wlat, wlon, rating_sum, rating_count, earned, idle, jobs in rows:
+        for wid, wlat, wlon, rating_sum, rating_count, gross, idle, jobs in rows:
             d = haversine_km(lat, lon, wlat, wlon)
             if d <= r:
-                out.append((wid, d, rating_sum / rating_count if rating_count else 0.0, earned, idle, jobs))
+                shown = rating_with_prior(float(rating_sum), rating_count, mean, weight)
+                out.append((wid, d, shown, gross, idle, jobs))
         return Candidates.from_rows(out)
 
     def dispatch(self, conn: Connection, b: Row, now: float) -> int | None:

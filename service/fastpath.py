@@ -64,7 +64,7 @@ SQLITE = {
     "find": "SELECT request_hash, status_code, body FROM idempotency WHERE scope = ? AND key = ?",
     "add_booking": "INSERT INTO bookings (citizen_id, category, district, lat, lon, channel, status, price_paise, "
                    "paid_paise, offers, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, 0, 0, ?)",
-    "candidates": "SELECT w.id, w.lat, w.lon, w.rating_sum, w.rating_count, w.earned_paise, w.idle_since_min, w.jobs "
+    "candidates": "SELECT w.id, w.lat, w.lon, w.rating_sum, w.rating_count, w.gross_paise, w.idle_since_min, w.jobs "
                   "FROM worker_skills s JOIN workers w ON w.id = s.worker_id "
                   "WHERE s.category = ? AND s.lat BETWEEN ? AND ? AND s.lon BETWEEN ? AND ? AND w.available = 1 "
                   "AND w.active_booking_id IS NULL "
@@ -99,7 +99,7 @@ POSTGRES = {
     # booking is stored as pending with its answer; with candidates, an id is drawn for it.
     "probe": "WITH " + _KEY + ", "
              "k AS (SELECT array_agg(w.id) AS ids, array_agg(w.lat), array_agg(w.lon), array_agg(w.rating_sum), "
-             "array_agg(w.rating_count), array_agg(w.earned_paise), array_agg(w.idle_since_min), array_agg(w.jobs) "
+             "array_agg(w.rating_count), array_agg(w.gross_paise), array_agg(w.idle_since_min), array_agg(w.jobs) "
              "FROM worker_skills s JOIN workers w ON w.id = s.worker_id "
              "WHERE s.category = %(cat)s AND s.lat BETWEEN %(lat0)s AND %(lat1)s "
              "AND s.lon BETWEEN %(lon0)s AND %(lon1)s AND w.available IS true "

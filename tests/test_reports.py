@@ -56,7 +56,7 @@ def fake_run(folder: Path, seed: int = 1, helpline: bool = True, money: bool = T
         "phone": [str(9000000000 + i) for i in range(20)], "district": rng.choice(names, 20),
         "skills": "electrician", "primary_skill": "electrician", "active": np.arange(20) < 16,
         "lat": rng.uniform(26, 27, 20), "lon": rng.uniform(80, 81, 20), "shift_start_h": 8, "shift_end_h": 18,
-        "accept_prob": 0.8, "jobs": jobs, "busy_min": jobs * 80.0, "earned_paise": jobs * 30000,
+        "accept_prob": 0.8, "jobs": jobs, "busy_min": jobs * 80.0, "gross_paise": jobs * 30000,
         "rating": 4.2,
     })
     workers.to_parquet(folder / "workers.parquet", index=False)
@@ -93,8 +93,8 @@ def fake_run(folder: Path, seed: int = 1, helpline: bool = True, money: bool = T
                       "kind": np.repeat(rng.choice(["payment", "payout"], k), 2),
                       "booking_id": np.repeat(np.arange(k), 2)}).to_parquet(folder / "ledger.parquet", index=False)
         pd.DataFrame({"worker_id": np.arange(20), "district": workers["district"],
-                      "earned_paise": workers["earned_paise"], "commission_paise": 0,
-                      "withdrawn_paise": 0, "balance_paise": workers["earned_paise"]},
+                      "credited_paise": workers["gross_paise"], "commission_paise": 0,
+                      "withdrawn_paise": 0, "balance_paise": workers["gross_paise"]},
                      ).to_parquet(folder / "wallets.parquet", index=False)
         summary["wallet"] = {"paid_paise": int(amounts.sum())}
     (folder / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
