@@ -29,6 +29,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rate-limit", type=float, default=200.0, help="requests/s per caller; 0 = off")
     p.add_argument("--rate-burst", type=float, default=400.0, help="burst per caller [requests]")
     p.add_argument("--commission-bp", type=int, default=1000, help="platform commission [basis points]")
+    p.add_argument("--offer-timeout-min", type=float, help="offer time-out [minutes]; default: the scenario's")
+    p.add_argument("--max-offers", type=int, help="offers before a booking ends unfulfilled; default: the scenario's")
+    p.add_argument("--retry-interval-min", type=float, help="retry of pending bookings [minutes]; default: scenario")
+    p.add_argument("--max-search-min", type=float, help="unfulfilled after this long [minutes]; default: scenario")
+    p.add_argument("--settlement-days", type=float, help="payout settlement T+n [days]; default: the scenario's")
+    p.add_argument("--time-scale", type=float, default=1.0,
+                   help="deployment minutes per wall-clock minute for the clocks (a replay's --speedup)")
     p.add_argument("--allow-reset", action="store_true", help="enable POST /v1/admin/reset")
     p.add_argument("--log-level", default="warning")
     return p.parse_args(argv)
@@ -51,7 +58,10 @@ def main(argv: list[str] | None = None) -> int:
             "db": args.db, "admin_token": os.environ.get(ADMIN_TOKEN_ENV, ""), "policy": args.policy,
             "policy_params": params, "scenario": args.scenario, "seed": args.seed,
             "allow_reset": args.allow_reset, "rate_per_s": args.rate_limit, "rate_burst": args.rate_burst,
-            "commission_bp": args.commission_bp,
+            "commission_bp": args.commission_bp, "offer_timeout_min": args.offer_timeout_min,
+            "max_offers": args.max_offers, "retry_interval_min": args.retry_interval_min,
+            "max_search_min": args.max_search_min, "settlement_delay_days": args.settlement_days,
+            "time_scale": args.time_scale,
         })
         from service.reference import load_reference
 

@@ -31,7 +31,19 @@ def stats(conn: Connection) -> dict[str, Any]:
         "citizens": int(conn.execute(select(func.count()).select_from(db.citizens)).scalar_one()),
         "agents": int(conn.execute(select(func.count()).select_from(db.agents)).scalar_one()),
         "ledger_txns": int(conn.execute(select(func.count()).select_from(db.ledger_txns)).scalar_one()),
+        "payouts": payouts(conn),
     }
+
+
+def payouts(conn: Connection) -> dict[str, int]:
+    """Payouts still in transit and settled (count), and the money settled [paise]."""
+    T = db.ledger_txns  # noqa: N806
+    n = dict(conn.execute(select(T.c.kind, func.count()).where(T.c.kind.in_(("payout", "payout_settled")))
+                          .group_by(T.c.kind)).all())
+    settled = conn.execute(select(func.coalesce(func.sum(E.c.amount_paise), 0)).where(
+        E.c.account == ledger.SETTLEMENT)).scalar_one()
+    return {"in_transit": int(n.get("payout", 0)) - int(n.get("payout_settled", 0)),
+            "settled": int(n.get("payout_settled", 0)), "settled_paise": int(settled)}
 
 
 def invariants(conn: Connection) -> dict[str, Any]:
@@ -75,17 +87,25 @@ def add_workers(conn: Connection, rows: list[Any], now: float, idle_min: float,
     return ids, issue_many(conn, "worker", ids)
 
 
-def add_citizens(conn: Connection, rows: list[Any], now: float) -> tuple[list[int], list[str]]:
-    """Insert citizens; return ids and tokens."""
+def add_citizens(conn: Connection, rows: list[Any], now: float,
+                 origin: str = "app") -> tuple[list[int], list[str]]:
+    """Insert citizens (``origin="helpline"``: caller records); return ids and tokens."""
     ids = [conn.execute(insert(db.citizens).values(
-        name=c.name, phone=c.phone, district=c.district, lat=c.lat, lon=c.lon, created_at=now,
+        name=c.name, phone=c.phone, district=c.district, lat=c.lat, lon=c.lon, created_at=now, origin=origin,
     )).inserted_primary_key[0] for c in rows]
     return ids, issue_many(conn, "citizen", ids)
 
 
 def reset(conn: Connection) -> None:
-    """Delete every row except the server epoch (tests and load replays only)."""
+    """Delete every row except the ``meta`` table's (tests and load replays only).
+
+    The ``generation`` moves on, so every server process forgets the tokens it cached.
+    """
     for t in reversed(db.md.sorted_tables):
         if t is db.meta:
             continue
         conn.execute(delete(t))
+    M = db.meta  # noqa: N806
+    gen = conn.execute(select(M.c.value).where(M.c.key == "generation")).scalar()
+    conn.execute(delete(M).where(M.c.key == "generation"))
+    conn.execute(insert(M).values(key="generation", value=str(int(gen or 0) + 1)))

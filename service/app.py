@@ -10,11 +10,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from service import routes, routes_admin
+from service import clocks, routes, routes_admin
 from service.config import ServiceConfig
 from service.context import Context
 from service.errors import ApiError
-from service.fastpath import BookingFastPath, FastBookings
 from service.limits import LimitsMiddleware
 from sim.errors import InputError
 from sim.ledger import LedgerError
@@ -73,12 +72,10 @@ def create_app(cfg: ServiceConfig | None = None) -> FastAPI:
     cfg = cfg if cfg is not None else ServiceConfig.from_env()
     ctx = Context.build(cfg)
 
-    fast = FastBookings(ctx)
-
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await fast.aclose()
+        async with clocks.running(ctx):
+            yield
         ctx.db.dispose()
 
     app = FastAPI(title="Sewa Mitra reference deployment", version="1.0.0", lifespan=lifespan,
@@ -93,7 +90,6 @@ def create_app(cfg: ServiceConfig | None = None) -> FastAPI:
         """Liveness: the process answers."""
         return {"ok": True}
 
-    app.add_middleware(BookingFastPath, fast=fast)  # inside the limits: they apply to it too
     app.add_middleware(LimitsMiddleware, admin_token=cfg.admin_token, rate_per_s=cfg.rate_per_s,
                        rate_burst=cfg.rate_burst, max_body_bytes=cfg.max_body_bytes,
                        bulk_body_bytes=cfg.bulk_body_bytes)

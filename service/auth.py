@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
 import threading
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from service import db
 from service.errors import ApiError, forbidden
@@ -49,29 +50,55 @@ def issue_many(conn: Connection, role: str, subject_ids: list[int]) -> list[str]
     return toks
 
 
-class TokenBook:
-    """Resolves bearer tokens to callers, caching hits (tokens never change once issued)."""
+GENERATION = select(db.meta.c.value).where(db.meta.c.key == "generation")
+FIND_TOKEN = select(db.tokens.c.role, db.tokens.c.subject_id).where(db.tokens.c.token_hash == bindparam("h"))
 
-    def __init__(self, database: db.Database, admin_token: str) -> None:
+
+class TokenBook:
+    """Resolves bearer tokens to callers, caching hits.
+
+    Tokens are deleted only by a reset (``--allow-reset``), which bumps the ``generation`` in
+    the ``meta`` table; a server that allows resets reads it on every request and forgets
+    its cache when it moved, so a token deleted by another process is never honoured.
+    """
+
+    def __init__(self, database: db.Database, admin_token: str, allow_reset: bool = False) -> None:
         self.db = database
         self._admin = admin_token.encode("utf-8")
         self._cache: dict[str, Caller] = {}
         self._lock = threading.Lock()
+        self._check_generation = allow_reset
+        self._generation: str | None = None
 
-    def resolve(self, authorization: str | None) -> Caller:
-        """The caller behind an ``Authorization: Bearer …`` header; 401 if missing or unknown."""
-        if not authorization or not authorization.startswith("Bearer "):
-            raise ApiError(401, "missing bearer token", {"WWW-Authenticate": "Bearer"})
-        token = authorization[7:].strip()
+    async def resolve(self, authorization: str | None) -> Caller:
+        """The caller behind an ``Authorization: Bearer …`` header; 401 if missing or unknown.
+
+        A cached token costs nothing; otherwise the database is read in a worker thread.
+        """
+        token = self._token(authorization)
         if self.is_admin(token):
             return Caller("admin")
-        hit = self._cache.get(token)
-        if hit is not None:
-            return hit
+        hit = None if self._check_generation else self._cache.get(token)
+        return hit if hit is not None else await asyncio.to_thread(self.lookup, token)
+
+    @staticmethod
+    def _token(authorization: str | None) -> str:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise ApiError(401, "missing bearer token", {"WWW-Authenticate": "Bearer"})
+        return authorization[7:].strip()
+
+    def lookup(self, token: str) -> Caller:
+        """The caller of ``token`` from the cache or the database (blocking); 401 if unknown."""
         with self.db.read() as conn:
-            row = conn.execute(
-                select(db.tokens.c.role, db.tokens.c.subject_id).where(db.tokens.c.token_hash == hash_token(token))
-            ).first()
+            if self._check_generation:
+                gen = conn.execute(GENERATION).scalar()
+                if gen != self._generation:
+                    self.clear()
+                    self._generation = gen
+            hit = self._cache.get(token)
+            if hit is not None:
+                return hit
+            row = conn.execute(FIND_TOKEN, {"h": hash_token(token)}).first()
         if row is None:
             raise ApiError(401, "unknown bearer token", {"WWW-Authenticate": "Bearer"})
         return self.remember(token, Caller(row.role, row.subject_id))

@@ -1,9 +1,11 @@
 """The booking lifecycle in the database: create, accept, decline, start, complete, cancel, rate.
 
 States: ``pending → offered → accepted → in_progress → completed``; ``cancelled`` from
-pending, offered or accepted (by the citizen); a decline sends an offered booking back to
-``pending`` and re-dispatches it.  Every function runs inside the caller's write
-transaction and raises ``ApiError`` (nothing changed) when the caller may not do it.
+pending, offered or accepted (by the citizen); a decline (or an offer's time-out,
+``service.clocks``) sends an offered booking back to ``pending`` and re-dispatches it, or
+ends it ``unfulfilled`` after ``max_offers`` offers (or ``max_search_min`` pending).
+Every function runs inside the caller's write transaction and raises ``ApiError`` (nothing
+changed) when the caller may not do it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
-from service import db, money
+from service import callers, clocks, db, money
 from service.auth import Caller
 from service.context import Context
 from service.dispatch import release
@@ -60,7 +62,7 @@ def create(ctx: Context, conn: Connection, citizen_id: int, body: Any, channel: 
     check_place(ctx, body.district, body.lat, body.lon)
     vals = dict(citizen_id=citizen_id, category=body.category, district=body.district, lat=body.lat,
                 lon=body.lon, channel=channel, status="pending", price_paise=price, paid_paise=0,
-                offers=0, created_at=now)
+                offers=0, created_at=now, retry_at=now + ctx.cfg.retry_interval_min * 60.0 / ctx.cfg.time_scale)
     bid = conn.execute(ADD_BOOKING, vals).inserted_primary_key[0]
     wid = ctx.disp.dispatch(conn, SimpleNamespace(id=bid, **vals), now)
     return {"id": bid, "status": "pending" if wid is None else "offered", "worker_id": wid}
@@ -75,11 +77,11 @@ def load(conn: Connection, bid: int, lock: bool = True) -> Row:
     return row
 
 
-def readable(caller: Caller, b: Row) -> None:
-    """404 unless the caller is the admin, the booking's citizen or its current worker."""
+def readable(conn: Connection, caller: Caller, b: Row) -> None:
+    """404 unless the caller is the admin, the booking's citizen (or claimant) or its current worker."""
     if caller.role == "admin":
         return
-    if caller.role == "citizen" and b.citizen_id == caller.id:
+    if callers.owns(conn, caller, b.citizen_id):
         return
     if caller.role == "worker" and b.worker_id == caller.id:
         return
@@ -98,7 +100,10 @@ def worker_step(ctx: Context, conn: Connection, caller: Caller, bid: int, action
             raise conflict(f"booking {bid} is {b.status}; only an offered booking can be declined")
         conn.execute(insert(db.declines).values(booking_id=bid, worker_id=caller.id))
         conn.execute(update(B).where(B.c.id == bid).values(status="pending", worker_id=None))
-        ctx.disp.dispatch(conn, load(conn, bid), now)
+        if b.offers >= ctx.cfg.max_offers:
+            clocks.end_unfulfilled(ctx, conn, b, now)
+        else:
+            ctx.disp.dispatch(conn, load(conn, bid), now)
         release(conn, caller.id, now, ctx.disp)
         return public(load(conn, bid, lock=False))
     need, to = WORKER_STEPS[action]
@@ -120,7 +125,7 @@ def cancel(ctx: Context, conn: Connection, caller: Caller, bid: int, now: float)
     if caller.role != "citizen":
         raise forbidden("only the booking's citizen may cancel it")
     b = load(conn, bid)
-    if b.citizen_id != caller.id:
+    if not callers.owns(conn, caller, b.citizen_id):
         raise not_found(f"booking {bid}")
     if b.status not in ("pending", "offered", "accepted"):
         raise conflict(f"booking {bid} is {b.status} and can no longer be cancelled")
@@ -137,7 +142,7 @@ def rate(conn: Connection, caller: Caller, bid: int, stars: int) -> dict:
     if caller.role != "citizen":
         raise forbidden("only the booking's citizen may rate it")
     b = load(conn, bid)
-    if b.citizen_id != caller.id:
+    if not callers.owns(conn, caller, b.citizen_id):
         raise not_found(f"booking {bid}")
     if b.status != "completed":
         raise conflict(f"booking {bid} is {b.status}; only a completed booking can be rated")

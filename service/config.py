@@ -33,6 +33,11 @@ class ServiceConfig(StrictModel):
         rate_per_s, rate_burst: per-caller token bucket [requests/s], [requests]; 0 = off.
         max_body_bytes: largest request body [bytes] (bulk admin loads get ``bulk_body_bytes``).
         commission_bp: platform commission on completed jobs [basis points].
+        offer_timeout_min, max_offers, retry_interval_min, max_search_min: the live clocks'
+            rules (``None``: the scenario's ``lifecycle``) [minutes of deployment time].
+        settlement_delay_days: payout settlement after T+n (``None``: the scenario's ``money``) [days].
+        time_scale: deployment minutes per wall-clock minute (1 = real time; a replay at
+            ``--speedup 2880`` runs its server at 2880 so the clocks match the trace's).
     """
 
     db: str = "sqlite:///sewamitra.db"
@@ -47,6 +52,23 @@ class ServiceConfig(StrictModel):
     max_body_bytes: int = Field(16_384, ge=256)
     bulk_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
     commission_bp: int = Field(1000, ge=0, le=10_000)
+    offer_timeout_min: float | None = Field(None, gt=0, le=1440)
+    max_offers: int | None = Field(None, ge=1, le=50)
+    retry_interval_min: float | None = Field(None, gt=0, le=1440)
+    max_search_min: float | None = Field(None, gt=0, le=525_600)
+    settlement_delay_days: float | None = Field(None, ge=0, le=30)
+    time_scale: float = Field(1.0, gt=0, le=100_000)
+
+    def public(self) -> dict[str, Any]:
+        """What ``GET /v1/admin/config`` shows: the rules this deployment runs by (no secrets)."""
+        from sim.policies import make_policy
+
+        return {"policy": self.policy, "policy_params": self.policy_params,
+                "radius_km": make_policy(self.policy, self.policy_params).radius_km,
+                "offer_timeout_min": self.offer_timeout_min, "max_offers": self.max_offers,
+                "retry_interval_min": self.retry_interval_min, "max_search_min": self.max_search_min,
+                "settlement_delay_days": self.settlement_delay_days, "time_scale": self.time_scale,
+                "scenario": self.scenario, "seed": self.seed, "commission_bp": self.commission_bp}
 
     def to_env(self) -> dict[str, str]:
         """The settings as environment variables (JSON values)."""
@@ -84,4 +106,16 @@ def build(raw: dict[str, Any]) -> ServiceConfig:
     from sim.policies import make_policy
 
     make_policy(cfg.policy, cfg.policy_params)  # raises ScenarioError naming the field
-    return cfg
+    return _with_scenario_rules(cfg)
+
+
+def _with_scenario_rules(cfg: ServiceConfig) -> ServiceConfig:
+    """Fill the clocks' rules left unset from the scenario (the twin's own values)."""
+    from sim.config import load_scenario
+
+    sc = load_scenario(cfg.scenario)
+    lc = sc.lifecycle
+    rules = {"offer_timeout_min": lc.accept_timeout_min, "max_offers": lc.max_offers,
+             "retry_interval_min": lc.retry_interval_min, "max_search_min": lc.max_search_min,
+             "settlement_delay_days": float(sc.money.settlement_delay_days)}
+    return cfg.model_copy(update={k: v for k, v in rules.items() if getattr(cfg, k) is None})

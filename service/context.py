@@ -32,4 +32,4 @@ class Context:
         policy.bind(Streams(cfg.seed)["choices"])
         ref = load_reference(cfg.scenario)
         return cls(cfg, database, ref, Dispatcher(policy, epoch, ref.rating_prior),
-                   TokenBook(database, cfg.admin_token))
+                   TokenBook(database, cfg.admin_token, cfg.allow_reset))

@@ -5,10 +5,8 @@ lock plus ``BEGIN IMMEDIATE`` (so writers from several server processes queue on
 lock); on PostgreSQL it is a READ COMMITTED transaction in which code locks rows with
 ``FOR UPDATE`` / ``FOR UPDATE SKIP LOCKED``.  The partial unique index
 ``uq_bookings_active_worker`` is the backstop: no worker can hold two active bookings even if
-the application logic were wrong.  The hot path of booking creation (``service.fastpath``)
-keeps the same discipline with the drivers' own connections: on SQLite the same lock and
-``BEGIN IMMEDIATE`` (:meth:`Database.hot_connection`), on PostgreSQL single-statement
-transactions with the same row locks.
+the application logic were wrong.  Every database call runs in a worker thread, never on
+the event loop, so a writer waiting for SQLite's file lock stalls only its own request.
 
 Durability: SQLite runs with ``synchronous=NORMAL`` in WAL mode, which survives the server
 process being killed (the OS holds the written pages); only a power cut may lose the last
@@ -22,7 +20,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -47,7 +44,8 @@ from sqlalchemy.pool import NullPool
 #: Bounds on every wait on PostgreSQL: a stuck lock becomes a 503 with ``Retry-After``, not a hang.
 LOCK_TIMEOUT, STATEMENT_TIMEOUT = "5s", "30s"
 ACTIVE = ("offered", "accepted", "in_progress")
-STATUSES = ("pending", *ACTIVE, "completed", "cancelled")
+ENDED = ("completed", "cancelled", "unfulfilled")
+STATUSES = ("pending", *ACTIVE, *ENDED)
 
 md = MetaData()
 
@@ -68,6 +66,25 @@ citizens = Table(
     Column("district", String(40), nullable=False),
     Column("lat", Float, nullable=False),
     Column("lon", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("origin", String(10), nullable=False, server_default="app"),  # app (self-registered) / helpline
+    Column("claimed_by", Integer, nullable=True),  # a helpline caller record claimed by this citizen
+)
+
+# One-time codes for claiming helpline caller records, and the messages "sent" (service.callers).
+otp_codes = Table(
+    "otp_codes", md,
+    Column("citizen_id", Integer, primary_key=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("attempts", Integer, nullable=False),
+)
+
+outbox = Table(
+    "outbox", md,
+    Column("id", Integer, primary_key=True),
+    Column("phone", String(20), nullable=False, index=True),
+    Column("body", Text, nullable=False),
     Column("created_at", Float, nullable=False),
 )
 
@@ -127,7 +144,9 @@ bookings = Table(
     Column("accepted_at", Float, nullable=True),
     Column("started_at", Float, nullable=True),
     Column("ended_at", Float, nullable=True),
+    Column("retry_at", Float, nullable=True),  # next dispatch attempt while pending [unix seconds]
     Index("ix_bookings_status_category", "status", "category", "id"),
+    Index("ix_bookings_status_retry", "status", "retry_at"),
     Index(
         "uq_bookings_active_worker", "worker_id", unique=True,
         sqlite_where=text("status IN ('offered', 'accepted', 'in_progress')"),
@@ -218,32 +237,6 @@ class Database:
         else:
             raise ValueError(f"db: unsupported database {u.get_backend_name()!r} (sqlite or postgresql)")
         self._wlock = threading.Lock()
-        self._hot = None  # the pool's proxy of the driver connection of the hot path
-
-    @property
-    def write_lock(self) -> threading.Lock:
-        """The process-wide writer lock (SQLite): held around every write transaction."""
-        return self._wlock
-
-    def hot_connection(self) -> Any:
-        """The driver's own connection kept for the hot path on SQLite (``service.fastpath``).
-
-        One caller at a time (the event loop), only under :attr:`write_lock`.  The caller manages
-        the transaction itself: the connection is in autocommit mode, so it emits ``BEGIN
-        IMMEDIATE`` and ``COMMIT``; the pragmas are those of every connection of the engine.
-        """
-        if self._hot is None:
-            self._hot = self.engine.raw_connection()
-        return self._hot.driver_connection
-
-    def drop_hot_connection(self) -> None:
-        """Discard the hot path's connection after a failure; the next call opens a new one."""
-        hot, self._hot = self._hot, None
-        if hot is not None:
-            try:
-                hot.invalidate()
-            except Exception:  # noqa: BLE001, S110 - already broken; a new one comes next time
-                pass
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -276,9 +269,6 @@ class Database:
 
     def dispose(self) -> None:
         """Close every pooled connection."""
-        hot, self._hot = self._hot, None
-        if hot is not None:
-            hot.close()
         self.engine.dispose()
 
 

@@ -37,7 +37,7 @@ async def get_caller(
     request: Request, _cred: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Caller:
     """The authenticated caller; 401 otherwise (cached after the first sight of a token)."""
-    return request.app.state.ctx.tokens.resolve(request.headers.get("authorization"))
+    return await request.app.state.ctx.tokens.resolve(request.headers.get("authorization"))
 
 
 Ctx = Annotated[Context, Depends(get_ctx)]

@@ -4,10 +4,16 @@ Rates are per caller (bearer token, else client address), a token bucket of
 ``rate_per_s`` refilled continuously up to ``rate_burst``; an empty bucket gets 429 with
 ``Retry-After`` [seconds].  The admin and ``/healthz`` are not limited.  Bodies larger than the limit get 413,
 whether announced by ``Content-Length`` or streamed.  Limits are per server process.
+
+Before any body is read: a request with more than one ``Authorization`` header is refused
+(400: the limiter and the identity must see the same credential), and ``/v1/admin/*`` is
+refused to anyone but the admin (401/403), so an anonymous caller cannot make the server
+read a 16 MiB bulk body.  Body limits are per endpoint (:func:`body_limit`).
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import math
 import threading
@@ -15,6 +21,16 @@ import time
 from typing import Any
 
 BULK_SUFFIX = ":bulk"
+ADMIN_PREFIX = "/v1/admin/"
+#: Largest body of a request without one (GET) [bytes].
+NO_BODY_BYTES = 0
+
+
+def body_limit(method: str, path: str, max_body: int, bulk_body: int) -> int:
+    """The largest body [bytes] the endpoint accepts: bulk loads, other writes, reads."""
+    if method in ("GET", "HEAD", "DELETE", "OPTIONS"):
+        return NO_BODY_BYTES
+    return bulk_body if path.startswith(ADMIN_PREFIX) and path.endswith(BULK_SUFFIX) else max_body
 
 
 class TokenBucket:
@@ -73,14 +89,25 @@ class LimitsMiddleware:
             return
         headers = dict(scope["headers"])
         auth = headers.get(b"authorization", b"")
-        if auth != self.admin_header and scope["path"] != "/healthz":  # probes are never limited
+        if sum(1 for k, _ in scope["headers"] if k == b"authorization") > 1:
+            await _send_json(send, 400, "Authorization: header sent more than once")
+            return
+        path = scope["path"]
+        # the admin's calls, bulk loads included, are refused to others before any body is read
+        if path.startswith(ADMIN_PREFIX) and not hmac.compare_digest(auth, self.admin_header):
+            if auth:
+                await _send_json(send, 403, "this call needs the role admin")
+            else:
+                await _send_json(send, 401, "missing bearer token", [(b"www-authenticate", b"Bearer")])
+            return
+        if auth != self.admin_header and path != "/healthz":  # probes are never limited
             key = auth.decode("latin-1") if auth else f"ip:{(scope.get('client') or ('?',))[0]}"
             wait = self.bucket.take(key)
             if wait > 0:
                 await _send_json(send, 429, "rate limit exceeded; slow down",
                                  [(b"retry-after", str(max(1, math.ceil(wait))).encode())])
                 return
-        limit = self.bulk_body if scope["path"].endswith(BULK_SUFFIX) else self.max_body
+        limit = body_limit(scope["method"], path, self.max_body, self.bulk_body)
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await _send_json(send, 413, f"request body larger than {limit} bytes")

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, and_, func, insert, select, update
 
-from service import db
+from service import callers, db
 from service.auth import Caller
 from service.errors import conflict, forbidden, not_found, unprocessable
 from sim import ledger
@@ -57,7 +57,7 @@ def pay(ctx: Any, conn: Connection, caller: Caller, bid: int, method: str, amoun
     if caller.role != "citizen":
         raise forbidden("only the booking's citizen may pay it")
     b = conn.execute(select(B).where(B.c.id == bid).with_for_update()).first()
-    if b is None or b.citizen_id != caller.id:
+    if b is None or not callers.owns(conn, caller, b.citizen_id):
         raise not_found(f"booking {bid}")
     if b.status == "cancelled":
         raise conflict(f"booking {bid} is cancelled")

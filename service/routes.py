@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter
-from sqlalchemy import insert, select, update
+from fastapi import APIRouter, Response
+from sqlalchemy import select, update
 
-from service import bookings, db, money
+from service import bookings, callers, db, money
 from service.admin import add_citizens, add_workers
 from service.auth import require
 from service.deps import ERRORS, Ctx, Id, IdemKey, Who
-from service.errors import forbidden, not_found, unprocessable
+from service.errors import ApiError, forbidden, not_found, unprocessable
 from service.idempotency import run_once
 from service.reference import in_up
 from service.schemas import (
     BookingIn,
     BookingOut,
     CitizenIn,
+    ClaimIn,
+    ClaimOut,
     Created,
     HelplineBookingIn,
     PaymentIn,
@@ -104,14 +106,8 @@ def set_status(worker_id: Id, body: StatusIn, ctx: Ctx, who: Who) -> dict:
 
 @router.post("/bookings", status_code=201, response_model=BookingOut, response_model_exclude_none=True,
              tags=["bookings"])
-async def create_booking(body: BookingIn, ctx: Ctx, who: Who, key: IdemKey) -> dict:
+def create_booking(body: BookingIn, ctx: Ctx, who: Who, key: IdemKey) -> dict:
     """Book a service; dispatched at once (``offered`` to a worker, or ``pending``)."""
-    # Plain requests are answered by ``service.fastpath`` before they get here; this route
-    # answers the rest (first sight of refusals, replays of refusals, keys in flight, failures).
-    # Runs on the event loop on purpose: this path never waits on a lock (SKIP LOCKED, a
-    # try-lock on the key, fresh rows), so it blocks only for its own round trips, and a
-    # threadpool hop with GIL contention costs more (bench_service.py: 1.4 instead of 2.2 ms
-    # server CPU per booking on PostgreSQL, 1.0 instead of 1.2 ms on SQLite).
     require(who, "citizen")
     _, out = run_once(ctx.db, who.scope, key, "bookings", body.model_dump(),
                       lambda conn: bookings.create(ctx, conn, who.id, body, body.channel, time.time()))
@@ -121,19 +117,15 @@ async def create_booking(body: BookingIn, ctx: Ctx, who: Who, key: IdemKey) -> d
 @router.post("/helpline/bookings", status_code=201, response_model=BookingOut, response_model_exclude_none=True,
              tags=["bookings"])
 def helpline_booking(body: HelplineBookingIn, ctx: Ctx, who: Who, key: IdemKey) -> dict:
-    """A helpline agent books for a caller, found by phone or registered on the spot."""
+    """A helpline agent books for a caller record, found by phone (E.164) or made on the spot."""
     require(who, "agent")
 
     def effect(conn) -> dict:  # noqa: ANN001
         now = time.time()
         bookings.check_place(ctx, body.district, body.lat, body.lon)
         bookings.price_of(ctx, body.category)
-        cid = conn.execute(select(db.citizens.c.id).where(db.citizens.c.phone == body.caller_phone)
-                           .order_by(db.citizens.c.id).limit(1)).scalar()
-        if cid is None:
-            cid = conn.execute(insert(db.citizens).values(
-                name=body.caller_name, phone=body.caller_phone, district=body.district, lat=body.lat,
-                lon=body.lon, created_at=now)).inserted_primary_key[0]
+        cid = callers.caller_record(conn, body.caller_name, body.caller_phone, body.district, body.lat,
+                                    body.lon, now)
         out = bookings.create(ctx, conn, cid, body, "helpline", now)
         return {**out, "citizen_id": cid}
 
@@ -141,12 +133,27 @@ def helpline_booking(body: HelplineBookingIn, ctx: Ctx, who: Who, key: IdemKey) 
     return out
 
 
+@router.post("/citizens/{citizen_id}/claims", status_code=202, response_model=ClaimOut,
+             response_model_exclude_none=True, tags=["people"])
+def claim_caller(citizen_id: Id, body: ClaimIn, ctx: Ctx, who: Who, response: Response) -> dict:
+    """Claim the helpline bookings made for this citizen's phone number.
+
+    Without ``code``: a one-time code is sent to the number (202).  With it: claimed (200).
+    """
+    with ctx.db.write() as conn:
+        status, out = callers.claim(conn, who, citizen_id, body.code, time.time())
+    if status >= 400:  # after the commit: the failed attempt counts
+        raise ApiError(status, out["detail"])
+    response.status_code = status
+    return out
+
+
 @router.get("/bookings/{booking_id}", response_model=BookingOut, tags=["bookings"])
 def get_booking(booking_id: Id, ctx: Ctx, who: Who) -> dict:
-    """A booking, for its citizen, its current worker or the admin."""
+    """A booking, for its citizen (or whoever claimed that helpline caller), its current worker or the admin."""
     with ctx.db.read() as conn:
         b = bookings.load(conn, booking_id, lock=False)
-        bookings.readable(who, b)
+        bookings.readable(conn, who, b)
         return bookings.public(b)
 
 

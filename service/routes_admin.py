@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from sqlalchemy import exists, insert, select
 
-from service import admin, db
+from service import admin, callers, db
 from service.auth import issue, require
 from service.bookings import check_place
 from service.deps import ERRORS, Ctx, Who
 from service.errors import ApiError, forbidden
 from service.routes import _check_skills
-from service.schemas import AgentIn, CitizensBulkIn, Created, CreatedMany, InvariantsOut, WorkersBulkIn
+from service.schemas import (
+    AgentIn,
+    CitizensBulkIn,
+    ConfigOut,
+    Created,
+    CreatedMany,
+    InvariantsOut,
+    OutboxOut,
+    WorkersBulkIn,
+)
 
 router = APIRouter(prefix="/v1/admin", responses=ERRORS, tags=["admin"])
 
@@ -24,6 +34,22 @@ def stats(ctx: Ctx, who: Who) -> dict:
     require(who, "admin")
     with ctx.db.read() as conn:
         return admin.stats(conn)
+
+
+@router.get("/config", response_model=ConfigOut)
+def config(ctx: Ctx, who: Who) -> dict:
+    """The rules this deployment runs by: policy, radius, clocks [minutes], scenario and seed."""
+    require(who, "admin")
+    return ctx.cfg.public()
+
+
+@router.get("/outbox", response_model=OutboxOut)
+def read_outbox(ctx: Ctx, who: Who, phone: Annotated[str | None, Query(max_length=25)] = None,
+                limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict:
+    """Messages the deployment "sent" (one-time codes), newest first; ``phone`` filters (E.164 or local)."""
+    require(who, "admin")
+    with ctx.db.read() as conn:
+        return {"messages": callers.outbox(conn, phone, limit)}
 
 
 @router.get("/invariants", response_model=InvariantsOut)
@@ -72,7 +98,7 @@ def bulk_citizens(body: CitizensBulkIn, ctx: Ctx, who: Who) -> dict:
         except ApiError as e:
             raise ApiError(e.status, f"citizens.{i}.{e.detail}") from None
     with ctx.db.write() as conn:
-        ids, toks = admin.add_citizens(conn, body.citizens, time.time())
+        ids, toks = admin.add_citizens(conn, body.citizens, time.time(), body.origin)
     return {"ids": ids, "tokens": toks}
 
 

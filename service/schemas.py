@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from service.callers import e164
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100,
                                         pattern=r"^[^\x00-\x1f\x7f]+$")]
-Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 \-]{6,18}[0-9]$")]
+Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 \-]{6,18}[0-9]$"), AfterValidator(e164)]
 Key = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, description="[degrees]")]
 Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, description="[degrees]")]
@@ -63,6 +65,8 @@ class CitizensBulkIn(Request):
     """Many citizens at once (admin)."""
 
     citizens: list[CitizenIn] = Field(min_length=1, max_length=20_000)
+    origin: Literal["app", "helpline"] = Field(
+        "app", description="helpline: caller records with tokens (a replay cancels, pays and rates for them)")
 
 
 class StatusIn(Request):
@@ -92,6 +96,12 @@ class HelplineBookingIn(Request):
     district: Key
     lat: Lat
     lon: Lon
+
+
+class ClaimIn(Request):
+    """Claim helpline caller records with this citizen's number: no code asks for one."""
+
+    code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")] | None = None
 
 
 class RatingIn(Request):
@@ -142,7 +152,8 @@ class BookingOut(BaseModel):
     """A booking; times are unix seconds, ``None`` until they happen."""
 
     id: int
-    status: Literal["pending", "offered", "accepted", "in_progress", "completed", "cancelled"]
+    status: Literal["pending", "offered", "accepted", "in_progress", "completed", "cancelled",
+                    "unfulfilled"]
     worker_id: int | None
     citizen_id: int | None = None
     category: str | None = None
@@ -180,6 +191,47 @@ class PayoutOut(BaseModel):
     txn_id: int
     amount_paise: int
     balance_paise: int
+
+
+class ConfigOut(BaseModel):
+    """The deployment's rules (``GET /v1/admin/config``); times in minutes of deployment time."""
+
+    policy: str
+    policy_params: dict
+    radius_km: float = Field(description="[km]")
+    offer_timeout_min: float = Field(description="[minutes]")
+    max_offers: int
+    retry_interval_min: float = Field(description="[minutes]")
+    max_search_min: float = Field(description="[minutes]")
+    settlement_delay_days: float = Field(description="payout settlement T+n [days]")
+    time_scale: float = Field(description="deployment minutes per wall-clock minute")
+    scenario: str
+    seed: int
+    commission_bp: int = Field(description="[basis points]")
+
+
+class ClaimOut(BaseModel):
+    """A code was sent (202: ``sent_to``), or records were claimed (200: ``claimed`` citizen ids)."""
+
+    citizen_id: int
+    sent_to: str | None = None
+    expires_in_s: float | None = None
+    claimed: list[int] | None = None
+
+
+class Message(BaseModel):
+    """A message the deployment sent (to the outbox)."""
+
+    id: int
+    phone: str
+    body: str
+    created_at: float
+
+
+class OutboxOut(BaseModel):
+    """Messages in the outbox, newest first."""
+
+    messages: list[Message]
 
 
 class InvariantsOut(BaseModel):

@@ -23,7 +23,10 @@ def test_outputs_match_golden(name):
 
 
 def test_differences_names_the_column():
-    fp = {"summary": {"bookings": 3}, "tables": {"bookings": {"rows": 3, "order": ["a", "b"], "columns": {"a": "x", "b": "y"}}}}
-    moved = {"summary": {"bookings": 3}, "tables": {"bookings": {"rows": 3, "order": ["a", "b"], "columns": {"a": "x", "b": "z"}}}}
+    def fingerprint_of(b: str) -> dict:
+        table = {"rows": 3, "order": ["a", "b"], "columns": {"a": "x", "b": b}}
+        return {"summary": {"bookings": 3}, "tables": {"bookings": table}}
+
+    fp, moved = fingerprint_of("y"), fingerprint_of("z")
     assert differences(fp, fp) == []
     assert differences(fp, moved) == ["table bookings column b differs"]

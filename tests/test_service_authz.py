@@ -54,7 +54,10 @@ MATRIX = [
     ("GET", "/v1/workers/{w}", "offered", None, {"admin", "w1"}, False),
     ("GET", "/v1/workers/{w}/wallet", "completed", None, {"admin", "w1"}, False),
     ("POST", "/v1/workers/{w}/payouts", "completed", {"amount_paise": 100}, {"w1"}, True),
+    ("POST", "/v1/citizens/{c}/claims", "offered", {}, {"c1"}, False),
     ("GET", "/v1/admin/stats", "offered", None, {"admin"}, False),
+    ("GET", "/v1/admin/config", "offered", None, {"admin"}, False),
+    ("GET", "/v1/admin/outbox", "offered", None, {"admin"}, False),
     ("GET", "/v1/admin/invariants", "offered", None, {"admin"}, False),
     ("POST", "/v1/admin/agents", "offered", {"name": "A2"}, {"admin"}, False),
     ("POST", "/v1/admin/workers:bulk", "offered",
@@ -76,7 +79,8 @@ def _snapshot(api, bid, wid):
 
 def test_matrix_covers_every_endpoint(server):
     spec = httpx.get(server.url + "/openapi.json").json()
-    ops = {(m.upper(), p.replace("{booking_id}", "{b}").replace("{worker_id}", "{w}"))
+    ops = {(m.upper(), p.replace("{booking_id}", "{b}").replace("{worker_id}", "{w}")
+                                  .replace("{citizen_id}", "{c}"))
            for p, item in spec["paths"].items() for m in item}
     assert ops == {(m, p) for m, p, *_ in MATRIX} | OPEN
 
@@ -92,7 +96,7 @@ def test_only_owners_may_call(api, method, path, state, body, allowed, keyed):
     steps = {"offered": [], "accepted": ["accept"], "in_progress": ["accept", "start"],
              "completed": ["accept", "start", "complete"]}[state]
     _advance(api, toks, bid, steps)
-    url = path.format(b=bid, w=w1["id"])
+    url = path.format(b=bid, w=w1["id"], c=c1["id"])
     before = _snapshot(api, bid, w1["id"])
     for who in CALLERS:
         if who in allowed:
