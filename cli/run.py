@@ -8,6 +8,7 @@ from pathlib import Path
 
 import sim
 from cli.args import add_out, add_quiet, add_scenario, progress_bar, scenario
+from sim.errors import InputError
 
 
 def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
@@ -21,6 +22,8 @@ def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
 
 def run(args: argparse.Namespace, command: str) -> int:
     """Run and write; exit status 0."""
+    if args.replication < 0:
+        raise InputError("--replication: must be a non-negative integer")
     sc = scenario(args)
     res = sim.run(sc, replication=args.replication,
                   progress=progress_bar(args.quiet, f"{sc.name} seed {sc.seed}", "day"))

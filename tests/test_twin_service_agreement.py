@@ -135,4 +135,5 @@ def test_same_worker_in_twin_and_deployment(policy, params, tmp_path):
     finally:
         server.stop()
     same = sum(offered[b] == int(w) for b, w in first.items())
+    print(f"{policy} {params}: same worker for {same}/{N_BOOKINGS} bookings")  # shown with pytest -s
     assert same / N_BOOKINGS >= 0.99, (policy, same, N_BOOKINGS)
