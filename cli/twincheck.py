@@ -67,7 +67,7 @@ def run(args: argparse.Namespace, command: str) -> int:
     if why_unknown:
         print(f"configuration unknown: {why_unknown} (cannot check policy, radius, scenario, seed)")
     else:
-        bad, unknown = config_mismatches(live_cfg, trace_config(meta))
+        bad, unknown = config_mismatches(live_cfg, trace_config(meta, summary.get("speedup")))
         for b in bad:
             print(f"CONFIGURATION MISMATCH: {b}")
         if unknown:

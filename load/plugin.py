@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import gevent
 import pandas as pd
 from locust import LoadTestShape, events
 from locust.runners import MasterRunner, WorkerRunner
@@ -25,11 +27,11 @@ from locust.runners import MasterRunner, WorkerRunner
 from load import users
 from load.profile import load_profile
 from load.schedule import LagHistogram, merge_all
-from load.setup import check_loopback, ids_from_message, ids_to_message, preload, start_time
+from load.setup import check_loopback, client, ids_from_message, ids_to_message, preflight, preload, start_time
 from load.shape import curve_for_scenario
 from load.slo import Limits, Observed, violations
 from load.state import STATE
-from sim.errors import ScenarioError
+from sim.errors import InputError
 from sim.trace import read_trace
 
 log = logging.getLogger("sewamitra.load")
@@ -57,6 +59,9 @@ def add_options(parser: Any) -> None:
     g.add_argument("--max-p99-ms", type=float, default=2000.0, help="SLO: largest p99 response time [ms]")
     g.add_argument("--max-lag-p99-ms", type=float, default=1000.0, help="SLO: largest p99 schedule lag [ms]")
     g.add_argument("--allow-remote-host", action="store_true", help="allow a non-loopback --host")
+    g.add_argument("--measure-after", type=float, default=0.0,
+                   help="reset statistics and lag this many wall seconds after the schedule starts "
+                        "(single process; capacity steps measure their window, not the lead-in) [s]")
     # The target profile is Locust's own --profile (a label of the test run): load/profiles/NAME.yaml
     # or a YAML path, default "reference".
 
@@ -72,25 +77,51 @@ def on_init(environment: Any, **_: Any) -> None:
             check_loopback(environment.host, opts.allow_remote_host)
         if opts.trace:
             STATE.profile = load_profile(opts.profile or "reference")
+            master = not isinstance(environment.runner, WorkerRunner)
+            if master:  # a dead host or a refused token is found before the trace is even read
+                if not environment.host:
+                    raise InputError("--host: a trace replay needs the deployment's URL")
+                with client(environment.host, 10.0) as c:
+                    preflight(c, STATE.profile, opts.admin_token or None)
             _load_trace(opts.trace, opts.days)
-            if not isinstance(environment.runner, WorkerRunner):
+            if master:
                 _preload(environment)
-    except ScenarioError as e:
-        fail(str(e))
+    except InputError as e:
+        fail(str(e), forked=isinstance(environment.runner, MasterRunner))
     if isinstance(environment.runner, WorkerRunner):
         environment.runner.register_message(SETUP_MSG, _on_setup_message)
 
 
-def fail(message: str) -> None:
-    """End the whole run now with exit status 2 and one line (no traceback, no idle run time)."""
+def fail(message: str, forked: bool = False) -> None:
+    """End the whole run now with exit status 2 and one line (no traceback, no idle run time).
+
+    A master first ends the worker processes ``--processes`` forked from it and reaps them,
+    then leaves without Locust's exit handlers (which would wait for them again).
+    """
+    if forked:
+        _end_forked_workers()
     print(f"error: {message}", file=sys.stderr, flush=True)
+    if forked:
+        sys.stdout.flush()
+        os._exit(2)
     sys.exit(2)
+
+
+def _end_forked_workers() -> None:
+    """SIGTERM the worker processes ``--processes`` forked from this one (they shut down cleanly)."""
+    import psutil
+
+    kids = psutil.Process().children()
+    for k in kids:
+        k.terminate()
+    _, alive = psutil.wait_procs(kids, timeout=3)
+    for k in alive:  # one still busy in its own shutdown, talking to a master that is gone
+        k.kill()
+    psutil.wait_procs(alive, timeout=2)
 
 
 def _preload(environment: Any) -> None:
     opts = environment.parsed_options
-    if not environment.host:
-        raise ScenarioError("--host: a trace replay needs the deployment's URL")
     t = time.perf_counter()
     assert STATE.trace is not None and STATE.profile is not None
     STATE.ids = preload(environment.host, STATE.trace, STATE.profile, opts.admin_token or None)
@@ -131,7 +162,17 @@ def on_test_start(environment: Any, **_: Any) -> None:
             runner.send_message(SETUP_MSG, msg, client_id=cid)
     else:
         STATE.part, STATE.parts = 0, 1
+        if opts.measure_after > 0:
+            gevent.spawn_later(max(0.0, STATE.t0 + opts.measure_after - time.time()), _reset_stats, environment)
     STATE.ready.set()
+
+
+def _reset_stats(environment: Any) -> None:
+    """Forget what was measured so far (Locust statistics and schedule lag)."""
+    environment.stats.reset_all()
+    for r in STATE.replayers:
+        r.lag = LagHistogram.empty()
+    log.info("statistics reset: measuring from now on")
 
 
 @events.report_to_master.add_listener
@@ -212,6 +253,7 @@ def on_quitting(environment: Any, **_: Any) -> None:
         if STATE.log_path:  # read back by the twin check to explain disagreements
             Path(STATE.log_path.removesuffix(".csv") + "_summary.json").write_text(json.dumps(
                 {"lag": s, "profile": STATE.profile.name if STATE.profile else None, "meta": STATE.meta,
+                 "speedup": opts.speedup,
                  **summed}, indent=2, sort_keys=True, default=str))
     bad = violations(obs, lim)
     for v in bad:

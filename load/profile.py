@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sim.errors import ScenarioError
+from sim.errors import InputError
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 ACTORS = ("admin", "citizen", "worker", "agent", "anonymous")
@@ -79,6 +80,8 @@ class Call(_Strict):
         idempotency_key: template of an ``Idempotency-Key`` header (``None``: none).
         returns: variable → dotted path in the JSON response (``{booking_id: data.ref}``).
         name: the request's name in Locust's statistics (default: the path, ``{x}`` → ``[id]``).
+        diverged_status: answers meaning "the live state moved on" for this request (default: the
+            profile's ``diverged_status``), counted as divergences, not failures.
     """
 
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -88,6 +91,7 @@ class Call(_Strict):
     idempotency_key: str | None = None
     returns: dict[str, str] = Field(default_factory=dict)
     name: str | None = None
+    diverged_status: list[int] | None = None
 
     @property
     def label(self) -> str:
@@ -160,7 +164,7 @@ class ConfigRead(_Strict):
 
     call: Call
     fields: dict[Literal["policy", "policy_params", "radius_km", "accept_timeout_min", "retry_interval_min",
-                         "max_search_min", "scenario", "seed"], str]
+                         "max_search_min", "max_offers", "time_scale", "scenario", "seed"], str]
 
 
 class Profile(_Strict):
@@ -177,7 +181,6 @@ class Profile(_Strict):
     booking: BookingView = BookingView()
     diverged_status: list[int] = Field(default_factory=lambda: [409])
     config: ConfigRead | None = None
-    stats: Call | None = None
     live_state: Literal["endpoint", "replay_log"] = "endpoint"
 
     @model_validator(mode="after")
@@ -229,6 +232,15 @@ def render(t: Any, v: dict[str, Any]) -> Any:
     return t
 
 
+def compile_item(t: Any) -> Callable[[dict[str, Any]], Any]:
+    """``render`` for many items: a flat ``{key: "{var}"}`` template becomes one dict comprehension."""
+    if isinstance(t, dict) and all(isinstance(x, str) and _FIELD.match(x[1:-1] or "-") and x[:1] + x[-1:] == "{}"
+                                   for x in t.values()):
+        pairs = [(k, x[1:-1]) for k, x in t.items()]
+        return lambda v: {k: v[name] for k, name in pairs}
+    return lambda v: render(t, v)
+
+
 def dig(body: Any, path: str | None) -> Any:
     """The value at dotted ``path`` in parsed JSON (``None`` when absent); ``""`` is the body itself."""
     if path is None:
@@ -245,20 +257,20 @@ def dig(body: Any, path: str | None) -> Any:
 
 
 def load_profile(spec: str) -> Profile:
-    """The profile named ``spec`` (in ``load/profiles/``) or at path ``spec``; ``ScenarioError`` if invalid."""
+    """The profile named ``spec`` (in ``load/profiles/``) or at path ``spec``; ``InputError`` if invalid."""
     path = Path(spec)
     if not path.suffix:
         path = PROFILES_DIR / f"{spec}.yaml"
     if not path.is_file():
         known = sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
-        raise ScenarioError(f"--profile: no profile {spec!r} (built in: {', '.join(known)}; or a YAML path)")
+        raise InputError(f"--profile: no profile {spec!r} (built in: {', '.join(known)}; or a YAML path)")
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
-        raise ScenarioError(f"--profile: {path}: not YAML: {e}") from None
+        raise InputError(f"--profile: {path}: not YAML: {e}") from None
     try:
         return Profile.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
-        where = ".".join(str(x) for x in err["loc"]) or "(top)"
-        raise ScenarioError(f"--profile: {path.name}: {where}: {err['msg']}") from None
+        where = "".join(f"{x}: " for x in [".".join(str(x) for x in err["loc"])] if x)
+        raise InputError(f"--profile: {path.name}: {where}{err['msg'].removeprefix('Value error, ')}") from None

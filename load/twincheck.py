@@ -35,13 +35,13 @@ import pandas as pd
 from load.actions import HELD
 from load.profile import Profile, dig
 from load.setup import send
-from sim.errors import ScenarioError
+from sim.errors import InputError
 
 METRICS = ("created", "offered", "accepted", "completed", "cancelled", "unfulfilled")
 #: Metrics with a tolerance, hence a verdict (``accepted`` is shown, not judged).
 JUDGED = ("created", "offered", "completed", "cancelled", "unfulfilled")
-CONFIG_KEYS = ("policy", "radius_km", "accept_timeout_min", "retry_interval_min", "max_search_min", "scenario",
-               "seed")
+CONFIG_KEYS = ("policy", "radius_km", "accept_timeout_min", "retry_interval_min", "max_search_min", "max_offers",
+               "time_scale", "scenario", "seed")
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def parse_tolerances(items: list[str]) -> tuple[dict[str, Tolerance], float]:
             a, _, r = val.partition(":")
             tol[key] = Tolerance(float(a), float(r or 0))
         except (KeyError, ValueError):
-            raise ScenarioError(f"--tolerance: {item!r}: expected metric=ABS:REL with metric in "
+            raise InputError(f"--tolerance: {item!r}: expected metric=ABS:REL with metric in "
                                 f"{', '.join(JUDGED)}, or same_worker=SHARE") from None
     return tol, same
 
@@ -138,7 +138,7 @@ def read_replay_log(prefix: str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """The replay's booking log (all parts), live worker id map and summary written by the locustfile."""
     files = sorted(glob.glob(f"{prefix}_replay.csv") + glob.glob(f"{prefix}_replay.part*.csv"))
     if not files:
-        raise ScenarioError(f"--locust-csv: no replay log {prefix}_replay*.csv (run locust with --csv {prefix})")
+        raise InputError(f"--locust-csv: no replay log {prefix}_replay*.csv (run locust with --csv {prefix})")
     log = pd.concat([pd.read_csv(f, dtype={"live_id": str}) for f in files], ignore_index=True)
     wfile = Path(f"{prefix}_workers.csv")
     workers = (pd.read_csv(wfile, dtype={"live_id": str}) if wfile.exists()
@@ -190,17 +190,16 @@ def deployment_config(c: httpx.Client, prof: Profile, admin_token: str | None) -
         return {}, f"profile {prof.name!r} has no config read"
     try:
         body = send(c, prof, prof.config.call, {}, admin_token, "config")
-    except ScenarioError as e:
+    except InputError as e:
         return {}, str(e)
     return {k: dig(body, p) for k, p in prof.config.fields.items()}, ""
 
 
-def trace_config(meta: dict) -> dict[str, Any]:
-    """The twin's configuration from the trace's metadata."""
+def trace_config(meta: dict, speedup: float | None = None) -> dict[str, Any]:
+    """The twin's configuration from the trace's metadata; ``time_scale`` is the replay's speedup."""
     params = dict(meta.get("policy_params") or {})
-    return {"policy": meta.get("policy"), "policy_params": params, "radius_km": params.get("radius_km"),
-            "accept_timeout_min": meta.get("accept_timeout_min"), "retry_interval_min": meta.get("retry_interval_min"),
-            "max_search_min": meta.get("max_search_min"), "scenario": meta.get("scenario"), "seed": meta.get("seed")}
+    out = {k: meta.get(k) for k in CONFIG_KEYS}
+    return out | {"policy_params": params, "radius_km": params.get("radius_km"), "time_scale": speedup}
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -221,7 +220,7 @@ def config_mismatches(live: dict[str, Any], twin: dict[str, Any]) -> tuple[list[
         if a is None or b is None:
             unknown.append(k)
         elif not _same(a, b):
-            bad.append(f"{k}: deployment {a!r}, trace {b!r}")
+            bad.append(f"{k}: deployment {a!r}, {'replay speedup' if k == 'time_scale' else 'trace'} {b!r}")
     return bad, unknown
 
 

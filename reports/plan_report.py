@@ -1,82 +1,159 @@
-"""Outputs of the expansion planner: tables, a district map and a short text summary.
+"""The launch plan's report, built from a saved plan folder (never from a live planner).
 
-``write_plan(result, out)`` writes ``plan_workers.csv`` (per district and category),
-``plan_districts.csv`` (totals and per 100,000 people), ``plan_helpline.csv`` (when the
-scenario has a helpline), ``plan_map.png`` and ``plan_summary.txt``; the map is byte-stable
-like the run report's figures.
+``write_plan_report(folder)`` reads what the planner wrote (``plan_workers.csv``,
+``plan_helpline.csv``, ``plan.json``, ``plan_scenario.yaml``) and adds a one-page summary
+in plain words (``plan_summary.txt``), a map with district names (``plan_map.png``) and
+the same summary, map and tables as ``plan_report.html``.
 """
 
 from __future__ import annotations
 
+import html
+import json
+import math
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+import yaml
 
 from reports.figures import png_bytes, report_style, save_pngs
+from reports.html import fmt, img, page, table
 from reports.maps import MapPanel, map_figure
 from sim.geography import district_map
 
-
-def district_totals(workers: pd.DataFrame) -> pd.DataFrame:
-    """Active workers needed per district, in total and per 100,000 people (2011)."""
-    dm = district_map()
-    t = workers.groupby("district", sort=True)["workers"].sum().to_frame("workers")
-    t["population_2011"] = [dm[d].population for d in t.index]
-    t["per_100k"] = t["workers"] / t["population_2011"] * 1e5
-    return t
+_NOUNS = ("er", "ian", "ic", "or", "ist")
 
 
-def plan_map(workers: pd.DataFrame) -> bytes:
-    """PNG of two maps: active workers needed per 100,000 people, and in total."""
-    t = district_totals(workers)
-    panels = [MapPanel("Active workers needed per 100,000 people", t["per_100k"].to_dict(),
-                       "workers per 100,000", "viridis"),
-              MapPanel("Active workers needed", t["workers"].astype(float).to_dict(), "workers", "viridis")]
-    with report_style():
-        return png_bytes(map_figure(panels))
+def plural(label: str) -> str:
+    """``"Caregiver"`` → ``"caregivers"``; ``"Home cleaning"`` → ``"home cleaning workers"``."""
+    low = label.lower()
+    return f"{low}s" if low.endswith(_NOUNS) else f"{low} workers"
 
 
-def summary_text(result) -> str:
-    """A few lines a planner can read aloud (``result`` is a ``sim.planner.PlanResult``)."""
-    m, w = result.meta, result.workers
-    lines = [
-        f"Expansion plan: scenario {m['scenario']}, demand x{m['growth']:g}, targets {m['targets']}",
-        f"  >= {m['reps']} replications per staffing, each >= {m['min_days']:g} days; runs long and many "
-        f"enough for ~{m['min_bookings']} bookings pooled (warm-up {m['warmup_days']:g} d), seed {m['seed']}; "
-        f"{m['districts']} districts; categories: {', '.join(m['categories'])}",
-        f"Active workers needed in all planned districts: {int(w['workers'].sum()):,}",
-    ]
-    by_cat = w.groupby("category", sort=True)["workers"].sum().sort_values(ascending=False, kind="stable")
-    lines.append("  by category: " + ", ".join(f"{c} {int(n):,}" for c, n in by_cat.items()))
-    tot = district_totals(w).sort_values("workers", ascending=False, kind="stable")
-    lines.append("  largest districts: " + ", ".join(f"{d} {int(n):,}" for d, n in tot["workers"].head(5).items()))
-    thin = w[w["feasible"] & (w["expected_bookings"] < 0.5 * m["min_bookings"])]
-    if len(thin):
-        lines.append(f"  thin evidence ({len(thin)} cells; too few bookings even in the longest runs): "
-                     + ", ".join(f"{r.district}/{r.category}" for r in thin.head(10).itertuples()))
-    bad = w[~w["feasible"]]
-    if len(bad):
-        cells = ", ".join(f"{r.district}/{r.category}" for r in bad.head(10).itertuples())
-        lines.append(f"  NOT reachable within the worker cap ({len(bad)} cells): {cells}")
-    hl = result.helpline
-    if hl is not None:
-        busiest = hl.loc[hl["agents"].idxmax()]
-        lines.append(
-            f"Helpline agents (busiest day, simulated): peak {int(busiest['agents'])} at "
-            f"{int(busiest['hour']):02d}:00 (today {int(busiest['agents_now'])}); "
-            f"{int(hl['agents'].sum()):,} agent-hours a day (today {int(hl['agents_now'].sum()):,})")
+def read_plan(folder: str | Path) -> dict[str, Any]:
+    """The saved plan: ``workers``, ``helpline`` (or None), ``meta`` and the category ``labels``."""
+    folder = Path(folder)
+    hl = folder / "plan_helpline.csv"
+    sc = yaml.safe_load((folder / "plan_scenario.yaml").read_text(encoding="utf-8"))
+    return {"workers": pd.read_csv(folder / "plan_workers.csv"),
+            "helpline": pd.read_csv(hl) if hl.is_file() else None,
+            "meta": json.loads((folder / "plan.json").read_text(encoding="utf-8")),
+            "labels": {k: c["label"] for k, c in sc["catalog"].items()}}
+
+
+def _n(x: float) -> str:
+    return f"{x:,.0f}" if x >= 10 else f"{x:.1f}".rstrip("0").rstrip(".")
+
+
+def worker_lines(w: pd.DataFrame, labels: dict[str, str]) -> list[str]:
+    """One sentence per district × service, those needing recruits first."""
+    out = []
+    order = w.sort_values(["extra_active_to_recruit", "district", "category"], ascending=[False, True, True],
+                          kind="stable")
+    for r in order.itertuples():
+        who = plural(labels.get(r.category, r.category))
+        exp = f"expected {_n(r.expected_bookings_per_year)} bookings a year"
+        conf = (f"fulfilment {r.fulfilment:.2f} [{r.fulfilment_ci_lo:.2f}, {r.fulfilment_ci_hi:.2f}]"
+                if math.isfinite(r.fulfilment_ci_lo) else "no bookings in the runs")
+        if not r.feasible:
+            why = ("too few bookings to decide with 95% confidence" if r.undecided_at_cap
+                   else "the targets are missed with confidence")
+            out.append(f"{r.district}: {who} NOT planned — even {r.active_needed} active workers leave {why}; {exp}")
+        elif r.extra_active_to_recruit > 0:
+            out.append(f"{r.district} needs {r.extra_active_to_recruit} more {who} (active; about "
+                       f"{r.registered_equivalent} registered); {exp}; {r.active_needed} active in all, {conf}")
+        else:
+            out.append(f"{r.district} has enough {who} ({r.active_today + r.recruited_in_plan} active, "
+                       f"{r.active_needed} needed); {exp}")
+    return out
+
+
+def helpline_lines(hl: pd.DataFrame | None, meta: dict[str, Any]) -> list[str]:
+    """The helpline part of the summary."""
+    if hl is None:
+        return ["Helpline: not modelled in this scenario."]
+    calls = meta.get("added_calls_per_day", {})
+    out = [f"The plan adds about {_n(sum(calls.values()))} helpline calls a day to today's "
+           f"{_n(meta.get('helpline_calls_per_day_today', 0))} ({_n(calls.get('booking_caused', 0))} caused by "
+           f"its bookings, {_n(calls.get('worker_caused', 0))} by its recruits)."]
+    short = hl[hl["extra_agents"] > 0]
+    if len(short):
+        hours = ", ".join(f"{int(r.hour):02d}:00 +{int(r.extra_agents)}" for r in short.itertuples())
+        out.append(f"On the busiest day the helpline needs more agents at {hours} "
+                   f"(peak {int(hl['agents_needed'].max())} agents).")
+    else:
+        out.append(f"On the busiest day today's rota is enough (peak need {int(hl['agents_needed'].max())} agents).")
+    closed = hl[~hl["open"].astype(bool)]
+    if len(closed):
+        out.append(f"Closed hours stay closed ({len(closed)} hours a day: callers hear the opening-hours message).")
+    return out
+
+
+def summary_text(p: dict[str, Any]) -> str:
+    """The one-page summary in plain words."""
+    m, w = p["meta"], p["workers"]
+    lines = [f"Launch plan {m['plan']} on scenario {m['scenario']}"
+             + (f", demand x{m['demand_growth']:g} in every planned cell" if m.get("demand_growth", 1) != 1 else ""),
+             f"Targets, met with 95% confidence in every district and service: {m['targets']}.", ""]
+    lines += worker_lines(w, p["labels"])
+    ok = w[w["feasible"].astype(bool)]
+    lines += ["", f"In all: {int(ok['extra_active_to_recruit'].sum()):,} more active workers (about "
+                  f"{int(ok['registered_equivalent'].sum()):,} registrations at today's active share "
+                  f"{m['active_share']:.0%}) in {m['districts']} districts"
+                  + (f"; {len(w) - len(ok)} cells not planned (above)." if len(ok) < len(w) else "."),
+              ""]
+    lines += helpline_lines(p["helpline"], m)
+    lines += ["", f"How: each answer is the fewest active workers whose fulfilment and waits meet the targets over "
+                  f"{m['reps_first']}-{m['reps_most']} replications (95% CI; a tie counts as not met, so ties give "
+                  "more workers), with one fewer worker shown not to; districts are planned alone, runs of "
+                  f"{m['min_days']:g}-{m['max_days']:g} days, seed {m['seed']}; planned in {m.get('wall_s', '?')} s."]
     return "\n".join(lines) + "\n"
 
 
-def write_plan(result, out: str | Path) -> Path:
-    """Write the plan's files into ``out``; returns the summary's path."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    result.workers.to_csv(out / "plan_workers.csv", index=False, float_format="%.6g")
-    district_totals(result.workers).to_csv(out / "plan_districts.csv", float_format="%.6g")
-    if result.helpline is not None:
-        result.helpline.to_csv(out / "plan_helpline.csv", index=False, float_format="%.6g")
-    save_pngs({"plan_map": plan_map(result.workers)}, out)
-    path = out / "plan_summary.txt"
-    path.write_text(summary_text(result), encoding="utf-8")
+def plan_map(w: pd.DataFrame) -> bytes:
+    """PNG: active workers to recruit and expected bookings a year per district, names on the map."""
+    t = w.groupby("district", sort=True)[["extra_active_to_recruit", "expected_bookings_per_year"]].sum()
+    panels = [MapPanel("Active workers to recruit", t["extra_active_to_recruit"].astype(float).to_dict(),
+                       "workers", "viridis"),
+              MapPanel("Expected bookings a year (planned services)", t["expected_bookings_per_year"].to_dict(),
+                       "bookings / year", "magma")]
+    dm = district_map()
+    with report_style():
+        fig = map_figure(panels)
+        for ax in fig.axes[: len(panels)]:
+            for name in t.index:
+                ax.annotate(name, (dm[name].hq_lon, dm[name].hq_lat), fontsize=5, ha="center", va="center",
+                            color="black", bbox={"boxstyle": "round,pad=0.1", "fc": "white", "alpha": 0.6, "lw": 0})
+        return png_bytes(fig)
+
+
+def html_report(p: dict[str, Any], text: str, png: bytes) -> str:
+    """The summary, map and tables as one HTML page."""
+    w, hl = p["workers"], p["helpline"]
+    cols = ["district", "category", "expected_bookings_per_year", "active_today", "active_needed",
+            "extra_active_to_recruit", "registered_equivalent", "fulfilment", "fulfilment_ci_lo", "fulfilment_ci_hi",
+            "p90_wait_min", "p90_wait_ci_hi", "fewer_fulfilment", "fewer_fulfilment_ci_hi"]
+    rows = [[html.escape(str(r[c])) if i < 2 else fmt(r[c], "{:,.3g}") for i, c in enumerate(cols)]
+            for _, r in w[cols].iterrows()]
+    body = [f"<h1>Launch plan {html.escape(p['meta']['plan'])}</h1>",
+            "<pre class='methods'>" + html.escape(text) + "</pre>", img(png, "plan map"),
+            "<h2>Workers per district and service</h2>", table(rows, cols, numeric_from=2)]
+    if hl is not None:
+        hcols = ["hour", "calls_per_hour_today", "calls_per_hour", "agents_today", "agents_in_plan", "agents_needed"]
+        body += ["<h2>Helpline agents per hour (busiest day)</h2>",
+                 table([[fmt(r[c], "{:,.4g}") for c in hcols] for _, r in hl.iterrows()], hcols)]
+    return page(f"Launch plan {p['meta']['plan']}", "\n".join(body))
+
+
+def write_plan_report(folder: str | Path) -> Path:
+    """Write ``plan_summary.txt``, ``plan_map.png`` and ``plan_report.html``; returns the summary's path."""
+    folder = Path(folder)
+    p = read_plan(folder)
+    text = summary_text(p)
+    png = plan_map(p["workers"])
+    save_pngs({"plan_map": png}, folder)
+    (folder / "plan_report.html").write_text(html_report(p, text, png), encoding="utf-8")
+    path = folder / "plan_summary.txt"
+    path.write_text(text, encoding="utf-8")
     return path

@@ -1,42 +1,51 @@
-"""The expansion planner (``run_sim.py plan``): fewest workers and helpline agents for targets.
+"""The launch planner: fewest active workers per district × service, and helpline agents.
 
-For each chosen district it finds, per service category, the fewest *active* workers whose
-simulated fulfilment and waits meet the targets over R replications (search in
-``sim.planner_search``), and for the statewide helpline the fewest agents per hour of day
-for the scenario's service level (Erlang A at the busiest weekday and month).  It returns
-DataFrames; ``reports.plan_report`` writes the table, map and text summary.
+For every planned cell (``sim.plan_file.Cell``: a district × service with its demand multiple
+after the plan's changes) it finds the fewest *active* workers whose KPIs meet the targets
+with 95% confidence (``sim.planner_search``), and for the statewide helpline the agents per
+hour for the calls the plan's demand change causes (``sim.plan_helpline``).
 
-Planning runs simplify the scenario so that each answer means one thing: one district at
-a time, workers with a single skill, no helpline or money model (booking demand of every
-channel comes from the demand model), and only the planned categories enabled, with the
-state's booking volume cut to their share of the full catalogue so each keeps its own
-demand rate.
+Planning runs simplify the scenario so that each answer means one thing: one district at a
+time (workers of neighbouring districts do not help), workers with a single skill, no
+helpline or money model (booking demand of every channel comes from the demand model), and
+only the district's planned services enabled, each keeping the rate it has in the plan
+(demand multiples are surges over the whole run: the plan is sized for its end state).
+
+Demand ladder: a district whose cells grow by up to ×G is planned at ×1, ×2, ×4, … and ×G
+in turn (each cell capped at its own multiple), every level searching upwards from the
+answer of the level below, with the same seeds.  Answers are therefore non-decreasing in
+demand by construction, and a plan at ×2 repeats exactly the first two levels of a plan at ×4.
 """
 
 from __future__ import annotations
 
-import argparse
+import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from sim.config import Scenario, load_scenario, validate
-from sim.errors import ScenarioError
-from sim.geography import district_map, load_districts
-from sim.helpline.erlang import agents_for_sl
+from sim.config import Scenario, validate
+from sim.experiments.stats import mean_ci
+from sim.plan_file import Cell, ResolvedPlan, expected_active
+from sim.plan_rates import district_share, rate_per_year
 from sim.planner_search import (
     Bracket,
+    Replications,
     Target,
     analytic_start,
-    category_kpis,
-    parse_targets,
     peak_rate_per_min,
+    pooled_quantile,
+    probe,
+    rep_kpis,
     search,
 )
+
+#: ``progress(done, total)`` after each district.
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -44,72 +53,53 @@ class PlanSettings:
     """How hard the planner looks.
 
     Attributes:
-        targets: service targets every planned category must meet.
-        reps: fewest replications per evaluated staffing (pooled).
+        targets: service targets every planned cell must meet with 95% confidence.
+        reps: replications per probe (first batch, step, most).
         seed: root seed of the planning runs.
-        min_days: shortest measured period per run [days].
-        min_bookings: expected bookings (pooled over reps) a category's evaluation holds: runs
-            are lengthened up to ``max_days``, then replications added up to ``max_reps`` —
-            rare services need decades of simulated time for a fulfilment rate worth comparing
-            (400 bookings: standard error about 0.015 on a fulfilment rate near 0.9).
+        min_days: shortest measured period per run [days] (a year: every season counts).
+        rep_bookings: expected bookings per replication of a district's rarest cell: runs
+            are lengthened up to ``max_days`` for it (rare services need years per replication).
         max_days: longest measured period per run [days].
-        max_reps: most replications per evaluated staffing.
         warmup: warm-up before the measured period [days].
-        cap: most active workers tried per category.
+        cap: most active workers tried per cell.
     """
 
     targets: tuple[Target, ...]
-    reps: int = 3
+    reps: Replications = Replications()
     seed: int = 0
-    min_days: float = 28.0
-    min_bookings: int = 400
+    min_days: float = 365.0
+    rep_bookings: float = 30.0
     max_days: float = 3650.0
-    max_reps: int = 20
     warmup: float = 0.0
-    cap: int = 2000
+    cap: int = 500
 
 
 @dataclass
 class PlanResult:
-    """What a plan produces.
-
-    Attributes:
-        workers: one row per (district, category): ``workers`` needed [active workers],
-            ``start`` (analytic bound), ``days`` simulated per run, pooled ``bookings``, KPIs at
-            the answer and at one fewer (at the cap when not reachable), ``feasible``.
-        helpline: one row per hour of day: peak calls [calls/hour], agents needed and now.
-        meta: the question asked (scenario, targets, growth, reps, seed, days).
-    """
+    """What a plan produces: ``workers`` (one row per cell), ``helpline`` (per hour), ``meta``."""
 
     workers: pd.DataFrame
     helpline: pd.DataFrame | None
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def planned_categories(sc: Scenario, services: Sequence[str] | None) -> list[str]:
-    """The categories to plan: ``services`` (validated) or every enabled one."""
-    if not services:
-        return [k for k, c in sc.catalog.items() if c.enabled]
-    unknown = [s for s in services if s not in sc.catalog]
-    if unknown:
-        raise ScenarioError(f"--services: unknown category {unknown[0]!r} (known: {', '.join(sc.catalog)})")
-    return list(dict.fromkeys(services))
-
-
-def planning_scenario(sc: Scenario, district: str, services: list[str], horizon_days: float,
+def planning_scenario(setting: Scenario, district: str, growth: dict[str, float], horizon_days: float,
                       warmup_days: float) -> Scenario:
-    """The one-district scenario used to plan ``services`` in ``district`` (see module doc).
+    """The one-district scenario that plans the categories of ``growth`` (see module doc).
 
     Only the planned workers exist (``registered`` = 1 rounds the district's sampled share
     to zero; ``active_counts`` then adds exactly the planned ones), which keeps runs cheap.
     """
-    raw = sc.model_dump(mode="json")
-    full = {k for k, c in sc.catalog.items() if c.enabled} | set(services)
-    weight = {k: sc.catalog[k].demand_weight for k in full}
+    raw = setting.model_dump(mode="json")
+    full = sum(c.demand_weight for c in setting.catalog.values() if c.enabled)
+    cats = sorted(growth)
     for k in raw["catalog"]:
-        raw["catalog"][k]["enabled"] = k in services
-    raw["demand"]["bookings_per_year"] = sc.demand.bookings_per_year * (
-        sum(weight[k] for k in services) / sum(weight.values()))
+        raw["catalog"][k]["enabled"] = k in growth
+    raw["demand"]["bookings_per_year"] = setting.demand.bookings_per_year * (
+        sum(setting.catalog[k].demand_weight for k in cats) / full)
+    raw["demand"]["surges"] = [s for s in raw["demand"]["surges"] if not s["districts"] or district in s["districts"]]
+    raw["demand"]["surges"] += [{"start_day": 0.0, "end_day": horizon_days, "multiplier": g, "categories": [c],
+                                 "districts": []} for c, g in sorted(growth.items()) if g != 1.0]
     raw["geography"]["districts"] = [district]
     raw["workforce"].update(registered=1, second_skill_share=0.0, active_counts={})
     raw["horizon_days"], raw["warmup_days"] = horizon_days, warmup_days
@@ -118,210 +108,240 @@ def planning_scenario(sc: Scenario, district: str, services: list[str], horizon_
     return validate(raw)
 
 
-def demand_weight_share(sc: Scenario, district: str) -> float:
-    """The district's share of statewide demand weight (population × urban uplift)."""
-    u = sc.demand.urban_uplift
-    w = {d.name: d.population * (1 + u * d.urban_share) for d in load_districts()}
-    return w[district] / sum(w.values())
+def evaluate_counts(sc_plan: Scenario, district: str, counts: dict[str, int], seed: int,
+                    reps: range) -> list[dict[str, dict[str, float]]]:
+    """Per-replication KPIs per category with ``counts`` active workers (replications ``reps``).
 
-
-def mean_rate_per_day(sc: Scenario, share: float, category: str) -> float:
-    """Average bookings per day of an enabled category in a district with demand ``share``."""
-    enabled = {k: c for k, c in sc.catalog.items() if c.enabled}
-    w = enabled[category].demand_weight / sum(c.demand_weight for c in enabled.values())
-    return sc.demand.bookings_per_year * sc.demand.scale / 365.0 * share * w
-
-
-def evaluate_counts(sc_plan: Scenario, district: str, counts: dict[str, int], seed: int, reps: int,
-                    first_rep: int = 0) -> dict[str, dict[str, float]]:
-    """Pooled KPIs per category of ``reps`` replications with ``counts`` active workers."""
-    from sim.runner import run_one
+    Only the bookings table is built (the other tables of ``run_one`` are not needed here).
+    """
+    from sim.model import Model
+    from sim.runner import bookings_table
+    from sim.seeds import Streams
 
     wf = sc_plan.workforce.model_copy(update={"active_counts": {district: dict(sorted(counts.items()))}})
     sc_n = sc_plan.model_copy(update={"workforce": wf})
-    frames = []
-    for r in range(first_rep, first_rep + reps):
-        bk = run_one(sc_n, seed, r).tables["bookings"]
-        frames.append(bk[bk["created_min"] >= sc_n.warmup_min])
-    return category_kpis(pd.concat(frames, ignore_index=True), sorted(counts))
+    out = []
+    for r in reps:
+        m = Model(sc_n, Streams(seed, r))
+        m.run()
+        bk = bookings_table(m)
+        out.append(rep_kpis(bk[bk["created_min"] >= sc_n.warmup_min], sorted(counts)))
+    return out
 
 
-def plan_category(sc: Scenario, district: str, category: str, ps: PlanSettings) -> dict[str, Any]:
-    """The plan row of one category in one district (its own runs and horizon)."""
-    share = demand_weight_share(sc, district)
-    # The category's rate as planned: alone in the catalogue, with its share of the volume.
-    rate = mean_rate_per_day(planning_scenario(sc, district, [category], ps.min_days, 0.0), share, category)
-    days, reps = ps.min_days, ps.reps
-    if rate > 0:
-        days = min(max(ps.min_days, math.ceil(ps.min_bookings / (rate * ps.reps))), ps.max_days)
-        reps = min(max(ps.reps, math.ceil(ps.min_bookings / (rate * days))), ps.max_reps)
-    sc_c = planning_scenario(sc, district, [category], days + ps.warmup, ps.warmup)
-    start = min(analytic_start(peak_rate_per_min(sc_c, share, category), sc.catalog[category].service_min,
-                               ps.targets), ps.cap)
-    b = Bracket(start=start, cap=ps.cap)
-    search({category: b}, ps.targets, lambda counts: evaluate_counts(sc_c, district, counts, ps.seed, reps))
-    feasible = b.start == 0 or b.hi is not None
-    return {
-        "district": district, "category": category,
-        "workers": b.hi if b.hi is not None else (0 if b.start == 0 else ps.cap),
-        "feasible": feasible, "start": start, "probes": b.probes, "days": days,
-        "horizon_days": days + ps.warmup, "reps": reps, "expected_bookings": rate * days * reps,
-        "bookings": (b.at_hi or b.at_lo).get("bookings", 0),
-        "fulfilment": b.at_hi.get("fulfilment_rate"), "p90_wait_min": b.at_hi.get("wait_assign_p90_min"),
-        "fewer_fulfilment": b.at_lo.get("fulfilment_rate"), "fewer_p90_wait_min": b.at_lo.get("wait_assign_p90_min"),
-    }
+def ladder(growths: Sequence[float]) -> list[float]:
+    """Demand levels a district is planned at: 1, 2, 4, … below the largest multiple, then it."""
+    top, x, out = max(growths), 1.0, []
+    while x < top:
+        out.append(x)
+        x *= 2.0
+    return [*out, top]
 
 
-def plan_district(sc: Scenario, district: str, services: list[str], ps: PlanSettings) -> list[dict[str, Any]]:
-    """Rows of the plan for one district (one per category)."""
-    return [plan_category(sc, district, c, ps) for c in services]
+def kpi_columns(prefix: str, kpis: dict[str, Any]) -> dict[str, float]:
+    """Table columns of one count.
 
-
-def helpline_plan(sc: Scenario, growth: float, reps: int = 2, seed: int = 1) -> pd.DataFrame | None:
-    """Fewest helpline agents per hour of the busiest day for the scenario's service level.
-
-    Fresh calls grow with booking demand (assumed); the busiest day of the scenario's
-    horizon is taken from the helpline's own profiles.  Erlang A gives the starting count and
-    ``sim.helpline.staffing.simulated_agents`` corrects it by simulating each hour with the
-    scenario's handle-time distribution.  Hours closed today stay closed unless after-hours
-    calls queue.
+    Fulfilment: mean and 95% CI over replications; p90 wait: pooled over replications, with
+    its upper bound (``sim.planner_search.pooled_quantile``) [minutes]; replications.
     """
-    from sim.helpline.staffing import offered_share, peak_day, simulated_agents
+    nan = float("nan")
+    f = mean_ci(kpis["fulfilment"]) if kpis else None
+    p90, p90_hi = pooled_quantile(kpis, 0.9) if kpis else (nan, nan)
+    return {f"{prefix}fulfilment": f.mean if f else nan, f"{prefix}fulfilment_ci_lo": f.lo if f else nan,
+            f"{prefix}fulfilment_ci_hi": f.hi if f else nan, f"{prefix}p90_wait_min": p90,
+            f"{prefix}p90_wait_ci_hi": p90_hi, f"{prefix}reps": int(len(kpis["bookings"])) if kpis else 0}
 
-    hl = sc.helpline
-    if not hl.enabled or hl.calls_per_day <= 0:
-        return None
-    cfg = hl.model_copy(update={"calls_per_day": hl.calls_per_day * growth})
-    share = offered_share(cfg)
-    day, fresh = peak_day(cfg, sc.start_date, max(1, int(sc.horizon_days)))
+
+def rate_groups(rates: dict[str, float], ratio: float = 2.0) -> list[list[str]]:
+    """Categories in groups of similar rate (largest / smallest <= ``ratio``), rarest first.
+
+    A group shares its runs, whose length suits its rarest member; a category ten times as
+    common as another is better planned in shorter runs of its own.
+    """
+    groups: list[list[str]] = []
+    for k in sorted(rates, key=lambda k: (rates[k], k)):
+        if groups and rates[k] <= ratio * max(rates[groups[-1][0]], 1e-12):
+            groups[-1].append(k)
+        else:
+            groups.append([k])
+    return groups
+
+
+def district_groups(setting: Scenario, district: str, cells: Sequence[Cell]) -> list[list[Cell]]:
+    """The cells of one district in groups of similar demand (each group shares its runs)."""
+    by_cat = {c.category: c for c in cells}
+    rates = {c.category: rate_per_year(setting, district, c.category) * c.growth for c in cells}
+    return [[by_cat[k] for k in group] for group in rate_groups(rates)]
+
+
+def plan_district(setting: Scenario, today: Scenario, district: str, cells: Sequence[Cell],
+                  ps: PlanSettings) -> list[dict[str, Any]]:
+    """Rows of the plan for one district (one per cell), in groups of similar demand.
+
+    ``setting`` is the scenario the plan sizes (its services bookable), ``today`` the one
+    before the plan (for the workers there today).
+    """
+    rows = {r["category"]: r for g in district_groups(setting, district, cells)
+            for r in plan_group(setting, today, district, g, ps)}
+    return [rows[c.category] for c in cells]
+
+
+def group_days(setting: Scenario, district: str, cells: Sequence[Cell], ps: PlanSettings) -> float:
+    """Measured days per run of a group: long enough for ``rep_bookings`` of its rarest cell at the first level."""
+    first = min(ladder([c.growth for c in cells]))
+    rates = [rate_per_year(setting, district, c.category) * min(first, c.growth) for c in cells]
+    rarest = min((r for r in rates if r > 0), default=0.0)
+    if rarest <= 0:
+        return ps.max_days
+    return min(max(ps.min_days, math.ceil(ps.rep_bookings * 365 / rarest)), ps.max_days)
+
+
+def plan_group(setting: Scenario, today: Scenario, district: str, cells: Sequence[Cell],
+               ps: PlanSettings) -> list[dict[str, Any]]:
+    """Rows of cells of one district planned in shared runs, searched along the demand ladder."""
+    base = {c.category: rate_per_year(setting, district, c.category) for c in cells}
+    levels = ladder([c.growth for c in cells])
+    days = group_days(setting, district, cells, ps)
+    floor = {c.category: 1 for c in cells}
+    brackets: dict[str, Bracket] = {}
+    sc_c = setting
+    probes = 0
+    share = district_share(setting, district)
+    prev: dict[str, float] = {}
+    for level in levels:
+        mult = {c.category: min(level, c.growth) for c in cells}
+        sc_c = planning_scenario(setting, district, mult, days + ps.warmup, ps.warmup)
+        for c in cells:
+            k = c.category
+            if prev.get(k) == mult[k]:
+                continue  # its demand reached its own multiple at a lower level: answer kept
+            demand = base[k] * mult[k] > 0
+            start = analytic_start(peak_rate_per_min(sc_c, share, k) * mult[k], setting.catalog[k].service_min,
+                                   ps.targets) if demand else 0
+            brackets[k] = Bracket(start=start, cap=ps.cap, floor=floor[k]) if demand else Bracket(start=0, cap=ps.cap)
+        probes += search(brackets, ps.targets, _evaluator(sc_c, district, ps.seed), ps.reps)
+        floor = {k: max(1, b.answer) for k, b in brackets.items()}
+        prev = mult
+    # One fewer than the answer, if the search never simulated it (answer at the floor or 1).
+    fewer = {k: b.answer - 1 for k, b in brackets.items() if b.answer > 1 and not b.at_lo and b.hi is not None}
+    if fewer:
+        counts = {k: fewer.get(k, b.answer) for k, b in brackets.items()}
+        kpis, _ = probe(counts, sorted(fewer), ps.targets, _evaluator(sc_c, district, ps.seed), ps.reps)
+        for k in fewer:
+            brackets[k].at_lo = kpis[k]
+        probes += 1
     rows = []
-    for h in range(24):
-        lam_h = float(fresh[h]) * share
-        open_now = hl.agents_by_hour[h] > 0 or hl.after_hours == "queue"
-        n0 = agents_for_sl(lam_h / 3600.0, cfg.aht_s, cfg.sl_target, cfg.sl_seconds, cfg.patience_mean_s) \
-            if open_now and lam_h > 0 else 0
-        n, sl = (simulated_agents(cfg, lam_h, n0, cfg.sl_target, cfg.sl_seconds, reps, 24.0, seed + h)[:2]
-                 if n0 else (0, float("nan")))
-        rows.append({"day": day, "hour": h, "calls_per_hour": lam_h, "agents_analytic": n0, "agents": n,
-                     "sim_service_level": sl, "agents_now": hl.agents_by_hour[h]})
-    return pd.DataFrame(rows)
+    for c in cells:
+        b = brackets[c.category]
+        now = expected_active(today, district, c.category)
+        row: dict[str, Any] = {
+            "district": district, "category": c.category, "growth": c.growth,
+            "expected_bookings_per_year": base[c.category] * c.growth,
+            "active_today": round(now), "registered_today": round(now / today.workforce.active_share),
+            "recruited_in_plan": c.recruited, "active_needed": b.answer,
+            "extra_active_to_recruit": max(0, b.answer - round(now) - c.recruited),
+        }
+        row["registered_equivalent"] = math.ceil(row["extra_active_to_recruit"] / setting.workforce.active_share)
+        row.update(kpi_columns("", b.at_hi))
+        row.update(kpi_columns("fewer_", b.at_lo))
+        feasible = b.start == 0 or b.hi is not None
+        row.update({"feasible": feasible, "undecided_at_cap": not feasible and b.last == "tie", "days": days,
+                    "probes": probes})
+        rows.append(row)
+    return rows
 
 
-def plan(sc: Scenario, districts: Sequence[str], services: Sequence[str] | None, ps: PlanSettings, *,
-         growth: float = 1.0, jobs: int = 1, progress: bool = False) -> PlanResult:
-    """Plan workers for every district in ``districts`` and helpline agents statewide.
+def _evaluator(sc_c: Scenario, district: str, seed: int):
+    return lambda counts, reps: evaluate_counts(sc_c, district, counts, seed, reps)
 
-    Args:
-        sc: the scenario, demand growth already applied (``demand.scale``).
-        districts: district names.
-        services: categories to plan (None: every enabled one).
-        ps: targets and search settings.
-        growth: demand multiple over the scenario's own (recorded; used for the helpline).
-        jobs: worker processes (districts are planned independently; same result for any value).
-        progress: show a progress bar over districts.
+
+def _group_task(args: tuple[Scenario, Scenario, str, list[Cell], PlanSettings]) -> list[dict[str, Any]]:
+    return plan_group(*args)
+
+
+def plan(rp: ResolvedPlan, ps: PlanSettings, *, cores: int = 1, dask: Any = None,
+         progress: Progress | None = None, helpline_reps: int = 2) -> PlanResult:
+    """Plan workers for every cell of ``rp`` and helpline agents.
+
+    The same result for any ``cores`` or Dask cluster: each group of similar cells of a
+    district is one task with its own runs and seeds.
     """
-    cats = planned_categories(sc, services)
-    rows: list[dict[str, Any]] = []
-    bar: Any = None
-    if progress:
-        from tqdm import tqdm
+    from sim.plan_helpline import helpline_plan, plan_calls_per_day
 
-        bar = tqdm(total=len(districts), unit="district", desc="planning")
-    if jobs > 1:
-        from concurrent.futures import ProcessPoolExecutor
+    by_district: dict[str, list[Cell]] = {}
+    for c in rp.cells:
+        by_district.setdefault(c.district, []).append(c)
+    tasks = [(rp.setting, rp.today, d, g, ps) for d, cs in sorted(by_district.items())
+             for g in district_groups(rp.setting, d, cs)]
+    # Most work first, so the slowest tasks do not start last.  Work ~ simulated days
+    # (a fixed cost per day) plus bookings; 100 bookings cost about one day's fixed cost x 365.
+    def work(t: tuple[Scenario, Scenario, str, list[Cell], PlanSettings]) -> float:
+        yearly = sum(rate_per_year(rp.setting, t[2], c.category) * c.growth for c in t[3])
+        return group_days(rp.setting, t[2], t[3], ps) * (1.0 + yearly / 100.0)
 
-        with ProcessPoolExecutor(max_workers=jobs) as ex:
-            for part in ex.map(plan_district, *zip(*[(sc, d, cats, ps) for d in districts], strict=True)):
-                rows.extend(part)
-                if bar is not None:
-                    bar.update(1)
+    order = sorted(range(len(tasks)), key=lambda i: -work(tasks[i]))
+    done = run_tasks([tasks[i] for i in order], _group_task, cores, dask, progress)
+    by_cell = {(r["district"], r["category"]): r for part in done for r in part}
+    workers = pd.DataFrame([by_cell[d, c.category] for d, cs in sorted(by_district.items()) for c in cs])
+    meta = {"plan": rp.plan.name, "scenario": rp.setting.name, "targets": ",".join(map(str, ps.targets)),
+            "seed": ps.seed, "reps_first": ps.reps.first, "reps_most": ps.reps.most, "min_days": ps.min_days,
+            "max_days": ps.max_days, "rep_bookings": ps.rep_bookings, "warmup_days": ps.warmup,
+            "districts": len(by_district), "cells": len(rp.cells), "active_share": rp.today.workforce.active_share}
+    calls = plan_calls_per_day(rp, workers)
+    meta["added_calls_per_day"] = calls
+    meta["helpline_calls_per_day_today"] = rp.today.helpline.calls_per_day
+    hl = helpline_plan(rp.today, rp.agents_added, sum(calls.values()), reps=helpline_reps, seed=ps.seed)
+    return PlanResult(workers, hl, meta)
+
+
+def run_tasks(tasks: list[Any], fn: Callable[[Any], Any], cores: int = 1, dask: Any = None,
+              progress: Progress | None = None) -> list[Any]:
+    """``[fn(t) for t in tasks]`` in this process, a local process pool (``cores``) or on Dask."""
+    out: dict[int, Any] = {}
+    if dask is not None:
+        from distributed import Client, as_completed
+
+        client = Client(dask, timeout="10s") if isinstance(dask, str) else dask
+        try:
+            futs = {client.submit(fn, t, pure=False): i for i, t in enumerate(tasks)}
+            for f in as_completed(futs):
+                out[futs[f]] = f.result()
+                if progress:
+                    progress(len(out), len(tasks))
+        finally:
+            if isinstance(dask, str):
+                client.close()
+    elif cores > 1:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from multiprocessing import get_context
+
+        with ProcessPoolExecutor(cores, mp_context=get_context("spawn")) as ex:
+            futs = {ex.submit(fn, t): i for i, t in enumerate(tasks)}
+            for f in as_completed(futs):
+                out[futs[f]] = f.result()
+                if progress:
+                    progress(len(out), len(tasks))
     else:
-        for d in districts:
-            rows.extend(plan_district(sc, d, cats, ps))
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
-    meta = {"scenario": sc.name, "targets": ",".join(map(str, ps.targets)), "growth": growth, "reps": ps.reps,
-            "seed": ps.seed, "min_days": ps.min_days, "min_bookings": ps.min_bookings, "warmup_days": ps.warmup,
-            "categories": cats, "districts": len(districts)}
-    return PlanResult(pd.DataFrame(rows), helpline_plan(sc, growth), meta)
+        for i, t in enumerate(tasks):
+            out[i] = fn(t)
+            if progress:
+                progress(len(out), len(tasks))
+    return [out[i] for i in range(len(tasks))]
 
 
-# ---------------------------------------------------------------- command line
+def write_plan_tables(result: PlanResult, rp: ResolvedPlan, out: str | Path) -> Path:
+    """Write the plan's tables into ``out`` (the report reads them from there).
 
-
-def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
-    """Options of ``plan``."""
-    p.add_argument("--scenario", default="baseline", help="scenario name in scenarios/ or a YAML path")
-    # Default fulfilment 0.9, not 0.95: in the baseline ~4% of citizens cancel after assignment
-    # and late-night bookings outlive patience, so fulfilment levels off near 0.91-0.93.
-    p.add_argument("--target", default="fulfilment>=0.9,p90_wait_min<=60",
-                   help="comma-separated targets, e.g. 'fulfilment>=0.9,p90_wait_min<=60' "
-                        "(metrics: fulfilment, p50_wait_min, p90_wait_min, mean_wait_min)")
-    p.add_argument("--districts", default="all", help="comma-separated district names, or 'all'")
-    p.add_argument("--demand-growth", type=float, default=1.0, help="multiple of the scenario's demand")
-    p.add_argument("--services", help="comma-separated categories to plan (default: every enabled one); "
-                                      "disabled ones, e.g. the 2025 services, are enabled")
-    p.add_argument("--reps", type=int, default=3, help="fewest replications per evaluated staffing")
-    p.add_argument("--max-reps", type=int, default=20, help="most replications per evaluated staffing")
-    p.add_argument("--days", type=float, default=28.0, help="shortest measured period per run [days]")
-    p.add_argument("--min-bookings", type=int, default=400,
-                   help="a category's runs are lengthened (then replicated) until they expect this many "
-                        "bookings, pooled")
-    p.add_argument("--max-days", type=float, default=3650.0, help="longest measured period per run [days]")
-    p.add_argument("--warmup", type=float, default=0.0, help="warm-up excluded from KPIs [days]")
-    p.add_argument("--seed", type=int, help="root seed (default the scenario's)")
-    p.add_argument("--max-workers", type=int, default=2000, help="most active workers tried per category")
-    p.add_argument("--jobs", type=int, default=1, help="processes planning districts in parallel")
-    p.add_argument("--out", help="output folder (default runs/plan-<scenario>-x<growth>)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any scenario field (repeatable)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def _districts(text: str) -> list[str]:
-    known = district_map()
-    if text.strip().lower() == "all":
-        return sorted(known)
-    names = [s.strip() for s in text.split(",") if s.strip()]
-    for n in names:
-        if n not in known:
-            raise ScenarioError(f"--districts: unknown district {n!r}")
-    return list(dict.fromkeys(names))
-
-
-def run(args: argparse.Namespace, command: str) -> int:
-    """Plan, write the outputs, print the summary; exit status 0."""
-    targets = parse_targets(args.target)
-    if args.demand_growth <= 0:
-        raise ScenarioError("--demand-growth: must be > 0")
-    if not 1 <= args.reps <= args.max_reps:
-        raise ScenarioError("--reps: must be >= 1 and at most --max-reps")
-    if args.days <= 0 or args.max_days < args.days:
-        raise ScenarioError("--days: must be > 0 and at most --max-days")
-    if args.warmup < 0:
-        raise ScenarioError("--warmup: must be >= 0")
-    if args.max_days + args.warmup > 3650:  # the scenario's horizon limit
-        raise ScenarioError("--max-days: with --warmup at most 3650 days")
-    for name in ("min_bookings", "max_workers", "jobs"):
-        if getattr(args, name) < 1:
-            raise ScenarioError(f"--{name.replace('_', '-')}: must be >= 1")
-    if args.seed is not None and args.seed < 0:
-        raise ScenarioError("--seed: must be a non-negative integer")
-    base = load_scenario(args.scenario, args.overrides)
-    sc = load_scenario(args.scenario, [*args.overrides, f"demand.scale={base.demand.scale * args.demand_growth}"])
-    services = [s.strip() for s in args.services.split(",") if s.strip()] if args.services else None
-    ps = PlanSettings(targets, reps=args.reps, seed=sc.seed if args.seed is None else args.seed,
-                      min_days=args.days, min_bookings=args.min_bookings, max_days=args.max_days,
-                      max_reps=args.max_reps,
-                      warmup=args.warmup, cap=args.max_workers)
-    result = plan(sc, _districts(args.districts), services, ps, growth=args.demand_growth, jobs=args.jobs,
-                  progress=not args.quiet)
-    out = Path(args.out) if args.out else Path("runs") / f"plan-{sc.name}-x{args.demand_growth:g}"
-    from reports.plan_report import write_plan
-
-    summary = write_plan(result, out)
-    print(summary.read_text(encoding="utf-8"), end="")
-    print(f"outputs: {out}")
-    return 0
+    ``plan_workers.csv`` (one row per district × service), ``plan_helpline.csv`` (per hour of
+    the busiest day), ``plan.json`` (the question and settings) and ``plan_scenario.yaml``
+    (the planned scenario, as ``run --plan`` simulates it).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    result.workers.to_csv(out / "plan_workers.csv", index=False, float_format="%.6g")
+    if result.helpline is not None:
+        result.helpline.to_csv(out / "plan_helpline.csv", index=False, float_format="%.6g")
+    meta = {**result.meta, "plan_file": rp.plan.model_dump(mode="json")}
+    (out / "plan.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    (out / "plan_scenario.yaml").write_text(rp.planned.to_yaml(), encoding="utf-8")
+    return out

@@ -1,82 +1,73 @@
-"""The expansion planner's search: targets, analytic starting points, simulated bisection.
+"""The expansion planner's search: targets, decisions on confidence intervals, bisection.
 
 For one district the categories are independent queues (planning runs give workers a
 single skill), so one simulation evaluates every category at once: each category keeps its
-own bracket ``(lo, hi]`` — ``lo`` fails, ``hi`` meets the targets — and the brackets
-shrink together.  The search starts at an analytic bound (Erlang C at the peak hour) and
-ends when ``hi - 1`` is known to fail, so the answer is the fewest workers that met the
-targets over the planner's replications (common random numbers: the same seeds at every
-probe).
+own bracket ``(lo, hi]`` — ``lo`` is not known to meet the targets, ``hi`` meets them with
+95% confidence — and the brackets shrink together.  A count *meets* the targets when the
+95% confidence interval over replications of every KPI lies on the right side of its
+target (fulfilment's lower bound above, the p90 wait's upper bound below); replications are
+added in batches until each probed count is decided or ``max_reps`` is reached, and a count
+still undecided (a statistical tie) counts as not meeting them, so ties give the larger
+answer.  Every probe uses the same replications (common random numbers: the same demand,
+behaviour draws and — workforce cells are drawn in fixed blocks — the same first workers).
+
+A bracket may start from a floor (the answer at a lower demand): the answer is then the
+smallest count *at or above the floor* that meets the targets, which makes answers along a
+ladder of demand levels non-decreasing by construction.
 """
 
 from __future__ import annotations
 
 import math
-import operator
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sim.config import Scenario
-from sim.errors import ScenarioError
+from sim.errors import InputError
+from sim.experiments.stats import Interval, mean_ci
 from sim.helpline.erlang import agents_for_sl
 from sim.metrics import booking_kpis
+from sim.targets import Target
+from sim.targets import parse_targets as parse_target_text
 
-#: Target names → summary keys of ``sim.metrics.booking_kpis``.
+#: The planner's target vocabulary → keys of ``sim.metrics.booking_kpis``.
 METRICS = {
     "fulfilment": "fulfilment_rate",
     "p50_wait_min": "wait_assign_p50_min",
     "p90_wait_min": "wait_assign_p90_min",
     "mean_wait_min": "wait_assign_mean_min",
 }
-_OPS = {">=": operator.ge, "<=": operator.le}
 #: Wait quantile implied by each wait target (for the Erlang C starting point).
 _QUANTILE = {"p50_wait_min": 0.5, "p90_wait_min": 0.9, "mean_wait_min": 0.5}
+_VERDICT = {"met": "pass", "missed": "fail", "unsure": "tie"}
 
 
-@dataclass(frozen=True)
-class Target:
-    """One service target, e.g. ``fulfilment >= 0.95`` or ``p90_wait_min <= 60`` [minutes]."""
-
-    metric: str
-    op: str
-    value: float
-
-    def met(self, kpis: dict[str, float]) -> bool:
-        """True if the KPI is known and on the right side of the target (NaN fails)."""
-        v = kpis.get(METRICS[self.metric], float("nan"))
-        return bool(np.isfinite(v) and _OPS[self.op](v, self.value))
-
-    def __str__(self) -> str:
-        return f"{self.metric}{self.op}{self.value:g}"
+def judge(t: Target, ci: Interval) -> str:
+    """``"pass"`` if all of ``ci`` meets ``t``, ``"fail"`` if none of it does, else ``"tie"``."""
+    return _VERDICT[t.verdict(ci.lo, ci.hi)]
 
 
 def parse_targets(text: str) -> tuple[Target, ...]:
-    """``"fulfilment>=0.95,p90_wait_min<=60"`` → targets; bad text is a ``ScenarioError``."""
-    out = []
-    for part in (p.strip() for p in text.split(",")):
-        m = re.fullmatch(r"([a-z0-9_]+)\s*(>=|<=)\s*([0-9.eE+-]+)", part)
-        if not m:
-            raise ScenarioError(f"--target: cannot read {part!r} (expected e.g. fulfilment>=0.95)")
-        name, op, num = m.groups()
-        if name not in METRICS:
-            raise ScenarioError(f"--target: unknown metric {name!r} (known: {', '.join(sorted(METRICS))})")
-        want = "<=" if name != "fulfilment" else ">="
-        if op != want:
-            raise ScenarioError(f"--target: {name} needs {want} (a bound in the useful direction)")
-        try:
-            value = float(num)
-        except ValueError:
-            raise ScenarioError(f"--target: {part!r}: not a number") from None
-        if name == "fulfilment" and not 0 < value <= 1:
-            raise ScenarioError("--target: fulfilment must be in (0, 1]")
-        if name != "fulfilment" and value <= 0:
-            raise ScenarioError(f"--target: {name} must be > 0 minutes")
-        out.append(Target(name, op, value))
-    return tuple(out)
+    """``"fulfilment>=0.8,p90_wait_min<=60"`` → targets (the one grammar of ``sim.targets``).
+
+    The planner also wants each bound in its useful direction and range.
+    """
+    out = tuple(parse_target_text(text, METRICS))
+    if not out:
+        raise InputError("--target: no target given")
+    for t in out:
+        want = "<=" if t.metric != "fulfilment" else ">="
+        if t.op != want:
+            raise InputError(f"--target: {t.metric} needs {want} (a bound in the useful direction)")
+        if t.metric == "fulfilment" and not 0 < t.value <= 1:
+            raise InputError("--target: fulfilment must be in (0, 1]")
+        if t.metric != "fulfilment" and t.value <= 0:
+            raise InputError(f"--target: {t.metric} must be > 0 minutes")
+    return out
 
 
 def peak_rate_per_min(sc: Scenario, district_weight_share: float, category: str) -> float:
@@ -116,75 +107,176 @@ def analytic_start(rate_per_min: float, service_min: float, targets: tuple[Targe
     return max(n, 1)
 
 
-def category_kpis(bookings: pd.DataFrame, categories: list[str]) -> dict[str, dict[str, float]]:
-    """Pooled KPIs per category of measured bookings (``booking_kpis``)."""
+#: Per-replication KPIs of one category: metric name → one value per replication, and
+#: ``"waits"`` → one array of waits to assignment [minutes] per replication.
+RepKpis = dict[str, Any]
+
+
+def rep_kpis(bookings: pd.DataFrame, categories: list[str]) -> dict[str, dict[str, Any]]:
+    """KPIs per category of one replication's measured bookings, keyed by target metric name."""
     groups = dict(tuple(bookings.groupby("category", sort=True)))
     empty = bookings.iloc[0:0]
-    return {c: booking_kpis(groups.get(c, empty)) for c in categories}
+    out = {}
+    for c in categories:
+        g = groups.get(c, empty)
+        k = booking_kpis(g)
+        out[c] = {"bookings": float(k["bookings"]), **{m: float(k[key]) for m, key in METRICS.items()},
+                  "waits": (g["assigned_min"] - g["created_min"]).dropna().to_numpy(dtype=np.float64)}
+    return out
+
+
+def exceedance(waits: list[np.ndarray], limit_min: float) -> np.ndarray:
+    """Per replication, the share of assigned bookings that waited longer than ``limit_min`` (NaN if none)."""
+    return np.array([float(np.mean(w > limit_min)) if len(w) else np.nan for w in waits])
+
+
+def pooled_quantile(kpis: RepKpis, q: float) -> tuple[float, float]:
+    """The ``q`` quantile of all replications' waits pooled, and its upper 95% bound [minutes].
+
+    The bound is the pooled quantile at ``q + h``, where ``h`` is the half-width of the 95%
+    CI over replications of the share of waits above the pooled quantile.
+    """
+    waits = kpis.get("waits", [])
+    allw = np.concatenate(waits) if len(waits) else np.zeros(0)
+    if allw.size == 0:
+        return float("nan"), float("nan")
+    x = float(np.quantile(allw, q))
+    h = mean_ci(exceedance(waits, x)).half_width
+    return x, float(np.quantile(allw, min(1.0, q + h))) if np.isfinite(h) else float("nan")
+
+
+def target_verdict(t: Target, kpis: RepKpis) -> str:
+    """Verdict on one target.
+
+    A wait quantile target ``pQ_wait_min <= T`` is met when the share
+    of waits above ``T`` is at most ``1 - Q`` (equivalent for the pooled quantile), judged on
+    that share's CI over replications: a per-replication p90 of a few dozen bookings is too
+    heavy-tailed (one night's backlog) for a t interval.
+    """
+    if t.metric in ("p50_wait_min", "p90_wait_min"):
+        share = Target("share_above_limit", "<=", 1.0 - _QUANTILE[t.metric])
+        return judge(share, mean_ci(exceedance(kpis.get("waits", []), t.value)))
+    return judge(t, mean_ci(kpis.get(t.metric, np.zeros(0))))
+
+
+def decide(kpis: RepKpis, targets: tuple[Target, ...]) -> str:
+    """``"pass"`` (every target met with 95% confidence), ``"fail"`` (one missed with confidence) or ``"tie"``.
+
+    A category without bookings in any replication has nothing to miss (``"pass"``).
+    """
+    if float(np.sum(kpis.get("bookings", 0.0))) == 0:
+        return "pass"
+    verdicts = [target_verdict(t, kpis) for t in targets]
+    if all(v == "pass" for v in verdicts):
+        return "pass"
+    return "fail" if "fail" in verdicts else "tie"
 
 
 @dataclass
 class Bracket:
-    """The search state of one category: ``lo`` fails (0 = no worker), ``hi`` meets targets."""
+    """The search state of one category.
+
+    ``lo`` is the largest count known not to meet the targets (or the floor minus one:
+    counts below the floor are never answers); ``hi`` the smallest known to meet them.
+    ``at_hi``/``at_lo`` hold the per-replication KPIs there (empty if not simulated).
+    """
 
     start: int
     cap: int
+    floor: int = 1
     lo: int = 0
     hi: int | None = None
-    at_hi: dict[str, float] = field(default_factory=dict)
-    at_lo: dict[str, float] = field(default_factory=dict)
+    at_hi: RepKpis = field(default_factory=dict)
+    at_lo: RepKpis = field(default_factory=dict)
     probes: int = 0
+    last: str = ""
+
+    def __post_init__(self) -> None:
+        self.lo = max(self.lo, self.floor - 1)
+        if self.start > 0:  # 0 = no demand: nobody needed
+            self.start = min(max(self.start, self.floor), self.cap)
 
     @property
     def done(self) -> bool:
-        """Converged (``hi = lo + 1``), or no passing count up to the cap."""
+        """Converged (``hi = lo + 1``), no demand (start 0), or nothing up to the cap meets the targets."""
         if self.start == 0:
             return True
         if self.hi is None:
             return self.lo >= self.cap
         return self.hi - self.lo <= 1
 
+    @property
+    def answer(self) -> int:
+        """Fewest workers meeting the targets (the cap when none does)."""
+        if self.start == 0:
+            return 0
+        return self.hi if self.hi is not None else self.cap
+
     def next_probe(self) -> int:
         """The next worker count to simulate."""
         if self.hi is None:
             if self.probes == 0:
                 return self.start
-            return min(self.cap, max(1, 2 * self.lo))
-        if self.probes == 1 and self.hi == self.start:
-            return self.hi - 1  # the bound passed at once: is one fewer enough too?
+            return min(self.cap, max(self.lo + 1, 2 * self.lo))
         return (self.lo + self.hi) // 2
 
-    def record(self, n: int, ok: bool, kpis: dict[str, float]) -> None:
-        """Update the bracket with the outcome of ``n`` workers."""
+    def record(self, n: int, verdict: str, kpis: RepKpis) -> None:
+        """Update the bracket with the verdict (pass / fail / tie) on ``n`` workers."""
         self.probes += 1
-        if ok:
+        self.last = verdict
+        if verdict == "pass":
             self.hi, self.at_hi = n, kpis
         else:
             self.lo, self.at_lo = max(self.lo, n), kpis
 
 
-def meets(kpis: dict[str, float], targets: tuple[Target, ...]) -> bool:
-    """All targets met; a category without bookings in the runs has nothing to miss."""
-    return kpis.get("bookings", 0) == 0 or all(t.met(kpis) for t in targets)
+#: ``evaluate(counts, replications) -> {category: {metric: value}}`` for each replication.
+Evaluate = Callable[[dict[str, int], range], list[dict[str, dict[str, float]]]]
 
 
-Evaluate = Callable[[dict[str, int]], dict[str, dict[str, float]]]
+@dataclass(frozen=True)
+class Replications:
+    """How many replications a probe gets: ``first``, then ``step`` more while undecided, up to ``most``."""
+
+    first: int = 5
+    step: int = 5
+    most: int = 30
+
+
+def stack(rows: list[dict[str, Any]]) -> RepKpis:
+    """Per-replication dicts → one ``RepKpis`` (scalars as arrays, waits as a list of arrays)."""
+    return {m: [r[m] for r in rows] if m == "waits" else np.array([r[m] for r in rows]) for m in rows[0]}
+
+
+def probe(counts: dict[str, int], probing: list[str], targets: tuple[Target, ...], evaluate: Evaluate,
+          reps: Replications) -> tuple[dict[str, RepKpis], dict[str, str]]:
+    """Simulate ``counts`` with replications added until every probed category is decided."""
+    rows: list[dict[str, dict[str, float]]] = []
+    n = 0
+    verdict: dict[str, str] = {}
+    while True:
+        k = reps.first if n == 0 else min(reps.step, reps.most - n)
+        rows += evaluate(counts, range(n, n + k))
+        n += k
+        kpis = {c: stack([r[c] for r in rows]) for c in counts}
+        verdict = {c: decide(kpis[c], targets) for c in probing}
+        if n >= reps.most or all(v != "tie" for v in verdict.values()):
+            return kpis, verdict
 
 
 def search(brackets: dict[str, Bracket], targets: tuple[Target, ...], evaluate: Evaluate,
-           max_rounds: int = 60) -> int:
-    """Shrink every bracket; ``evaluate(counts)`` returns pooled KPIs per category.
+           reps: Replications = Replications(), max_rounds: int = 60) -> int:
+    """Shrink every bracket; converged categories stay at their answer while others move.
 
-    Converged categories stay at their answer while the others move.  Returns the number
-    of evaluations made.
+    A tie after ``reps.most`` replications counts as not meeting the targets.  Returns the
+    number of probes (joint evaluations) made.
     """
     rounds = 0
     while rounds < max_rounds and not all(b.done for b in brackets.values()):
-        counts = {c: (b.next_probe() if not b.done else (b.hi if b.hi is not None else b.lo))
-                  for c, b in sorted(brackets.items())}
-        kpis = evaluate(counts)
-        for c, b in sorted(brackets.items()):
-            if not b.done:
-                b.record(counts[c], meets(kpis[c], targets), kpis[c])
+        probing = sorted(c for c, b in brackets.items() if not b.done)
+        counts = {c: (b.next_probe() if not b.done else b.answer) for c, b in sorted(brackets.items())}
+        kpis, verdict = probe(counts, probing, targets, evaluate, reps)
+        for c in probing:
+            brackets[c].record(counts[c], verdict[c], kpis[c])
         rounds += 1
     return rounds

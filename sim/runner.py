@@ -23,6 +23,7 @@ from sim.metrics import booking_kpis, district_table, worker_kpis
 from sim.model import Model
 from sim.records import NO_WORKER, OUTCOMES, STATUS
 from sim.seeds import Streams
+from sim.sizing import check_fits
 
 #: ``progress(done, total)``: called as simulated days complete (the CLI draws a bar with it).
 Progress = Callable[[int, int], None]
@@ -48,6 +49,7 @@ def run_one(sc: Scenario, seed: int | None = None, replication: int = 0,
             progress: Progress | None = None) -> RunResult:
     """Simulate ``sc`` once.  ``seed`` defaults to the scenario's seed."""
     seed = sc.seed if seed is None else int(seed)
+    check_fits(sc)  # refuse before allocating anything (ScenarioError with the estimate)
     t_wall = time.perf_counter()
     m = Model(sc, Streams(seed, replication))
     m.run(progress=progress)
@@ -58,8 +60,8 @@ def run_one(sc: Scenario, seed: int | None = None, replication: int = 0,
     return res
 
 
-def collect_tables(m: Model) -> dict[str, pd.DataFrame]:
-    """The run's output tables (see docs/ARCHITECTURE.md)."""
+def bookings_table(m: Model) -> pd.DataFrame:
+    """The bookings table of a finished run (one row per booking; see docs/ARCHITECTURE.md)."""
     a, r = m.arrivals, m.rec
     n = len(a)
     # Bookings still open at the horizon are right-censored: they keep status "open".
@@ -68,7 +70,7 @@ def collect_tables(m: Model) -> dict[str, pd.DataFrame]:
     worker = pd.array(np.where(r.worker != NO_WORKER, r.worker, 0), dtype="Int64")
     worker[r.worker == NO_WORKER] = pd.NA
     price = pd.array(m.draws.price, dtype="Int64")
-    bookings = pd.DataFrame({
+    return pd.DataFrame({
         "booking_id": np.arange(n, dtype=np.int64),
         "district": names[a.district],
         "category": np.array(m.cat.keys, dtype=object)[a.category],
@@ -88,6 +90,12 @@ def collect_tables(m: Model) -> dict[str, pd.DataFrame]:
         "lon": a.lon,
         "citizen_id": np.arange(n, dtype=np.int64),
     })
+
+
+def collect_tables(m: Model) -> dict[str, pd.DataFrame]:
+    """The run's output tables (see docs/ARCHITECTURE.md)."""
+    a = m.arrivals
+    bookings = bookings_table(m)
     o = m.offers
     offers = pd.DataFrame({  # array.array buffers keep their C types, empty or not
         "booking_id": np.asarray(o.booking),

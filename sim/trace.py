@@ -201,6 +201,64 @@ def partition(trace: pd.DataFrame, parts: int, index: int) -> pd.DataFrame:
     return trace[mine]
 
 
+def touched_workers(trace: pd.DataFrame) -> np.ndarray:
+    """Twin ids of the workers some booking touches (offered, assigned, started, completed, rated)."""
+    rows = trace[trace["booking_ref"].notna() & trace["worker_ref"].notna()]
+    return np.unique(rows["worker_ref"].to_numpy(np.int64))
+
+
+def sample_workers(trace: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
+    """Keep the rows of a random ``fraction`` of workers and of every worker a booking touches.
+
+    Rows of dropped workers (registration, shift status, payouts) go; booking rows all stay.
+    The draw is the run seed's ``trace-sample`` stream, so the same seed keeps the same workers.
+    """
+    from sim.seeds import Streams
+
+    if not 0.0 <= fraction <= 1.0:
+        raise ScenarioError(f"--sample-workers: {fraction} is not a fraction in [0, 1]")
+    reg = trace.loc[trace["action"] == "register_worker", "worker_ref"].to_numpy(np.int64)
+    keep = np.unique(reg)
+    keep = keep[Streams(seed)["trace-sample"].random(keep.size) < fraction]
+    keep = np.union1d(keep, touched_workers(trace))
+    own = trace["booking_ref"].isna() & trace["worker_ref"].notna()
+    out = trace[~own | trace["worker_ref"].isin(keep)]
+    return _renumber(out)
+
+
+def bookings_only(trace: pd.DataFrame) -> pd.DataFrame:
+    """Bookings and their steps, and only the workers they touch (their registration and shifts); no payouts."""
+    out = sample_workers(trace, 0.0, 0)
+    return _renumber(out[out["action"] != "payout"])
+
+
+def compress_idle(trace: pd.DataFrame, keep_min: float = 1.0) -> tuple[pd.DataFrame, list[list[float]]]:
+    """Shrink every simulated hour without booking activity (nights) to ``keep_min`` minutes.
+
+    Time inside busy hours is untouched; an idle hour's rows (shift changes) keep their order
+    and relative place.  Returns the trace and the map ``[[hour_start_min, new_start_min], ...]``
+    of every hour (for the metadata).
+    """
+    if not 0 < keep_min <= 60:
+        raise ScenarioError(f"--compress-idle: {keep_min} minutes is not in (0, 60]")
+    t = trace["t_min"].to_numpy(np.float64)
+    hours = np.floor(t / 60.0).astype(np.int64)
+    n = int(hours.max()) + 1 if len(hours) else 0
+    busy = np.zeros(n, dtype=bool)
+    busy[np.unique(hours[trace["booking_ref"].notna().to_numpy()])] = True
+    length = np.where(busy, 60.0, keep_min)
+    start = np.concatenate([[0.0], np.cumsum(length)[:-1]])
+    out = trace.copy()
+    out["t_min"] = start[hours] + (t - hours * 60.0) * length[hours] / 60.0
+    return out, [[h * 60.0, float(start[h])] for h in range(n)]
+
+
+def _renumber(trace: pd.DataFrame) -> pd.DataFrame:
+    out = trace.reset_index(drop=True)
+    out["seq"] = np.arange(len(out), dtype=np.int64)
+    return out
+
+
 def trace_meta(sc: Any, seed: int) -> dict[str, Any]:
     """What a deployment must match for a fair twin check: policy with resolved parameters, clocks, seed."""
     from sim.policies import make_policy

@@ -185,6 +185,7 @@ def make_handler(api: OtherApi) -> type[BaseHTTPRequestHandler]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out at once: no 40 ms delayed-ACK stalls
 
         def log_message(self, *args: Any) -> None:
             pass

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -40,16 +42,21 @@ def trace(tmp_path_factory):
     return out
 
 
-@pytest.fixture
-def service(tmp_path, trace):
+@contextlib.contextmanager
+def reference_service(tmp_path: Path, trace: Path, radius_km: float | None = None):
+    """The reference deployment configured like the trace's twin (policy, radius, clocks, seed, time scale)."""
     from sim.trace import read_trace
 
     _, meta = read_trace(trace)
+    params = meta["policy_params"] | ({"radius_km": radius_km} if radius_km else {})
     port = free_port()
     env = os.environ | {"SEWAMITRA_ADMIN_TOKEN": TOKEN}
     proc = subprocess.Popen(
         [PY, "-m", "service", "--port", str(port), "--db", f"sqlite:///{tmp_path / 'svc.db'}",
-         "--policy", meta["policy"], "--policy-params", json.dumps(meta["policy_params"]), "--rate-limit", "0"],
+         "--policy", meta["policy"], "--policy-params", json.dumps(params), "--rate-limit", "0",
+         "--scenario", meta["scenario"], "--seed", str(meta["seed"]), "--time-scale", str(SPEEDUP),
+         "--offer-timeout-min", str(meta["accept_timeout_min"]), "--max-offers", str(meta["max_offers"]),
+         "--retry-interval-min", str(meta["retry_interval_min"]), "--max-search-min", str(meta["max_search_min"])],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -69,6 +76,12 @@ def service(tmp_path, trace):
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture
+def service(tmp_path, trace):
+    with reference_service(tmp_path, trace) as url:
+        yield url
 
 
 def run_locust(url: str, trace: Path, csv: Path, extra: list[str]) -> subprocess.CompletedProcess:
@@ -94,17 +107,32 @@ def check_outcome(url: str, trace: Path, csv: Path, res: subprocess.CompletedPro
     assert live["bookings"] == int((tr["action"] == "create_booking").sum())
     inv = httpx.get(f"{url}/v1/admin/invariants", headers=h).json()
     assert inv["ok"], inv
+    tc = twin_check(url, trace, csv, tmp_path / "tc")
+    assert tc.returncode == 0, tc.stdout + tc.stderr
+    assert "verdict: AGREE" in tc.stdout and "configuration unknown" not in tc.stdout
     out = tmp_path / "tc"
-    tc = subprocess.run([PY, "run_sim.py", "twin-check", "--trace", str(trace), "--service-url", url,
-                         "--locust-csv", str(csv), "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
-                        env=os.environ | {"SEWAMITRA_ADMIN_TOKEN": TOKEN}, timeout=60)
-    assert tc.returncode == 0, tc.stderr
     table = pd.read_csv(out / "twin_check.csv")
     created = table[(table["district"] == "ALL") & (table["metric"] == "created")].iloc[0]
     assert created["twin"] == created["live"]
     assert (out / "twin_check.png").stat().st_size > 1000
     summary = pd.read_csv(out / "twin_check_summary.csv").iloc[0]
     assert summary["both_assigned"] > 0 and summary["share_of_both_assigned"] >= 0.8
+
+
+def twin_check(url: str, trace: Path, csv: Path, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([PY, "run_sim.py", "twin-check", "--trace", str(trace), "--service-url", url,
+                           "--locust-csv", str(csv), "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          env=os.environ | {"SEWAMITRA_ADMIN_TOKEN": TOKEN}, timeout=60)
+
+
+def test_other_radius_makes_twin_check_disagree_naming_it(tmp_path, trace):
+    with reference_service(tmp_path, trace, radius_km=15.0) as url:
+        csv = tmp_path / "lc"
+        res = run_locust(url, trace, csv, [])
+        assert res.returncode == 0, res.stderr[-3000:]
+        tc = twin_check(url, trace, csv, tmp_path / "tc")
+    assert tc.returncode == 1, tc.stdout + tc.stderr
+    assert tc.stdout.splitlines()[0] == "CONFIGURATION MISMATCH: radius_km: deployment 15.0, trace 20.0", tc.stdout
 
 
 def test_replay_single_process(service, trace, tmp_path):
@@ -117,6 +145,7 @@ def test_replay_distributed_two_workers(service, trace, tmp_path):
     csv = tmp_path / "lc"
     res = run_locust(service, trace, csv, ["--processes", "2"])
     check_outcome(service, trace, csv, res, tmp_path)
+    assert "Traceback" not in res.stderr and "closed file" not in res.stderr, res.stderr[-3000:]
     assert len(list(tmp_path.glob("lc_replay.part*.csv"))) == 2
 
 
@@ -139,3 +168,28 @@ def test_shape_mode_offers_the_scenario_curve(service, tmp_path):
     assert stats.loc["/v1/bookings", "Request Count"] > 0
     assert stats.loc["Aggregated", "Failure Count"] == 0
     assert "Shape test updating to" in res.stderr
+
+
+def test_capacity_prints_a_multiple_and_writes_its_plot(service, tmp_path):
+    """Two short levels of the busiest hour: a headroom line, the CSV and the plot."""
+    out = tmp_path / "cap"
+    args = [PY, "run_sim.py", "capacity", "--scenario", "baseline", "--days", "1", "--service-url", service,
+            "--multiples", "1,20", "--step-seconds", "3", "--max-minutes", "2", "--out", str(out)]
+    for s in SMALL:
+        args += ["--set", s]
+    res = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=180,
+                         env=os.environ | {"SEWAMITRA_ADMIN_TOKEN": TOKEN})
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert re.search(r"^holds (at least |less than )?[\d.]+× today's busiest hour", res.stdout, re.M), res.stdout
+    table = pd.read_csv(out / "capacity.csv")
+    assert len(table) >= 1 and (table["requests"] > 0).all()
+    assert (out / "capacity.png").stat().st_size > 1000
+
+
+def test_capacity_fails_fast_on_a_wrong_port(tmp_path):
+    t = time.perf_counter()
+    res = subprocess.run([PY, "run_sim.py", "capacity", "--service-url", f"http://127.0.0.1:{free_port()}",
+                          "--out", str(tmp_path / "cap")], cwd=ROOT, capture_output=True, text=True, timeout=30,
+                         env=os.environ | {"SEWAMITRA_ADMIN_TOKEN": TOKEN})
+    assert res.returncode == 2 and time.perf_counter() - t < 10
+    assert res.stderr.count("\n") == 1 and "cannot connect" in res.stderr

@@ -234,11 +234,11 @@ def test_twin_check_tables():
 
 def test_loopback_only_unless_allowed():
     from load.setup import check_loopback
-    from sim.errors import ScenarioError
+    from sim.errors import InputError
 
     for ok in ("http://127.0.0.1:8000", "http://localhost:1", "http://[::1]:80", "http://127.5.0.1"):
         check_loopback(ok)
-    with pytest.raises(ScenarioError, match="--host"):
+    with pytest.raises(InputError, match="--host"):
         check_loopback("http://10.0.0.5:8000")
     check_loopback("http://10.0.0.5:8000", allow_remote=True)
 

@@ -141,3 +141,44 @@ def test_cli_writes_trace(tmp_path, capsys):
     assert main(["trace", "--days", "-1", "--out", str(out)]) == 2
     assert main(["twin-check", "--trace", str(tmp_path / "missing.parquet"), "--service-url",
                  "http://127.0.0.1:9", "--locust-csv", str(tmp_path / "lc")]) == 2
+
+
+def test_sample_workers_keeps_every_touched_worker_and_all_booking_rows(trace, run):
+    from sim.trace import sample_workers, touched_workers
+
+    touched = set(touched_workers(trace))
+    s = sample_workers(trace, 0.3, run.seed)
+    assert (s["seq"].to_numpy() == np.arange(len(s))).all()
+    regs = set(s.loc[s["action"] == "register_worker", "worker_ref"])
+    assert touched <= regs < set(trace.loc[trace["action"] == "register_worker", "worker_ref"])
+    assert set(s.loc[s["action"] == "status", "worker_ref"]) <= regs
+    booking = trace[trace["booking_ref"].notna()]
+    assert len(s[s["booking_ref"].notna()]) == len(booking)
+    pd.testing.assert_frame_equal(s, sample_workers(trace, 0.3, run.seed))  # same seed, same workers
+    assert len(sample_workers(trace, 1.0, run.seed)) == len(trace)
+    with pytest.raises(ScenarioError, match="--sample-workers"):
+        sample_workers(trace, 1.5, 0)
+
+
+def test_bookings_only_drops_untouched_workers_and_payouts(trace):
+    from sim.trace import bookings_only, touched_workers
+
+    b = bookings_only(trace)
+    assert "payout" not in set(b["action"])
+    assert set(b.loc[b["action"] == "register_worker", "worker_ref"]) == set(touched_workers(trace))
+    assert (b["action"] == "create_booking").sum() == (trace["action"] == "create_booking").sum()
+
+
+def test_compress_idle_shrinks_hours_without_bookings_only(trace):
+    from sim.trace import compress_idle
+
+    c, tmap = compress_idle(trace, 1.0)
+    assert c["t_min"].is_monotonic_increasing and list(c["seq"]) == list(trace["seq"])
+    assert c["t_min"].max() < trace["t_min"].max()
+    # inside a busy hour the gaps between bookings are kept
+    cr, cc = trace[trace["action"] == "create_booking"], c[c["action"] == "create_booking"]
+    hour = np.floor(cr["t_min"] / 60)
+    same = hour.to_numpy()[1:] == hour.to_numpy()[:-1]
+    np.testing.assert_allclose(np.diff(cc["t_min"])[same], np.diff(cr["t_min"])[same])
+    starts = np.array([m[1] for m in tmap])
+    assert set(np.round(np.diff(starts), 9)) <= {1.0, 60.0}

@@ -7,6 +7,8 @@ fewest agents; each hour is then simulated as a stationary interval with the sce
 own handle-time distribution (e.g. lognormal, which Erlang does not assume) and the count
 is corrected: raised while the simulated service level (and, optionally, the abandonment
 cap) misses the target, lowered while one agent fewer still meets it.  Redials are not fed back into the offered rate.
+Hours when the helpline is closed today (no agent on duty) stay closed: their callers hear
+the opening-hours message, so no agent is needed there — unless after-hours calls queue.
 """
 
 from __future__ import annotations
@@ -108,7 +110,7 @@ def staffing_table(cfg: HelplineConfig, start: dt.date, horizon_days: int, targe
     out = []
     for i in range(len(rows)):
         period, day, hour, fresh, now = rows[i]
-        lam_h = fresh * share
+        lam_h = fresh * share if now > 0 or cfg.after_hours == "queue" else 0.0  # closed hours stay closed
         n_an = agents_for_sl(lam_h / 3600.0, cfg.aht_s, target, t_s, cfg.patience_mean_s,
                              max_abandon=max_abandon) if lam_h > 0 else 0
         n_sim, sl_sim, ab_sim = simulated_agents(cfg, lam_h, n_an, target, t_s, reps, hours, seed + i,
