@@ -150,6 +150,14 @@ class DispatchConfig(StrictModel):
         return self
 
 
+class OutputConfig(StrictModel):
+    """What a run keeps of its record streams."""
+
+    calls: Literal["full", "hourly"] = Field(
+        "hourly", description="helpline calls: every call (full) or the hourly table plus the booking calls "
+        "(hourly, default: memory stays flat at scale)")
+
+
 class Scenario(StrictModel):
     """A complete, frozen scenario."""
 
@@ -167,6 +175,7 @@ class Scenario(StrictModel):
     dispatch: DispatchConfig = DispatchConfig()
     helpline: HelplineConfig = HelplineConfig()
     money: MoneyConfig = MoneyConfig()
+    output: OutputConfig = OutputConfig()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:

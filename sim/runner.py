@@ -118,7 +118,7 @@ def collect_tables(m: Model) -> dict[str, pd.DataFrame]:
     if m.helpline is not None:
         calls = m.helpline.calls  # owned by this run: filled in place, not copied (1M rows)
         hl = np.flatnonzero(a.call_id >= 0)
-        cid = calls["call_id"].to_numpy()  # ascending, per_call or hourly output alike
+        cid = calls["call_id"].to_numpy()  # ascending, full or hourly output alike
         pos = np.searchsorted(cid, a.call_id[hl])
         if not np.array_equal(cid[pos], a.call_id[hl]):
             raise RuntimeError("a helpline booking's call is missing from the calls table")
