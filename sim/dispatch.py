@@ -12,35 +12,40 @@ from scipy.spatial import cKDTree
 
 from sim.geography import INDEX_SLACK, haversine_km, project_km
 from sim.policies.base import Candidates, JobRequest
+from sim.ratings import rating_with_prior
 from sim.workforce import Workforce
 
 
 class WorkerState:
-    """Mutable per-worker state of a run (columnar)."""
+    """Mutable per-worker state of a run (columnar).
 
-    def __init__(self, n: int, initial_rating: np.ndarray, prior_weight: float) -> None:
+    ``gross_paise``: prices of the worker's completed jobs [paise] (before commission, cash or
+    online alike — what ``fair`` ranks on); the wallet credit is the money model's ``credited``.
+    """
+
+    def __init__(self, n: int, prior_mean: float, prior_weight: float) -> None:
         self.busy = np.zeros(n, dtype=bool)          # reserved by an offer or on a job
         self.jobs = np.zeros(n, dtype=np.int64)
         self.busy_min = np.zeros(n)                  # time from assignment to completion [minutes]
-        self.earned_paise = np.zeros(n, dtype=np.int64)
+        self.gross_paise = np.zeros(n, dtype=np.int64)
         self.idle_since = np.zeros(n)                # [minutes]
-        self.rating_sum = initial_rating * prior_weight
-        self.rating_n = np.full(n, float(prior_weight))
+        self.prior_mean, self.prior_weight = float(prior_mean), float(prior_weight)
+        self.rating_sum = np.zeros(n)                # citizens' stars
         self.ratings_received = np.zeros(n, dtype=np.int64)
 
     @property
     def rating(self) -> np.ndarray:
-        """Running mean rating including the prior [stars]."""
+        """The shown rating: citizens' stars shrunk towards the prior (``sim.ratings``) [stars]."""
         return self.rating_of(slice(None))
 
     def rating_of(self, ids: np.ndarray | slice) -> np.ndarray:
-        """Running mean rating of workers ``ids`` only [stars] (cheap for a few candidates)."""
-        return self.rating_sum[ids] / np.maximum(self.rating_n[ids], 1e-9)
+        """The shown rating of workers ``ids`` only [stars] (cheap for a few candidates)."""
+        return rating_with_prior(self.rating_sum[ids], self.ratings_received[ids], self.prior_mean,
+                                 self.prior_weight)
 
     def add_rating(self, w: int, stars: float) -> None:
-        """Fold one citizen rating into worker ``w``'s running mean (policies see it at once)."""
+        """Fold one citizen rating into worker ``w``'s shown rating (policies see it at once)."""
         self.rating_sum[w] += stars
-        self.rating_n[w] += 1
         self.ratings_received[w] += 1
 
 
@@ -195,4 +200,4 @@ class WorkerIndex:
     def _make(self, ids: np.ndarray, dist: np.ndarray) -> Candidates:
         """Candidates ``ids`` at ``dist`` [km] (already sorted) with their current state."""
         st = self.state
-        return Candidates(ids, dist, st.rating_of(ids), st.earned_paise[ids], st.idle_since[ids], st.jobs[ids])
+        return Candidates(ids, dist, st.rating_of(ids), st.gross_paise[ids], st.idle_since[ids], st.jobs[ids])

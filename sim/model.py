@@ -46,8 +46,8 @@ class Model:
         self.districts: list[District] = [dmap[n] for n in sc.geography.selected()]
         self.cat = catalog_arrays(sc.catalog)
         self.wf = workforce if workforce is not None else build_workforce(sc, self.districts, self.cat, streams)
-        init_rating = np.clip(self.wf.quality, 1, 5)
-        self.state = WorkerState(len(self.wf), init_rating, sc.workforce.rating_prior_weight)
+        # New workers show the workforce's mean quality until citizens' ratings come in.
+        self.state = WorkerState(len(self.wf), sc.workforce.quality_mean, sc.workforce.rating_prior_weight)
         self.index = WorkerIndex(self.wf, self.cat.keys, self.state)
         act = self.wf.active
         # Daily service window [minutes of day]: from the earliest shift start to the latest end.
@@ -270,7 +270,7 @@ class Model:
         st = self.state
         st.busy_min[w] += now - assigned
         st.jobs[w] += 1
-        st.earned_paise[w] += dr.price[b]
+        st.gross_paise[w] += dr.price[b]
         if dr.rate_u[b] < sc.lifecycle.rating_prob:
             stars = float(np.clip(np.round(self.wf.quality[w] + dr.rate_noise[b]), 1, 5))
             rec.rating[b] = stars
