@@ -106,8 +106,9 @@ def summary_text(p: dict[str, Any]) -> str:
     lines += helpline_lines(p["helpline"], m)
     lines += ["", f"How: each answer is the fewest active workers whose fulfilment and waits meet the targets over "
                   f"{m['reps_first']}-{m['reps_most']} replications (95% CI; a tie counts as not met, so ties give "
-                  "more workers), with one fewer worker shown not to; districts are planned alone, runs of "
-                  f"{m['min_days']:g}-{m['max_days']:g} days, seed {m['seed']}; planned in {m.get('wall_s', '?')} s."]
+                  "more workers), while one fewer worker is not shown to meet them; districts are planned alone, "
+                  f"runs of {m['min_days']:g}-{m['max_days']:g} days, seed {m['seed']}; "
+                  f"planned in {m.get('wall_s', '?')} s."]
     return "\n".join(lines) + "\n"
 
 
