@@ -8,6 +8,7 @@ schedule lag p50/p99/max and the generator's CPU per request; the answer is the 
 rate with lag p99 under 50 ms (target: at least 5,000 requests/s per core).
 
     .venv/bin/python bench/bench_load.py [--rates 1000,2000,...] [--seconds 5]
+    .venv/bin/python bench/bench_load.py --preload 52349   # the preload's time on the reference deployment
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ def replay_once(url: str, rate: float, seconds: float) -> dict:
 
     from load.actions import LiveIds
     from load.http import LeanSender
+    from load.profile import load_profile
     from load.replay import Replayer
     from load.users import TraceReplayUser
 
@@ -105,7 +107,7 @@ def replay_once(url: str, rate: float, seconds: float) -> dict:
     tr = status_trace(rate, seconds)
     ids = LiveIds({i: i + 1 for i in range(2000)}, {i + 1: f"tok{i}" for i in range(2000)}, None, None)
     send = LeanSender(env.events.request.fire, url, user.concurrency)
-    rep = Replayer(tr, ids, send, speedup=60.0, t0=time.time() + 0.5)
+    rep = Replayer(tr, ids, send, speedup=60.0, t0=time.time() + 0.5, prof=load_profile("reference"))
     cpu0, wall0 = time.process_time(), time.perf_counter()
     rep.run()
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0 - 0.5
@@ -117,13 +119,63 @@ def replay_once(url: str, rate: float, seconds: float) -> dict:
             "cpu_ms_per_req": 1000 * cpu / max(rep.sent, 1), "cpu_share": cpu / max(wall, 1e-9), "failures": fails}
 
 
+def preload_time(n: int, repeats: int) -> None:
+    """Time the reference profile's preload of ``n`` workers into a fresh reference deployment (SQLite)."""
+    import subprocess
+    import tempfile
+
+    import httpx
+
+    from load.profile import load_profile
+    from load.setup import preload
+    from sim.trace import COLUMNS
+
+    rng = np.random.default_rng(0)
+    reg = pd.DataFrame({"seq": np.arange(n), "t_min": 0.0, "actor": "admin", "action": "register_worker",
+                        "worker_ref": np.arange(n), "district": "Lucknow", "category": "plumber,electrician",
+                        "lat": 26.8 + rng.normal(0, 0.05, n), "lon": 80.9 + rng.normal(0, 0.05, n),
+                        "name": [f"Worker {i}" for i in range(n)], "phone": [f"9{i:09d}" for i in range(n)]})
+    reg = reg.reindex(columns=list(COLUMNS))
+    token = "bench-admin-token-0123456789"
+    root = Path(__file__).resolve().parent.parent
+    for rep in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            port = free_port()
+            env = os.environ | {"SEWAMITRA_ADMIN_TOKEN": token}
+            proc = subprocess.Popen([sys.executable, "-m", "service", "--port", str(port), "--db",
+                                     f"sqlite:///{tmp}/svc.db", "--rate-limit", "0"], cwd=root, env=env,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            url = f"http://127.0.0.1:{port}"
+            try:
+                for _ in range(200):
+                    try:
+                        if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        time.sleep(0.1)
+                t = time.perf_counter()
+                ids = preload(url, reg, load_profile("reference"), token)
+                took = time.perf_counter() - t
+            finally:
+                proc.terminate()
+                proc.wait(10)
+            print(f"preload {len(ids.worker_id):,} workers: {took:.2f} s ({len(ids.worker_id) / took:,.0f}/s), "
+                  f"repeat {rep + 1} (target: 52,349 in <= 3 s)", flush=True)
+
+
 def main() -> int:
     """Sweep the rates and print the table and the answer."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rates", default="1000,2000,3000,4000,5000,6000,8000")
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--no-pin", action="store_true", help="do not pin generator and stub to CPUs 0 and 1")
+    ap.add_argument("--preload", type=int, default=0, metavar="N",
+                    help="instead: time the preload of N workers into the reference deployment (52349)")
+    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
+    if args.preload:
+        preload_time(args.preload, args.repeats)
+        return 0
     port = free_port()
     ncpu = os.cpu_count() or 1
     srv = mp.get_context("spawn").Process(target=serve, args=(port, None if args.no_pin else 1 % ncpu), daemon=True)

@@ -36,6 +36,7 @@ class Request:
     idempotency_key: str | None = None
     action: str = ""
     auth: Auth | None = None
+    diverged: frozenset[int] = frozenset({409})  # answers that mean "live moved on", not failures
 
     def headers(self) -> dict[str, str]:
         """Auth and idempotency headers."""
@@ -116,7 +117,7 @@ def _request(prof: Profile, action: str, v: dict[str, Any], ch: Chain, ids: Live
         return Skip(f"{action}: no {call.actor} token")
     key = render(call.idempotency_key, v) if call.idempotency_key else None
     return Request(call.method, render(call.path, v), call.label, call.actor, render(call.body, v), token, key,
-                   action, prof.auth_for(call.actor))
+                   action, prof.auth_for(call.actor), frozenset(call.diverged_status or prof.diverged_status))
 
 
 def sync_request(prof: Profile, ch: Chain, ids: LiveIds) -> Request | Skip:
@@ -191,7 +192,7 @@ def fold_booking(ch: Chain, body: Any, view: BookingView) -> None:
 def apply(row: Any, req: Request, ch: Chain, status: int, body: Any, prof: Profile) -> None:
     """Update the chain from a response (``body`` parsed JSON or ``None``)."""
     if status >= 300 or not isinstance(body, dict):
-        if status in prof.diverged_status and row.action in ("accept", "decline"):
+        if status in req.diverged and row.action in ("accept", "decline"):
             ch.stale = True  # the live offer moved on (e.g. re-dispatched): re-read next time
         return
     returns = prof.actions[req.action].returns if req.action in prof.actions else {}  # type: ignore[operator]

@@ -31,20 +31,17 @@ class LeanSender:
         base_url: deployment URL (``http://127.0.0.1:8000``).
         concurrency: connections kept open (requests in flight are not bounded by responses).
         timeout_s: connect and network time-out [s].
-        diverged: status codes that are business answers, not failures (the profile's).
     """
 
-    def __init__(self, fire: Any, base_url: str, concurrency: int = 500, timeout_s: float = 60.0,
-                 diverged: frozenset[int] = frozenset({409})) -> None:
+    def __init__(self, fire: Any, base_url: str, concurrency: int = 500, timeout_s: float = 60.0) -> None:
         u = urlsplit(base_url)
         self.client = HTTPClient(u.hostname, u.port or 80, concurrency=concurrency,
                                  connection_timeout=timeout_s, network_timeout=timeout_s)
         self.fire = fire
         self.prefix = u.path.rstrip("/")
-        self.diverged = diverged
 
     def __call__(self, req: Request) -> tuple[int, Any]:
-        """Send; return ``(status, parsed JSON or None)``; a divergence (409) counts as success."""
+        """Send; return ``(status, parsed JSON or None)``; a divergence (``req.diverged``) counts as success."""
         headers = {"Content-Type": "application/json"} | req.headers()
         body = None if req.body is None else json.dumps(req.body)
         t0 = time.perf_counter()
@@ -56,7 +53,7 @@ class LeanSender:
             code, length = r.status_code, len(raw)
             if 200 <= code < 300:
                 data = json.loads(raw) if raw else None
-            elif code not in self.diverged:
+            elif code not in req.diverged:
                 exc = HttpStatusError(f"{code}: {raw[:200].decode('utf-8', 'replace')}")
         except Exception as e:  # noqa: BLE001 - connection errors are request failures, reported below
             exc = e

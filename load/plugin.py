@@ -27,7 +27,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from load import users
 from load.profile import load_profile
 from load.schedule import LagHistogram, merge_all
-from load.setup import check_loopback, ids_from_message, ids_to_message, preload, start_time
+from load.setup import check_loopback, client, ids_from_message, ids_to_message, preflight, preload, start_time
 from load.shape import curve_for_scenario
 from load.slo import Limits, Observed, violations
 from load.state import STATE
@@ -77,8 +77,14 @@ def on_init(environment: Any, **_: Any) -> None:
             check_loopback(environment.host, opts.allow_remote_host)
         if opts.trace:
             STATE.profile = load_profile(opts.profile or "reference")
+            master = not isinstance(environment.runner, WorkerRunner)
+            if master:  # a dead host or a refused token is found before the trace is even read
+                if not environment.host:
+                    raise InputError("--host: a trace replay needs the deployment's URL")
+                with client(environment.host, 10.0) as c:
+                    preflight(c, STATE.profile, opts.admin_token or None)
             _load_trace(opts.trace, opts.days)
-            if not isinstance(environment.runner, WorkerRunner):
+            if master:
                 _preload(environment)
     except InputError as e:
         fail(str(e), forked=isinstance(environment.runner, MasterRunner))
@@ -116,8 +122,6 @@ def _end_forked_workers() -> None:
 
 def _preload(environment: Any) -> None:
     opts = environment.parsed_options
-    if not environment.host:
-        raise InputError("--host: a trace replay needs the deployment's URL")
     t = time.perf_counter()
     assert STATE.trace is not None and STATE.profile is not None
     STATE.ids = preload(environment.host, STATE.trace, STATE.profile, opts.admin_token or None)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -79,6 +80,8 @@ class Call(_Strict):
         idempotency_key: template of an ``Idempotency-Key`` header (``None``: none).
         returns: variable → dotted path in the JSON response (``{booking_id: data.ref}``).
         name: the request's name in Locust's statistics (default: the path, ``{x}`` → ``[id]``).
+        diverged_status: answers meaning "the live state moved on" for this request (default: the
+            profile's ``diverged_status``), counted as divergences, not failures.
     """
 
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -88,6 +91,7 @@ class Call(_Strict):
     idempotency_key: str | None = None
     returns: dict[str, str] = Field(default_factory=dict)
     name: str | None = None
+    diverged_status: list[int] | None = None
 
     @property
     def label(self) -> str:
@@ -226,6 +230,15 @@ def render(t: Any, v: dict[str, Any]) -> Any:
     if isinstance(t, list):
         return [render(x, v) for x in t]
     return t
+
+
+def compile_item(t: Any) -> Callable[[dict[str, Any]], Any]:
+    """``render`` for many items: a flat ``{key: "{var}"}`` template becomes one dict comprehension."""
+    if isinstance(t, dict) and all(isinstance(x, str) and _FIELD.match(x[1:-1] or "-") and x[:1] + x[-1:] == "{}"
+                                   for x in t.values()):
+        pairs = [(k, x[1:-1]) for k, x in t.items()]
+        return lambda v: {k: v[name] for k, name in pairs}
+    return lambda v: render(t, v)
 
 
 def dig(body: Any, path: str | None) -> Any:

@@ -135,7 +135,7 @@ class Replayer:
             self.skipped[req.reason] += 1
             return
         status, body = self._timed(k, req)
-        if status in self.prof.diverged_status:
+        if status in req.diverged:
             self.diverged[req.name] += 1
         elif 200 <= status < 300:
             self.acked[req.action] += 1

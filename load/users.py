@@ -66,8 +66,7 @@ class TraceReplayUser(_ApiUser):
             raise RuntimeError("no setup from the master within 10 minutes")
         st = state.STATE
         opts = self.environment.parsed_options
-        send = LeanSender(self.environment.events.request.fire, self.host, self.concurrency,
-                          diverged=frozenset(st.profile.diverged_status))
+        send = LeanSender(self.environment.events.request.fire, self.host, self.concurrency)
         rep = Replayer(st.rows(), st.ids, send, opts.speedup, st.t0, st.profile)
         st.replayers.append(rep)
         rep.run()

@@ -68,7 +68,7 @@ def fixed_mix_calls_per_day(today: Scenario, extra_bookings_per_year: float,
 
 def extra_bookings_per_year(rp: ResolvedPlan, workers: pd.DataFrame) -> float:
     """Bookings a year the plan adds: planned cells' expected bookings minus today's."""
-    from sim.planner import rate_per_year
+    from sim.plan_rates import rate_per_year
 
     today = sum(rate_per_year(rp.today, c.district, c.category) for c in rp.cells)
     return float(workers["expected_bookings_per_year"].sum()) - today

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -41,16 +42,21 @@ def trace(tmp_path_factory):
     return out
 
 
-@pytest.fixture
-def service(tmp_path, trace):
+@contextlib.contextmanager
+def reference_service(tmp_path: Path, trace: Path, radius_km: float | None = None):
+    """The reference deployment configured like the trace's twin (policy, radius, clocks, seed, time scale)."""
     from sim.trace import read_trace
 
     _, meta = read_trace(trace)
+    params = meta["policy_params"] | ({"radius_km": radius_km} if radius_km else {})
     port = free_port()
     env = os.environ | {"SEWAMITRA_ADMIN_TOKEN": TOKEN}
     proc = subprocess.Popen(
         [PY, "-m", "service", "--port", str(port), "--db", f"sqlite:///{tmp_path / 'svc.db'}",
-         "--policy", meta["policy"], "--policy-params", json.dumps(meta["policy_params"]), "--rate-limit", "0"],
+         "--policy", meta["policy"], "--policy-params", json.dumps(params), "--rate-limit", "0",
+         "--scenario", meta["scenario"], "--seed", str(meta["seed"]), "--time-scale", str(SPEEDUP),
+         "--offer-timeout-min", str(meta["accept_timeout_min"]), "--max-offers", str(meta["max_offers"]),
+         "--retry-interval-min", str(meta["retry_interval_min"]), "--max-search-min", str(meta["max_search_min"])],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -70,6 +76,12 @@ def service(tmp_path, trace):
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture
+def service(tmp_path, trace):
+    with reference_service(tmp_path, trace) as url:
+        yield url
 
 
 def run_locust(url: str, trace: Path, csv: Path, extra: list[str]) -> subprocess.CompletedProcess:
@@ -95,17 +107,32 @@ def check_outcome(url: str, trace: Path, csv: Path, res: subprocess.CompletedPro
     assert live["bookings"] == int((tr["action"] == "create_booking").sum())
     inv = httpx.get(f"{url}/v1/admin/invariants", headers=h).json()
     assert inv["ok"], inv
+    tc = twin_check(url, trace, csv, tmp_path / "tc")
+    assert tc.returncode == 0, tc.stdout + tc.stderr
+    assert "verdict: AGREE" in tc.stdout and "configuration unknown" not in tc.stdout
     out = tmp_path / "tc"
-    tc = subprocess.run([PY, "run_sim.py", "twin-check", "--trace", str(trace), "--service-url", url,
-                         "--locust-csv", str(csv), "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
-                        env=os.environ | {"SEWAMITRA_ADMIN_TOKEN": TOKEN}, timeout=60)
-    assert tc.returncode == 0, tc.stderr
     table = pd.read_csv(out / "twin_check.csv")
     created = table[(table["district"] == "ALL") & (table["metric"] == "created")].iloc[0]
     assert created["twin"] == created["live"]
     assert (out / "twin_check.png").stat().st_size > 1000
     summary = pd.read_csv(out / "twin_check_summary.csv").iloc[0]
     assert summary["both_assigned"] > 0 and summary["share_of_both_assigned"] >= 0.8
+
+
+def twin_check(url: str, trace: Path, csv: Path, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([PY, "run_sim.py", "twin-check", "--trace", str(trace), "--service-url", url,
+                           "--locust-csv", str(csv), "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          env=os.environ | {"SEWAMITRA_ADMIN_TOKEN": TOKEN}, timeout=60)
+
+
+def test_other_radius_makes_twin_check_disagree_naming_it(tmp_path, trace):
+    with reference_service(tmp_path, trace, radius_km=15.0) as url:
+        csv = tmp_path / "lc"
+        res = run_locust(url, trace, csv, [])
+        assert res.returncode == 0, res.stderr[-3000:]
+        tc = twin_check(url, trace, csv, tmp_path / "tc")
+    assert tc.returncode == 1, tc.stdout + tc.stderr
+    assert tc.stdout.splitlines()[0] == "CONFIGURATION MISMATCH: radius_km: deployment 15.0, trace 20.0", tc.stdout
 
 
 def test_replay_single_process(service, trace, tmp_path):

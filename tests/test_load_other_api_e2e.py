@@ -67,14 +67,19 @@ def twin_check(url: str, trace: Path, csv: Path, out: Path) -> subprocess.Comple
         cwd=ROOT, capture_output=True, text=True, timeout=60)
 
 
-def test_replay_and_twin_check_agree(trace, tmp_path):
-    srv, url = other_server(trace)
+def replay_then_check(trace: Path, tmp_path: Path, radius_km: float | None = None) -> subprocess.CompletedProcess:
+    """Replay ``trace`` against a fresh server (Locust must pass its SLOs), then run the twin check."""
+    srv, url = other_server(trace, radius_km)
     try:
         res = locust(url, trace, tmp_path / "lc")
         assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-2000:]
-        tc = twin_check(url, trace, tmp_path / "lc", tmp_path / "tc")
+        return twin_check(url, trace, tmp_path / "lc", tmp_path / "tc")
     finally:
         srv.shutdown()
+
+
+def test_replay_and_twin_check_agree(trace, tmp_path):
+    tc = replay_then_check(trace, tmp_path)
     assert tc.returncode == 0, tc.stdout + tc.stderr
     assert "verdict: AGREE" in tc.stdout and "CONFIGURATION MISMATCH" not in tc.stdout
     assert (tmp_path / "tc" / "twin_check.png").stat().st_size > 1000
@@ -83,24 +88,12 @@ def test_replay_and_twin_check_agree(trace, tmp_path):
 def test_bookings_only_trace_with_compressed_nights_still_agrees(tmp_path):
     """Only the workers bookings touch, nights shrunk to a minute: the outcome is the twin's."""
     tr = make_trace(tmp_path / "small.parquet", "--bookings-only", "--compress-idle", "1")
-    srv, url = other_server(tr)
-    try:
-        res = locust(url, tr, tmp_path / "lc")
-        assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-2000:]
-        tc = twin_check(url, tr, tmp_path / "lc", tmp_path / "tc")
-    finally:
-        srv.shutdown()
+    tc = replay_then_check(tr, tmp_path)
     assert tc.returncode == 0, tc.stdout + tc.stderr
 
 
 def test_other_radius_is_a_named_mismatch(trace, tmp_path):
-    srv, url = other_server(trace, radius_km=3.0)
-    try:
-        res = locust(url, trace, tmp_path / "lc")
-        assert res.returncode == 0, res.stderr[-3000:]
-        tc = twin_check(url, trace, tmp_path / "lc", tmp_path / "tc")
-    finally:
-        srv.shutdown()
+    tc = replay_then_check(trace, tmp_path, radius_km=3.0)
     assert tc.returncode == 1, tc.stdout + tc.stderr
     first = tc.stdout.splitlines()[0]
     assert first.startswith("CONFIGURATION MISMATCH: radius_km: deployment 3.0, trace 20.0"), tc.stdout
