@@ -97,6 +97,11 @@ def summary_text(p: dict[str, Any]) -> str:
              + (f", demand x{m['demand_growth']:g} in every planned cell" if m.get("demand_growth", 1) != 1 else ""),
              f"Targets, met with 95% confidence in every district and service: {m['targets']}.", ""]
     lines += worker_lines(w, p["labels"])
+    held = w[w["held_by_lower_demand"].astype(bool)] if "held_by_lower_demand" in w else w.iloc[0:0]
+    if len(held):
+        lines += ["", f"{len(held)} answers are held at the answer for a lower demand (more demand never needs fewer "
+                      "workers), although at their own demand one fewer met the targets: "
+                      + ", ".join(f"{r.district}/{r.category}" for r in held.head(10).itertuples())]
     ok = w[w["feasible"].astype(bool)]
     lines += ["", f"In all: {int(ok['extra_active_to_recruit'].sum()):,} more active workers (about "
                   f"{int(ok['registered_equivalent'].sum()):,} registrations at today's active share "

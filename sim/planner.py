@@ -224,11 +224,13 @@ def plan_group(setting: Scenario, today: Scenario, district: str, cells: Sequenc
         prev = mult
     # One fewer than the answer, if the search never simulated it (answer at the floor or 1).
     fewer = {k: b.answer - 1 for k, b in brackets.items() if b.answer > 1 and not b.at_lo and b.hi is not None}
+    held: set[str] = set()  # answers held at a lower level's although one fewer meets the targets here
     if fewer:
         counts = {k: fewer.get(k, b.answer) for k, b in brackets.items()}
-        kpis, _ = probe(counts, sorted(fewer), ps.targets, _evaluator(sc_c, district, ps.seed), ps.reps)
+        kpis, verdict = probe(counts, sorted(fewer), ps.targets, _evaluator(sc_c, district, ps.seed), ps.reps)
         for k in fewer:
             brackets[k].at_lo = kpis[k]
+        held = {k for k in fewer if verdict[k] == "pass"}
         probes += 1
     rows = []
     for c in cells:
@@ -245,8 +247,8 @@ def plan_group(setting: Scenario, today: Scenario, district: str, cells: Sequenc
         row.update(kpi_columns("", b.at_hi))
         row.update(kpi_columns("fewer_", b.at_lo))
         feasible = b.start == 0 or b.hi is not None
-        row.update({"feasible": feasible, "undecided_at_cap": not feasible and b.last == "tie", "days": days,
-                    "probes": probes})
+        row.update({"feasible": feasible, "undecided_at_cap": not feasible and b.last == "tie",
+                    "held_by_lower_demand": c.category in held, "days": days, "probes": probes})
         rows.append(row)
     return rows
 
