@@ -81,7 +81,8 @@ def helpline_lines(hl: pd.DataFrame | None, meta: dict[str, Any]) -> list[str]:
     if len(short):
         hours = ", ".join(f"{int(r.hour):02d}:00 +{int(r.extra_agents)}" for r in short.itertuples())
         out.append(f"On the busiest day the helpline needs more agents at {hours} "
-                   f"(peak {int(hl['agents_needed'].max())} agents).")
+                   f"(peak {int(hl['agents_needed'].max())} agents; today's calls alone need "
+                   f"{int(hl['agents_needed_today'].max())} at peak, the rota has {int(hl['agents_in_plan'].max())}).")
     else:
         out.append(f"On the busiest day today's rota is enough (peak need {int(hl['agents_needed'].max())} agents).")
     closed = hl[~hl["open"].astype(bool)]
@@ -146,7 +147,8 @@ def html_report(p: dict[str, Any], text: str, png: bytes) -> str:
             "<pre class='methods'>" + html.escape(text) + "</pre>", img(png, "plan map"),
             "<h2>Workers per district and service</h2>", table(rows, cols, numeric_from=2)]
     if hl is not None:
-        hcols = ["hour", "calls_per_hour_today", "calls_per_hour", "agents_today", "agents_in_plan", "agents_needed"]
+        hcols = ["hour", "calls_per_hour_today", "calls_per_hour", "agents_today", "agents_in_plan",
+                 "agents_needed_today", "agents_needed"]
         body += ["<h2>Helpline agents per hour (busiest day)</h2>",
                  table([[fmt(r[c], "{:,.4g}") for c in hcols] for _, r in hl.iterrows()], hcols)]
     return page(f"Launch plan {p['meta']['plan']}", "\n".join(body))
