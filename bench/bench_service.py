@@ -1,14 +1,22 @@
-"""Benchmark: booking creation on the reference deployment (``python -m service``).
+"""Benchmark: the reference deployment (``python -m service``) on the twin's mix and on bookings alone.
 
-Throughput and p50/p99 latency of ``POST /v1/bookings`` under Locust's FastHttpUser, on
-SQLite and on PostgreSQL, with the server and the load generator pinned to different cores
-(generator CPU is reported: a saturated generator means the figure is the generator's).
-Phase 1 finds the maximum rate (no think time); phase 2 offers half of it at a constant
-rate and reports latency there.
+Two workloads under Locust's FastHttpUser, on SQLite and on PostgreSQL, with the server and
+the load generator pinned to different cores (generator CPU is reported: a saturated
+generator means the figure is the generator's):
 
-Targets (issue 5): >= 2,000 bookings/s on SQLite and >= 1,000/s on PostgreSQL with one
-server process; p99 < 50 ms at half that rate.
-Usage: python bench/bench_service.py [--db sqlite,postgres] [--seconds 10] [--users 64] [--workers 5000]
+* ``mixed``: the request mix of the twin's one-day statewide trace (``run_sim.py trace --days 1``:
+  worker status updates, and bookings with their accept, start, complete, payment and rating),
+  weights read from the trace;
+* ``bookings``: ``POST /v1/bookings`` alone.
+
+Phase 1 finds the maximum rate (no think time); phase 2 offers half of it at a constant rate
+and reports latency there.  Server CPU per request is printed too: on a shared machine it is
+the steadier figure (the rate a free core would reach is about 1 / CPU per request).
+
+Targets (issue 15), one server process: mixed >= 2,000 requests/s on SQLite and >= 1,000/s on
+PostgreSQL, p99 < 50 ms at half that rate; bookings alone >= 2,000/s on SQLite.
+Usage: python bench/bench_service.py [--db sqlite,postgres] [--mix mixed,bookings] [--seconds 10]
+       [--users 64] [--workers 5000] [--trace trace.parquet]
 """
 
 from __future__ import annotations
@@ -34,24 +42,54 @@ ADMIN = "bench-admin-token-0123456789"
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 LOCUSTFILE = '''
-import itertools, json, os
+import itertools, json, os, random
 from locust import FastHttpUser, constant, constant_throughput, task
 D = json.load(open(os.environ["SVC_BENCH_DATA"]))
 RATE = float(os.environ["SVC_BENCH_USER_RATE"])
 RUN = os.environ["SVC_BENCH_RUN"]
+MIX = os.environ["SVC_BENCH_MIX"]
 N = itertools.count()
+WTOK = dict(zip(D["worker_ids"], D["worker_tokens"]))
 
-class Booker(FastHttpUser):
+def auth(tok):
+    return {"Authorization": "Bearer " + tok}
+
+class User(FastHttpUser):
     wait_time = constant_throughput(RATE) if RATE > 0 else constant(0)
 
-    @task
-    def book(self):
-        i = next(N)
+    def book(self, i):
         d, lat, lon, cat = D["jobs"][i % len(D["jobs"])]
         tok = D["citizens"][i % len(D["citizens"])]
-        self.client.post("/v1/bookings", name="create_booking",
-                         json={"category": cat, "district": d, "lat": lat, "lon": lon, "channel": "app"},
-                         headers={"Authorization": "Bearer " + tok, "Idempotency-Key": f"{RUN}-{i}"})
+        with self.client.post("/v1/bookings", name="create_booking", catch_response=True,
+                              json={"category": cat, "district": d, "lat": lat, "lon": lon, "channel": "app"},
+                              headers={**auth(tok), "Idempotency-Key": f"{RUN}-{i}"}) as r:
+            return tok, D["prices"][cat], (r.json() if r.status_code == 201 else None)
+
+    @task(int(D["weights"]["status"]) if MIX == "mixed" else 0)
+    def status(self):
+        i = next(N) % len(D["worker_ids"])
+        lat, lon = D["worker_spots"][i]
+        self.client.put(f"/v1/workers/{D['worker_ids'][i]}/status", name="status",
+                        json={"available": random.random() < 0.9, "lat": lat, "lon": lon},
+                        headers=auth(D["worker_tokens"][i]))
+
+    @task(int(D["weights"]["create_booking"]) if MIX == "mixed" else 0)
+    def booking_life(self):
+        tok, price, b = self.book(next(N))
+        if not b or b.get("status") != "offered":
+            return
+        bid, wt = b["id"], WTOK[b["worker_id"]]
+        for step in ("accept", "start"):
+            self.client.post(f"/v1/bookings/{bid}/{step}", name=step, headers=auth(wt))
+        self.client.post(f"/v1/bookings/{bid}/payments", name="pay", json={"method": "cash", "amount_paise": price},
+                         headers={**auth(tok), "Idempotency-Key": f"{RUN}-pay-{bid}"})
+        self.client.post(f"/v1/bookings/{bid}/complete", name="complete", headers=auth(wt))
+        if random.random() < 0.6:
+            self.client.post(f"/v1/bookings/{bid}/rating", name="rate", json={"stars": 5}, headers=auth(tok))
+
+    @task(1 if MIX == "bookings" else 0)
+    def book_only(self):
+        self.book(next(N))
 '''
 
 
@@ -105,6 +143,7 @@ def load_world(url: str, n_workers: int, n_citizens: int, seed: int) -> dict:
         return d.name, float(d.hq_lat + rng.normal(0, 0.04)), float(d.hq_lon + rng.normal(0, 0.04))
 
     with httpx.Client(base_url=url, timeout=300) as c:
+        wids, wtoks, wspots = [], [], []
         for lo in range(0, n_workers, 5000):
             ws = []
             for i in range(lo, min(n_workers, lo + 5000)):
@@ -113,6 +152,9 @@ def load_world(url: str, n_workers: int, n_citizens: int, seed: int) -> dict:
                            "skills": [cats[i % len(cats)], cats[(i * 7 + 3) % len(cats)]][: 1 + i % 2]})
             r = c.post("/v1/admin/workers:bulk", json={"workers": ws, "available": True}, headers=h)
             r.raise_for_status()
+            wids += r.json()["ids"]
+            wtoks += r.json()["tokens"]
+            wspots += [(w["lat"], w["lon"]) for w in ws]
         cz = []
         for i in range(n_citizens):
             d, lat, lon = spot(i)
@@ -120,14 +162,29 @@ def load_world(url: str, n_workers: int, n_citizens: int, seed: int) -> dict:
         r = c.post("/v1/admin/citizens:bulk", json={"citizens": cz}, headers=h)
         r.raise_for_status()
     jobs = [(*spot(i), cats[int(rng.integers(len(cats)))]) for i in range(20_000)]
-    return {"citizens": r.json()["tokens"], "jobs": jobs}
+    return {"citizens": r.json()["tokens"], "jobs": jobs, "worker_ids": wids, "worker_tokens": wtoks,
+            "worker_spots": wspots, "prices": load_reference().prices}
 
 
-def run_locust(url: str, tmp: Path, users: int, user_rate: float, seconds: int) -> dict:
+def trace_weights(path: str | None) -> dict[str, int]:
+    """Requests per day by kind in the twin's one-day statewide trace (made if not given)."""
+    from sim.trace import read_trace
+
+    if path is None:
+        path = str(Path(tempfile.gettempdir()) / "bench_service_trace.parquet")
+        if not Path(path).exists():
+            subprocess.run([sys.executable, "run_sim.py", "trace", "--days", "1", "--out", path], cwd=ROOT,
+                           check=True, stdout=subprocess.DEVNULL)
+    tr, _ = read_trace(path)
+    n = tr["action"].value_counts()
+    return {"status": int(n.get("status", 0)), "create_booking": int(n.get("create_booking", 0))}
+
+
+def run_locust(url: str, tmp: Path, users: int, user_rate: float, seconds: int, mix: str) -> dict:
     """One headless Locust run pinned to core 1; aggregated figures and generator CPU."""
     run = uuid.uuid4().hex[:8]
     env = {**os.environ, "SVC_BENCH_DATA": str(tmp / "data.json"), "SVC_BENCH_USER_RATE": str(user_rate),
-           "SVC_BENCH_RUN": run}
+           "SVC_BENCH_RUN": run, "SVC_BENCH_MIX": mix}
     prefix = tmp / f"run-{run}"
     # cwd=tmp: the repository's locust.conf belongs to the load tests, not to this benchmark
     p = subprocess.Popen([sys.executable, "-m", "locust", "-f", str(tmp / "locustfile.py"), "--headless",
@@ -154,19 +211,22 @@ def run_locust(url: str, tmp: Path, users: int, user_rate: float, seconds: int) 
             "generator_cpu": (c1 - c0) / max(t1 - t0, 1e-9)}
 
 
-def bench_one(name: str, db: str, args: argparse.Namespace, tmp: Path) -> dict:
+def bench_one(name: str, db: str, mix: str, args: argparse.Namespace, tmp: Path, weights: dict) -> dict:
     port = free_port()
     srv = start_server(db, port, args.server_workers)
     url = f"http://127.0.0.1:{port}"
     try:
-        (tmp / "data.json").write_text(json.dumps(load_world(url, args.workers, args.citizens, args.seed)))
+        world = load_world(url, args.workers, args.citizens, args.seed) | {"weights": weights}
+        (tmp / "data.json").write_text(json.dumps(world))
         s0, w0 = cpu_s(srv.pid), time.monotonic()
-        peak = run_locust(url, tmp, args.users, 0.0, args.seconds)
+        peak = run_locust(url, tmp, args.users, 0.0, args.seconds, mix)
         peak["server_cpu"] = (cpu_s(srv.pid) - s0) / (time.monotonic() - w0)
+        s1 = cpu_s(srv.pid)
+        peak["server_ms"] = 1000 * (s1 - s0) / max(peak["requests"], 1)
         half_rate = peak["rps"] / 2
-        half = run_locust(url, tmp, args.users // 2, half_rate / (args.users // 2), args.seconds)
+        half = run_locust(url, tmp, args.users // 2, half_rate / (args.users // 2), args.seconds, mix)
         inv = httpx.get(url + "/v1/admin/invariants", headers={"Authorization": f"Bearer {ADMIN}"}).json()
-        return {"db": name, "peak": peak, "half": half, "invariants_ok": inv["ok"]}
+        return {"db": name, "mix": mix, "peak": peak, "half": half, "invariants_ok": inv["ok"]}
     finally:
         os.kill(srv.pid, signal.SIGTERM)
         srv.wait(20)
@@ -175,6 +235,8 @@ def bench_one(name: str, db: str, args: argparse.Namespace, tmp: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", default="sqlite,postgres")
+    ap.add_argument("--mix", default="mixed,bookings", help="mixed (the twin's trace mix) and/or bookings")
+    ap.add_argument("--trace", help="the twin's trace (default: run_sim.py trace --days 1, cached in /tmp)")
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--users", type=int, default=64)
     ap.add_argument("--workers", type=int, default=5000, help="registered, available workers")
@@ -182,7 +244,9 @@ def main() -> None:
     ap.add_argument("--server-workers", type=int, default=1, help="server processes")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
-    targets = {"sqlite": 2000.0, "postgres": 1000.0}
+    targets = {("sqlite", "mixed"): 2000.0, ("postgres", "mixed"): 1000.0, ("sqlite", "bookings"): 2000.0,
+               ("postgres", "bookings"): 1000.0}
+    weights = trace_weights(args.trace)
     print(f"cores {len(os.sched_getaffinity(0))}, load average {os.getloadavg()[0]:.1f} (server on core 0, "
           f"Locust on core 1)")
     results = []
@@ -190,28 +254,32 @@ def main() -> None:
         tmp = Path(t)
         (tmp / "locustfile.py").write_text(LOCUSTFILE)
         for name in args.db.split(","):
-            if name == "sqlite":
-                results.append(bench_one(name, f"sqlite:///{tmp / 'bench.db'}", args, tmp))
-            else:
+            for mix in args.mix.split(","):
+                if name == "sqlite":
+                    results.append(bench_one(name, f"sqlite:///{tmp / f'bench-{mix}.db'}", mix, args, tmp, weights))
+                    continue
                 from service.db import drop_scratch_schema, scratch_schema
 
                 url, schema = scratch_schema(PG, "bench")
                 try:
-                    results.append(bench_one(name, url, args, tmp))
+                    results.append(bench_one(name, url, mix, args, tmp, weights))
                 finally:
                     drop_scratch_schema(PG, schema)
+    print(f"trace mix per day: {weights['status']:,} status updates, {weights['create_booking']:,} bookings "
+          "(each with accept, start, payment, complete, rating 60 %)")
     for r in results:
         p, h = r["peak"], r["half"]
-        print(f"\n{r['db']}: target >= {targets[r['db']]:.0f}/s, p99 < 50 ms at half rate; invariants "
+        tgt = targets[(r["db"], r["mix"])]
+        print(f"\n{r['db']} / {r['mix']}: target >= {tgt:.0f}/s, p99 < 50 ms at half rate; invariants "
               f"{'ok' if r['invariants_ok'] else 'BROKEN'}")
-        print(f"  peak  {p['rps']:8.0f} bookings/s  p50 {p['p50_ms']:5.0f} ms  p99 {p['p99_ms']:5.0f} ms  "
+        print(f"  peak  {p['rps']:8.0f} requests/s  p50 {p['p50_ms']:5.0f} ms  p99 {p['p99_ms']:5.0f} ms  "
               f"failures {p['failures']}/{p['requests']}  server CPU {p['server_cpu']:.0%}  "
               f"generator CPU {p['generator_cpu']:.0%}")
-        print(f"  half  {h['rps']:8.0f} bookings/s  p50 {h['p50_ms']:5.0f} ms  p99 {h['p99_ms']:5.0f} ms  "
+        print(f"  half  {h['rps']:8.0f} requests/s  p50 {h['p50_ms']:5.0f} ms  p99 {h['p99_ms']:5.0f} ms  "
               f"failures {h['failures']}/{h['requests']}  generator CPU {h['generator_cpu']:.0%}")
-        ms = 1000 * p["server_cpu"] / max(p["rps"], 1e-9)
-        print(f"  server CPU per booking {ms:.2f} ms -> at most ~{1000 / ms:.0f} bookings/s on one free core")
-        print(f"  throughput target {'met' if p['rps'] >= targets[r['db']] else 'NOT met'}; "
+        ms = p["server_ms"]
+        print(f"  server CPU per request {ms:.2f} ms -> at most ~{1000 / ms:.0f} requests/s on one free core")
+        print(f"  throughput target {'met' if p['rps'] >= tgt else 'NOT met'}; "
               f"latency target at half rate {'met' if h['p99_ms'] < 50 else 'NOT met'}")
 
 

@@ -16,8 +16,8 @@ from sim.config import Scenario, load_scenario
 from sim.errors import InputError
 
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows ``(default: X)`` after help texts, except for flags and empty defaults."""
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows ``(default: X)`` after help texts, except for flags and empty defaults; keeps the epilog's lines."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         if action.default in (None, False, []) or isinstance(action, argparse._StoreConstAction):

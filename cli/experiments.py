@@ -9,13 +9,14 @@ processes by default, or on a Dask cluster with ``--dask ADDRESS``; the numbers 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 from pathlib import Path
 
 import pandas as pd
 
 from cli.args import add_out, add_quiet, add_scenario, progress_bar, scenario_overrides
+from cli.outdir import add_force, prepare_out_dir
+from reports.studies import ci_text, write_study_report
 from sim.errors import InputError
 from sim.experiments import METRICS, Pool, StudySpec, parse_precision, run_study, write_study
 from sim.targets import parse_targets
@@ -46,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     where.add_argument("--cores", type=int, default=None, help="local worker processes (default: all CPUs)")
     where.add_argument("--dask", metavar="ADDRESS", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
     add_out(parser, f"runs/{command}-<scenario>-<seed>")
+    add_force(parser)
     add_quiet(parser)
 
 
@@ -72,18 +74,10 @@ def make_pool(args: argparse.Namespace) -> Pool:
                 progress=progress_bar(args.quiet, "replications", "rep"))
 
 
-def _cell(mean: float, lo: float, hi: float) -> str:
-    if not math.isfinite(mean):
-        return "-"
-    if not math.isfinite(lo):
-        return f"{mean:.4g}"
-    return f"{mean:.4g} ± {(hi - lo) / 2:.2g}"
-
-
 def _grid_text(df: pd.DataFrame, by: str, value: str, lo: str, hi: str, columns: list[str],
                names: dict[str, str]) -> str:
     """Metric rows × arm columns of "mean ± half-width" cells."""
-    cells = [_cell(m, a, b) for m, a, b in zip(df[value], df[lo], df[hi], strict=True)]
+    cells = [ci_text(m, a, b) for m, a, b in zip(df[value], df[lo], df[hi], strict=True)]
     grid = df.assign(cell=cells).pivot(index="metric", columns=by, values="cell")
     grid = grid.reindex(index=list(dict.fromkeys(df["metric"])), columns=columns)
     return grid.rename(columns=names).to_string()
@@ -118,9 +112,14 @@ def render(tables: dict[str, pd.DataFrame], by: str) -> str:
 def run(args: argparse.Namespace, command: str) -> int:
     """Run ``compare`` or ``sweep``, print the table and write the output folder."""
     spec = spec_from_args(args, command)
+    if args.out:
+        prepare_out_dir(Path(args.out), args.force)  # before the study, not after hours of replications
     res = run_study(spec, make_pool(args))
     out = Path(args.out) if args.out else Path("runs") / f"{command}-{res.meta['scenario']}-{res.meta['seed']}"
+    if not args.out:
+        prepare_out_dir(out, args.force)
     write_study(res, out)
     print(render(res.tables, spec.by))
     print(f"\nwrote {out}")
+    print(f"plots: {write_study_report(out)}")
     return 0

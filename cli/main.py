@@ -9,8 +9,10 @@ exposing ``add_arguments(parser, command)`` and ``run(args, command) -> int``.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import sys
+import textwrap
 
 from cli.args import HelpFormatter
 from sim.errors import InputError
@@ -30,13 +32,34 @@ COMMANDS = {
 }
 
 
-def build_parser(command: str | None) -> tuple[argparse.ArgumentParser, object | None]:
-    """The parser with every command listed and ``command``'s options added; and its module."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=HelpFormatter)
+def help_lists() -> str:
+    """What ``--scenario``, ``--policies``/``dispatch.policy``, ``--precision`` and plan targets accept."""
+    from sim.config import SCENARIO_DIR
+    from sim.experiments.replications import METRICS
+    from sim.planner_search import METRICS as PLAN_METRICS
+    from sim.policies import policy_names
+
+    scenarios = sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml") if p.stem != "anchors")
+    items = (("scenarios (--scenario NAME, or a YAML path)", scenarios),
+             ("dispatch policies (compare --policies, --set dispatch.policy=NAME)", sorted(policy_names())),
+             ("study metrics (compare --target METRIC>=X, compare/sweep --precision METRIC=HW)", list(METRICS)),
+             ("plan target metrics (plan --target 'METRIC>=X,...')", list(PLAN_METRICS)))
+    return "\n".join(f"{k}:\n" + textwrap.fill(", ".join(v), 100, initial_indent="  ", subsequent_indent="  ")
+                     for k, v in items)
+
+
+def build_parser(command: str | None, epilog: str | None = None) -> tuple[argparse.ArgumentParser, object | None]:
+    """The parser with every command listed and ``command``'s options added; and its module.
+
+    ``epilog`` (the lists of scenarios, policies and metrics) closes every ``--help`` page.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=HelpFormatter,
+                                     epilog=epilog)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     module = None
     for name, (modname, helptext) in COMMANDS.items():
-        p = sub.add_parser(name, help=helptext, description=helptext.replace("%%", "%"), formatter_class=HelpFormatter)
+        p = sub.add_parser(name, help=helptext, description=helptext.replace("%%", "%"), formatter_class=HelpFormatter,
+                           epilog=epilog)
         if name == command:
             module = importlib.import_module(modname)
             module.add_arguments(p, name)
@@ -46,9 +69,15 @@ def build_parser(command: str | None) -> tuple[argparse.ArgumentParser, object |
 def main(argv: list[str] | None = None) -> int:
     """Parse, dispatch, and turn bad input into one line and exit status 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
+        near = difflib.get_close_matches(argv[0], COMMANDS, n=1, cutoff=0.5)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        print(f"error: unknown command {argv[0]!r}{hint}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
     if not argv or argv[0] not in COMMANDS and argv[0] not in {"-h", "--help"}:
         argv = ["run", *argv]
-    parser, module = build_parser(argv[0])
+    wants_help = any(a in {"-h", "--help"} for a in argv)
+    parser, module = build_parser(argv[0], help_lists() if wants_help else None)
     args = parser.parse_args(argv)
     try:
         return int(module.run(args, args.command) or 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
@@ -19,7 +20,8 @@ def run(args: argparse.Namespace, command: str) -> int:
     if args.compare:
         from reports.compare import write_compare
 
-        print(write_compare(args.run_dir, args.compare, args.out))
+        print(write_compare(args.run_dir, args.compare, args.out,
+                            warn=lambda m: print(f"warning: {m}", file=sys.stderr)))
     else:
         from reports.html import write_report
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from cli.args import add_scenario, scenario
+from cli.outdir import file_out
 from sim.trace import (
     ACTION_RANK,
     bookings_only,
@@ -19,7 +21,8 @@ from sim.trace import (
 def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
     """Options of ``trace``."""
     add_scenario(p)
-    p.add_argument("--out", default="trace.parquet", help="trace file to write [parquet]")
+    p.add_argument("--out", default="trace.parquet", help="trace file to write [parquet]; a folder: "
+                                                          "trace.parquet inside it")
     p.add_argument("--compress-idle", type=float, nargs="?", const=1.0, default=None, metavar="MINUTES",
                    help="shrink every hour without bookings (nights) to MINUTES simulated minutes (default 1)")
     p.add_argument("--bookings-only", action="store_true",
@@ -33,6 +36,7 @@ def run(args: argparse.Namespace, command: str) -> int:
     from sim.runner import run_one
 
     sc = scenario(args)
+    target = file_out(Path(args.out), "trace.parquet")  # checked before simulating
     res = run_one(sc)
     tr = build_trace(res.tables, sc.horizon_min)
     meta = trace_meta(sc, res.seed)
@@ -46,7 +50,7 @@ def run(args: argparse.Namespace, command: str) -> int:
         tr, meta["time_map"] = compress_idle(tr, args.compress_idle)
         meta["compress_idle_min"] = args.compress_idle
     meta["rows"] = len(tr)
-    out = write_trace(tr, args.out, meta)
+    out = write_trace(tr, target, meta)
     counts = tr["action"].value_counts().reindex(list(ACTION_RANK)).dropna().astype(int)
     span = float(tr["t_min"].max()) if len(tr) else 0.0
     print(f"trace: {len(tr):,} requests over {span:,.0f} simulated minutes -> {out}")

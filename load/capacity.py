@@ -50,7 +50,8 @@ def plan_step(multiple: float, step_s: float) -> Step:
     """The step offering ``multiple``× the real request rate for ``step_s`` wall seconds.
 
     The window is ``multiple × step_s`` simulated seconds of the busiest hour; past one hour
-    it is the whole hour in ``copies = ⌈multiple·step_s/3600⌉`` copies.
+    it is ``copies = ⌈multiple·step_s/3600⌉`` side-by-side copies of a window of
+    ``multiple × step_s / copies`` seconds (at most the hour).
     """
     if not multiple > 0 or not step_s > 0:
         raise InputError("capacity: multiples and step time must be positive")

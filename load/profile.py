@@ -272,5 +272,5 @@ def load_profile(spec: str) -> Profile:
         return Profile.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
-        where = ".".join(str(x) for x in err["loc"]) or "(top)"
-        raise InputError(f"--profile: {path.name}: {where}: {err['msg']}") from None
+        where = "".join(f"{x}: " for x in [".".join(str(x) for x in err["loc"])] if x)
+        raise InputError(f"--profile: {path.name}: {where}{err['msg'].removeprefix('Value error, ')}") from None

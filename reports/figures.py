@@ -18,7 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from reports.load import RunData
-from reports.maps import MapPanel
+from reports.maps import MapPanel, notable
 
 DPI = 100
 STYLE = {
@@ -43,10 +43,15 @@ def report_style() -> Iterator[None]:
         yield
 
 
-def png_bytes(fig: Figure) -> bytes:
-    """The figure as PNG bytes, without metadata (byte-stable for the same figure)."""
+def png_bytes(fig: Figure, description: str | None = None) -> bytes:
+    """The figure as PNG bytes (byte-stable for the same figure).
+
+    The only metadata is an optional ``Description`` text chunk (e.g. the districts a map
+    names); the "Software" chunk, which holds matplotlib's version, is dropped.
+    """
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    meta = {"Software": None, **({"Description": description} if description else {})}
+    fig.savefig(buf, format="png", dpi=DPI, metadata=meta)
     return buf.getvalue()
 
 
@@ -74,15 +79,23 @@ def _values(s: pd.Series) -> dict[str, float]:
     return {str(k): float(v) for k, v in s.items() if pd.notna(v)}
 
 
+#: The run report's district maps: (metric column, title, colour-bar label, colour map, vmin, vmax, format).
+MAP_METRICS: tuple[tuple[str, str, str, str, float | None, float | None, str], ...] = (
+    ("bookings_per_100k", "Bookings per 100,000 people", "bookings per 100,000 per year", "viridis", None, None,
+     "{:,.1f}"),
+    ("fulfilment_rate", "Fulfilment rate", "completed / booked", "RdYlGn", 0.0, 1.0, "{:.1%}"),
+    ("wait_p90_min", "p90 wait to assignment", "[minutes]", "magma_r", None, None, "{:,.1f}"),
+)
+
+
 def run_map_panels(run: RunData) -> list[MapPanel]:
-    """The three district maps of one run."""
+    """The three district maps of one run, each naming its notable districts."""
     m = district_metrics(run)
-    return [
-        MapPanel("Bookings per 100,000 people", _values(m["bookings_per_100k"]),
-                 "bookings per 100,000 per year", "viridis"),
-        MapPanel("Fulfilment rate", _values(m["fulfilment_rate"]), "completed / booked", "RdYlGn", 0.0, 1.0),
-        MapPanel("p90 wait to assignment", _values(m["wait_p90_min"]), "[minutes]", "magma_r"),
-    ]
+    panels = []
+    for col, title, label, cmap, lo, hi, _ in MAP_METRICS:
+        v = _values(m[col])
+        panels.append(MapPanel(title, v, label, cmap, lo, hi, labels=tuple(notable(v))))
+    return panels
 
 
 def diff_map_panels(a: RunData, b: RunData) -> list[MapPanel]:

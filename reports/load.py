@@ -3,7 +3,8 @@
 The folder layout is the one in ``docs/ARCHITECTURE.md``: ``bookings.parquet``,
 ``offers.parquet``, ``workers.parquet``, ``districts.csv``, ``summary.json``,
 ``scenario.yaml`` and, when the helpline or the money model ran, ``calls.parquet``,
-``helpline_hourly.parquet``, ``ledger.parquet``, ``wallets.parquet``.
+``helpline_hourly.parquet``, ``ledger.parquet``, ``wallets.parquet``; a history run adds
+``snapshots.csv``; ``provenance.json`` says where the scenario came from.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from reports.snapshots import read_anchors, read_snapshots
+from sim.config import SCENARIO_DIR
 from sim.errors import ScenarioError
 
 REQUIRED = ("bookings.parquet", "workers.parquet", "districts.csv", "summary.json", "scenario.yaml")
@@ -34,6 +37,8 @@ class RunData:
     workers: pd.DataFrame
     districts: pd.DataFrame
     optional: dict[str, pd.DataFrame] = field(default_factory=dict)
+    provenance: dict[str, Any] | None = None
+    anchors: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -73,6 +78,16 @@ def _read_parquet(p: Path) -> pd.DataFrame:
         raise ScenarioError(f"run folder: cannot read {p.name}: {e}") from None
 
 
+def _read_json(p: Path) -> dict[str, Any] | None:
+    if not p.is_file():
+        return None
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def load_run(run_dir: str | Path) -> RunData:
     """Load a run folder; a missing required file is a ``ScenarioError`` naming it."""
     path = Path(run_dir)
@@ -91,8 +106,13 @@ def load_run(run_dir: str | Path) -> RunData:
         p = path / f"{name}.parquet"
         if p.is_file():
             optional[name] = _read_parquet(p)
+    snapshots = read_snapshots(path / "snapshots.csv")
+    if snapshots is not None:
+        optional["snapshots"] = snapshots
     return RunData(
         path=path,
+        provenance=_read_json(path / "provenance.json"),
+        anchors=read_anchors(path, SCENARIO_DIR / "anchors.yaml") if snapshots is not None else [],
         summary=summary,
         scenario=scenario,
         bookings=_read_parquet(path / "bookings.parquet"),

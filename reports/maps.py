@@ -14,6 +14,7 @@ from functools import lru_cache
 from importlib import resources
 
 import numpy as np
+from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.collections import PolyCollection
@@ -49,6 +50,7 @@ def choropleth(
     vmax: float | None = None,
     label: str = "",
     title: str = "",
+    labels: Sequence[str] = (),
 ) -> None:
     """Fill each district of ``ax`` by ``values[district]`` and add a colour bar.
 
@@ -60,6 +62,7 @@ def choropleth(
         vmax: upper colour scale limit (default: the largest finite value).
         label: colour bar label (with units in brackets).
         title: axes title.
+        labels: districts to name on the map (at their largest part's centroid).
     """
     finite = np.array([v for v in values.values() if v is not None and math.isfinite(v)], dtype=float)
     lo = float(finite.min()) if vmin is None and finite.size else (vmin if vmin is not None else 0.0)
@@ -83,6 +86,41 @@ def choropleth(
     if title:
         ax.set_title(title, fontsize=10)
     ax.figure.colorbar(sm, ax=ax, shrink=0.7, label=label)
+    halo = [patheffects.withStroke(linewidth=2.2, foreground="white")]
+    for name in labels:
+        x, y = centroid(name)
+        ax.plot([x], [y], marker="o", ms=2.5, color="black")
+        ax.annotate(name, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=7, path_effects=halo)
+
+
+@lru_cache(maxsize=128)
+def centroid(district: str) -> tuple[float, float]:
+    """Area-weighted centroid of a district's largest part [lon, lat degrees]."""
+    rings = dict(district_shapes())[district]
+    r = max(rings, key=lambda a: abs(_area(a)))
+    x, y = r[:, 0], r[:, 1]
+    cross = x * np.roll(y, -1) - np.roll(x, -1) * y
+    a = cross.sum() / 2.0
+    if a == 0:
+        return float(x.mean()), float(y.mean())
+    return (float(((x + np.roll(x, -1)) * cross).sum() / (6 * a)),
+            float(((y + np.roll(y, -1)) * cross).sum() / (6 * a)))
+
+
+def _area(r: np.ndarray) -> float:
+    x, y = r[:, 0], r[:, 1]
+    return float((x * np.roll(y, -1) - np.roll(x, -1) * y).sum() / 2.0)
+
+
+def notable(values: Mapping[str, float], k: int = 3, always: Sequence[str] = ("Lucknow",)) -> list[str]:
+    """Districts worth naming on a map: the ``k`` highest and ``k`` lowest values, plus ``always``.
+
+    Ties are broken by name, so the choice is stable; districts without a value are left out.
+    """
+    ranked = sorted(((v, n) for n, v in values.items() if v is not None and math.isfinite(v)))
+    names = [n for _, n in ranked[-k:]] + [n for _, n in ranked[:k]]
+    names += [n for n in always if n in values and values[n] is not None and math.isfinite(values[n])]
+    return sorted(dict.fromkeys(names))
 
 
 @dataclass(frozen=True)
@@ -95,6 +133,7 @@ class MapPanel:
     cmap: str = "viridis"
     vmin: float | None = None
     vmax: float | None = None
+    labels: tuple[str, ...] = ()
 
 
 def map_figure(panels: Sequence[MapPanel], width_in: float = 4.4) -> Figure:
@@ -102,5 +141,6 @@ def map_figure(panels: Sequence[MapPanel], width_in: float = 4.4) -> Figure:
     fig = Figure(figsize=(width_in * len(panels), 4.0), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, p in zip(axes, panels, strict=True):
-        choropleth(ax, p.values, cmap=p.cmap, vmin=p.vmin, vmax=p.vmax, label=p.label, title=p.title)
+        choropleth(ax, p.values, cmap=p.cmap, vmin=p.vmin, vmax=p.vmax, label=p.label, title=p.title,
+                   labels=p.labels)
     return fig

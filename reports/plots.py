@@ -7,11 +7,15 @@ nothing depends on global figure state; sizes are fixed for byte-stable PNGs.
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from reports.load import RunData
+from reports.units import count_axis, rupee_axis, rupees
 from sim.calendar import Calendar
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -61,23 +65,55 @@ def waits(run: RunData) -> np.ndarray:
     return np.sort(w)
 
 
+def note(ax, text: str) -> None:
+    """Replace an empty or uninformative plot by a sentence saying what there is (and why no plot)."""
+    ax.text(0.5, 0.5, textwrap.fill(text, 42), ha="center", va="center", fontsize=9, color="#444444",
+            transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+    for side in ax.spines.values():
+        side.set_visible(False)
+
+
+#: Fewest values worth a histogram; below this the plot is replaced by a sentence.
+MIN_HIST = 10
+
+
 def wait_figure(run: RunData) -> Figure:
-    """Distribution of the wait to assignment: histogram (log bins) and ECDF with p50/p90."""
+    """Distribution of the wait to assignment: histogram (log bins) and ECDF with p50/p90.
+
+    The ECDF's axis is logarithmic when the waits span more than two orders of magnitude
+    (typical: most bookings are taken in minutes, a few wait for the next morning).
+    """
     w = waits(run)
     fig = Figure(figsize=(WIDE, 3.0), layout="constrained")
     ax_h, ax_e = fig.subplots(1, 2)
-    if w.size:
-        bins = np.geomspace(max(w.min(), 0.1), max(w.max(), 1.0) * 1.01, 30)
-        ax_h.hist(np.maximum(w, 0.1), bins=bins, color="#3b75af")
-        ax_h.set_xscale("log")
-        ax_e.step(w, np.arange(1, w.size + 1) / w.size, where="post", color="#3b75af")
-        for q, ls in ((0.5, ":"), (0.9, "--")):
-            v = float(np.quantile(w, q))
-            ax_e.axvline(v, color="#c0392b", ls=ls, lw=1, label=f"p{int(q * 100)} = {v:.1f} min")
-        ax_e.legend(loc="lower right", fontsize=8)
-    ax_h.set(xlabel="wait to assignment [minutes, log scale]", ylabel="bookings", title="Histogram")
-    ax_e.set(xlabel="wait to assignment [minutes]", ylabel="share of assigned bookings",
-             ylim=(0, 1.02), title="Cumulative distribution")
+    ax_h.set_title("Histogram")
+    ax_e.set_title("Cumulative distribution")
+    if not w.size:
+        for ax in (ax_h, ax_e):
+            note(ax, "No booking was assigned to a worker in the measured period.")
+        return fig
+    floor = 0.1  # minutes: waits below six seconds are drawn at 0.1 on log axes
+    wl = np.maximum(w, floor)
+    bins = np.geomspace(wl.min(), max(wl.max(), floor * 10) * 1.01, 30)
+    ax_h.hist(wl, bins=bins, color="#3b75af")
+    ax_h.set_xscale("log")
+    log = wl.max() / wl.min() > 100
+    ax_e.step(wl if log else w, np.arange(1, w.size + 1) / w.size, where="post", color="#3b75af")
+    for q, ls in ((0.5, ":"), (0.9, "--")):
+        v = float(np.quantile(w, q))
+        ax_e.axvline(max(v, floor) if log else v, color="#c0392b", ls=ls, lw=1,
+                     label=f"p{int(q * 100)} = {v:,.1f} min")
+    ax_e.legend(loc="lower right", fontsize=8)
+    if log:
+        ax_e.set_xscale("log")
+    ax_h.set(xlabel="wait to assignment [minutes, log scale]", ylabel="assigned bookings")
+    ax_e.set(xlabel=f"wait to assignment [minutes{', log scale' if log else ''}]",
+             ylabel="share of assigned bookings", ylim=(0, 1.02))
+    for ax in (ax_h, ax_e):
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.1f}" if v < 1 else f"{v:,.0f}"))
     return fig
 
 
@@ -103,16 +139,29 @@ def workers_figure(run: RunData) -> Figure:
     wk = worker_frame(run)
     fig = Figure(figsize=(WIDE, 3.0), layout="constrained")
     ax_u, ax_e, ax_l = fig.subplots(1, 3)
-    u = wk["utilisation"].clip(0, 1)
-    top = min(1.0, max(0.05, float(u.max()) if len(u) else 1.0))  # zoom in when everyone is idle
-    ax_u.hist(u, bins=np.linspace(0, top, 21), color="#3b75af")
-    ax_u.set(xlabel="utilisation (busy / on-shift time)", ylabel="active workers", title="Utilisation")
+    working = wk["jobs"] > 0
+    u = wk.loc[working, "utilisation"].clip(0, 1)
+    ax_u.set_title(f"Utilisation of the {int(working.sum()):,} workers with a job")
+    if len(u) < MIN_HIST or float(u.max() - u.min()) < 1e-9:
+        note(ax_u, f"{len(u):,} active workers had a job"
+                   + (f", all at {float(u.mean()):.1%} utilisation." if len(u) else "."))
+    else:
+        top = min(1.0, max(0.01, float(u.quantile(0.99)) * 1.05))  # zoom on where workers are
+        ax_u.hist(u.clip(upper=top), bins=np.linspace(0, top, 21), color="#3b75af")
+        ax_u.set(xlabel="utilisation (busy / on-shift time)", ylabel="workers with ≥1 job")
+        ax_u.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.0%}" if top >= 0.1 else f"{v:.1%}"))
+        count_axis(ax_u.yaxis)
     paid = wk.loc[wk["jobs"] > 0, "earned_rs_month"]
-    if len(paid):
-        ax_e.hist(paid, bins=20, color="#3b75af")
     share_idle = float((wk["jobs"] == 0).mean()) if len(wk) else float("nan")
-    ax_e.set(xlabel="earnings [Rs per 30 days]", ylabel="workers with ≥1 job",
-             title=f"Earnings ({share_idle:.0%} of active had no job)")
+    ax_e.set_title(f"Earnings ({share_idle:.0%} of active had no job)")
+    if len(paid) < MIN_HIST:
+        note(ax_e, f"Only {len(paid):,} workers had a job"
+                   + (f"; median earnings {rupees(float(paid.median()))} per 30 days." if len(paid) else "."))
+    else:
+        ax_e.hist(paid, bins=20, color="#3b75af")
+        ax_e.set(xlabel="earnings [₹ per 30 days]", ylabel="workers with ≥1 job")
+        rupee_axis(ax_e.xaxis)
+        count_axis(ax_e.yaxis)
     p, c = lorenz(wk["earned_paise"].to_numpy())
     ax_l.plot(p, c, color="#3b75af")
     ax_l.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
@@ -161,6 +210,20 @@ def helpline_figure(run: RunData) -> Figure | None:
     return fig
 
 
+#: Plain words for the ledger's transaction kinds.
+KIND_LABELS = {
+    "payment_online": "citizens paid online (UPI)",
+    "payment_cash": "citizens paid cash",
+    "completion": "credited to workers' wallets",
+    "payout": "payouts started to workers' banks",
+    "payout_settled": "payouts settled by the bank",
+    "payout_failed": "payouts returned (failed)",
+    "refund": "refunded to citizens",
+    "cancellation_fee": "cancellation fees",
+    "penalty": "worker cancellation penalties",
+}
+
+
 def wallet_flows(run: RunData) -> pd.Series | None:
     """Total money moved per ledger ``kind`` [paise] (positive legs), or None."""
     led = run.table("ledger")
@@ -171,22 +234,49 @@ def wallet_flows(run: RunData) -> pd.Series | None:
 
 
 def wallet_figure(run: RunData) -> Figure | None:
-    """Money flows by kind [Rs] and the distribution of worker wallet balances [Rs]."""
+    """Money moved by kind of transaction [₹] and worker wallet balances at the end [₹]."""
     flows = wallet_flows(run)
     wal = run.table("wallets")
     if flows is None and wal is None:
         return None
-    fig = Figure(figsize=(WIDE, 3.0), layout="constrained")
-    ax_f, ax_b = fig.subplots(1, 2)
-    if flows is not None:
-        ax_f.barh(flows.index.astype(str), flows.to_numpy() / 100.0, color="#3b75af")
-    ax_f.set(xlabel="total [Rs]", title="Ledger flows by kind")
-    title = "Wallet balances"
+    fig = Figure(figsize=(WIDE, 3.2), layout="constrained")
+    ax_f, ax_b = fig.subplots(1, 2, width_ratios=(1.2, 1))
+    ax_f.set_title("Money moved, by kind of transaction")
+    if flows is not None and len(flows):
+        labels = [KIND_LABELS.get(str(k), str(k).replace("_", " ")) for k in flows.index]
+        bars = ax_f.barh(labels, flows.to_numpy() / 100.0, color="#3b75af")
+        ax_f.bar_label(bars, labels=[rupees(v, paise=True) for v in flows.to_numpy()], fontsize=7, padding=2)
+        ax_f.set_xlabel("total over the run [₹]")
+        ax_f.margins(x=0.3)
+        rupee_axis(ax_f.xaxis)
+        ax_f.invert_yaxis()
+    else:
+        note(ax_f, "No money moved through the ledger.")
+    ax_b.set_title("Wallet balances at the end")
     if wal is not None and len(wal):
         bal = wal["balance_paise"].to_numpy(dtype=np.float64) / 100.0
-        held = bal[bal != 0]
-        if held.size:
+        held = np.sort(bal[bal != 0])
+        if held.size < 2 * MIN_HIST:
+            shown = ": " + ", ".join(rupees(v) for v in held[:5]) if held.size else ""
+            note(ax_b, f"Only {held.size:,} of {bal.size:,} workers hold money at the end{shown}"
+                       + (", …" if held.size > 5 else "."))
+        else:
             ax_b.hist(held, bins=20, color="#3b75af")
-        title = f"Wallet balances ({held.size:,} of {bal.size:,} workers hold money)"
-    ax_b.set(xlabel="wallet balance at end [Rs]", ylabel="workers", title=title)
+            ax_b.set(xlabel="wallet balance at the end [₹]",
+                     ylabel=f"workers ({held.size:,} of {bal.size:,} hold money)")
+            rupee_axis(ax_b.xaxis)
+            count_axis(ax_b.yaxis)
+            ax_b.tick_params(axis="x", labelrotation=20)
+    else:
+        note(ax_b, "No wallet table in this run.")
     return fig
+
+
+def snapshots_figure(run: RunData) -> Figure | None:
+    """Month-end snapshots against published anchors (history runs only), else None."""
+    snap = run.table("snapshots")
+    if snap is None:
+        return None
+    from reports.snapshots import figure
+
+    return figure(snap, run.anchors)

@@ -1,7 +1,7 @@
 """Start the reference deployment: ``python -m service [--host H] [--port P] [--db URL] [--workers N]``.
 
-The schema is created at start; the admin token comes from ``SEWAMITRA_ADMIN_TOKEN``, else
-one is generated and printed.
+``python -m service migrate [--db URL]`` only migrates the schema; a server migrates it at start.
+The admin token comes from ``SEWAMITRA_ADMIN_TOKEN``, else one is generated and printed.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--db", default=os.environ.get("SEWAMITRA_DB_URL", "sqlite:///sewamitra.db"),
                    help="sqlite:///file.db (default) or postgresql+psycopg://user@host/db")
     p.add_argument("--workers", type=int, default=1, help="server processes")
-    p.add_argument("--policy", default=os.environ.get("SEWAMITRA_POLICY", "nearest"), help="dispatch policy")
-    p.add_argument("--policy-params", default='{"radius_km": 15}', help="policy parameters (JSON)")
+    p.add_argument("--policy", default=os.environ.get("SEWAMITRA_POLICY"),
+                   help="dispatch policy; default: the scenario's")
+    p.add_argument("--policy-params", help="policy parameters (JSON); default: the scenario's (for its policy)")
     p.add_argument("--scenario", default="baseline", help="scenario giving categories and prices")
-    p.add_argument("--seed", type=int, default=0, help="seed of the policy's random stream")
+    p.add_argument("--seed", type=int, help="seed of the policy's random stream; default: the scenario's")
     p.add_argument("--rate-limit", type=float, default=200.0, help="requests/s per caller; 0 = off")
     p.add_argument("--rate-burst", type=float, default=400.0, help="burst per caller [requests]")
     p.add_argument("--commission-bp", type=int, default=1000, help="platform commission [basis points]")
@@ -41,8 +42,33 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def migrate(argv: list[str]) -> int:
+    """``python -m service migrate [--db URL]``: bring the schema to the newest revision."""
+    p = argparse.ArgumentParser(prog="python -m service migrate", description=migrate.__doc__)
+    p.add_argument("--db", default=os.environ.get("SEWAMITRA_DB_URL", "sqlite:///sewamitra.db"))
+    args = p.parse_args(argv)
+    from service.db import Database
+    from service.migrate import upgrade
+
+    try:
+        database = Database(args.db)
+        before, now = upgrade(database.engine)
+        database.dispose()
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # noqa: BLE001 - e.g. the database is unreachable: one line, exit 2
+        print(f"error: db: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", file=sys.stderr)
+        return 2
+    print(f"schema at revision {now}" + ("" if before == now else f" (was {before or 'empty'})"))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Validate, create the schema once, then hand over to uvicorn."""
+    """Validate, migrate the schema once, then hand over to uvicorn."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["migrate"]:
+        return migrate(argv[1:])
     args = parse(argv)
     from service.config import ADMIN_TOKEN_ENV, build
     from service.db import Database
@@ -51,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.workers < 1 or not 0 < args.port < 65536:
             raise ScenarioError("--workers/--port: out of range")
         try:
-            params = json.loads(args.policy_params)
+            params = None if args.policy_params is None else json.loads(args.policy_params)
         except json.JSONDecodeError as e:
             raise ScenarioError(f"--policy-params: not JSON ({e.msg})") from None
         cfg = build({

@@ -15,6 +15,7 @@ from service.config import ServiceConfig
 from service.context import Context
 from service.errors import ApiError
 from service.limits import LimitsMiddleware
+from service.schemas import strict_openapi
 from sim.errors import ScenarioError
 from sim.ledger import LedgerError
 
@@ -84,6 +85,14 @@ def create_app(cfg: ServiceConfig | None = None) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(routes_admin.router)
     install_handlers(app)
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = strict_openapi(FastAPI.openapi(app), sorted(ctx.ref.districts),
+                                                sorted(ctx.ref.prices))
+        return app.openapi_schema
+
+    app.openapi = openapi
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import secrets
 import threading
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection
 
-from service import db
+from service import db, sql
 from service.errors import ApiError, forbidden
+from service.sql import Stmt
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +50,8 @@ def issue_many(conn: Connection, role: str, subject_ids: list[int]) -> list[str]
     return toks
 
 
-GENERATION = select(db.meta.c.value).where(db.meta.c.key == "generation")
-FIND_TOKEN = select(db.tokens.c.role, db.tokens.c.subject_id).where(db.tokens.c.token_hash == bindparam("h"))
+GENERATION = Stmt("SELECT value FROM meta WHERE key = 'generation'")
+FIND_TOKEN = Stmt("SELECT role, subject_id FROM tokens WHERE token_hash = :h")
 
 
 class TokenBook:
@@ -73,13 +73,13 @@ class TokenBook:
     async def resolve(self, authorization: str | None) -> Caller:
         """The caller behind an ``Authorization: Bearer …`` header; 401 if missing or unknown.
 
-        A cached token costs nothing; otherwise the database is read in a worker thread.
+        A cached token costs nothing; otherwise the database is read (``Database.run``).
         """
         token = self._token(authorization)
         if self.is_admin(token):
             return Caller("admin")
         hit = None if self._check_generation else self._cache.get(token)
-        return hit if hit is not None else await asyncio.to_thread(self.lookup, token)
+        return hit if hit is not None else await self.db.run(lambda conn: self.lookup(conn, token), write=False)
 
     @staticmethod
     def _token(authorization: str | None) -> str:
@@ -87,18 +87,17 @@ class TokenBook:
             raise ApiError(401, "missing bearer token", {"WWW-Authenticate": "Bearer"})
         return authorization[7:].strip()
 
-    def lookup(self, token: str) -> Caller:
-        """The caller of ``token`` from the cache or the database (blocking); 401 if unknown."""
-        with self.db.read() as conn:
-            if self._check_generation:
-                gen = conn.execute(GENERATION).scalar()
-                if gen != self._generation:
-                    self.clear()
-                    self._generation = gen
-            hit = self._cache.get(token)
-            if hit is not None:
-                return hit
-            row = conn.execute(FIND_TOKEN, {"h": hash_token(token)}).first()
+    def lookup(self, conn: Connection, token: str) -> Caller:
+        """The caller of ``token`` from the cache or the database; 401 if unknown."""
+        if self._check_generation:
+            gen = sql.scalar(conn, GENERATION)
+            if gen != self._generation:
+                self.clear()
+                self._generation = gen
+        hit = self._cache.get(token)
+        if hit is not None:
+            return hit
+        row = sql.first(conn, FIND_TOKEN, {"h": hash_token(token)})
         if row is None:
             raise ApiError(401, "unknown bearer token", {"WWW-Authenticate": "Bearer"})
         return self.remember(token, Caller(row.role, row.subject_id))

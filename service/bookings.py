@@ -13,18 +13,24 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, insert, update
 
-from service import callers, clocks, db, money
+from service import callers, clocks, db, money, sql
 from service.auth import Caller
 from service.context import Context
 from service.dispatch import release
 from service.errors import conflict, forbidden, not_found, unprocessable
 from service.reference import in_up
+from service.sql import Stmt
 from sim.errors import ScenarioError
 
 B, W = db.bookings, db.workers
-ADD_BOOKING = insert(B)
+ADD_BOOKING = Stmt(
+    "INSERT INTO bookings (citizen_id, category, district, lat, lon, channel, status, price_paise, paid_paise,"
+    " offers, created_at, retry_at) VALUES (:citizen_id, :category, :district, :lat, :lon, :channel, 'pending',"
+    " :price_paise, 0, 0, :created_at, :retry_at) RETURNING id")
+LOAD = Stmt("SELECT * FROM bookings WHERE id = :bid")
+LOAD_LOCKED = Stmt("SELECT * FROM bookings WHERE id = :bid{lock}")
 #: Which status each worker action needs, and the status it leads to.
 WORKER_STEPS = {"accept": ("offered", "accepted"), "start": ("accepted", "in_progress"),
                 "complete": ("in_progress", "completed")}
@@ -61,17 +67,16 @@ def create(ctx: Context, conn: Connection, citizen_id: int, body: Any, channel: 
     price = price_of(ctx, body.category)
     check_place(ctx, body.district, body.lat, body.lon)
     vals = dict(citizen_id=citizen_id, category=body.category, district=body.district, lat=body.lat,
-                lon=body.lon, channel=channel, status="pending", price_paise=price, paid_paise=0,
-                offers=0, created_at=now, retry_at=now + ctx.cfg.retry_interval_min * 60.0 / ctx.cfg.time_scale)
-    bid = conn.execute(ADD_BOOKING, vals).inserted_primary_key[0]
+                lon=body.lon, channel=channel, price_paise=price, created_at=now,
+                retry_at=now + ctx.cfg.retry_interval_min * 60.0 / ctx.cfg.time_scale)
+    bid = sql.scalar(conn, ADD_BOOKING, vals)
     wid = ctx.disp.dispatch(conn, SimpleNamespace(id=bid, **vals), now)
     return {"id": bid, "status": "pending" if wid is None else "offered", "worker_id": wid}
 
 
 def load(conn: Connection, bid: int, lock: bool = True) -> Row:
     """The booking row (locked for update on PostgreSQL); 404 if missing."""
-    q = select(B).where(B.c.id == bid)
-    row = conn.execute(q.with_for_update() if lock else q).first()
+    row = sql.first(conn, LOAD_LOCKED if lock else LOAD, {"bid": bid})
     if row is None:
         raise not_found(f"booking {bid}")
     return row

@@ -11,7 +11,7 @@
 
 Deployment time runs ``time_scale`` times faster than the wall clock; every deadline is
 computed from timestamps in the database, so the clocks survive restarts and any number of
-server processes may run them (each step is a guarded update in one write transaction).
+server processes may run them (a tick is one write transaction of guarded updates).
 """
 
 from __future__ import annotations
@@ -106,16 +106,13 @@ STEPS = (expire_offers, give_up_searches, retry_pending, settle_payouts)
 
 
 def tick(ctx: Any, now: float | None = None) -> dict[str, int]:
-    """Run every clock once, each step in its own write transaction; rows handled per step."""
+    """Run every clock once, in one write transaction; rows handled per step."""
     now = time.time() if now is None else now
-    done = {}
-    for step in STEPS:
-        with ctx.db.write() as conn:
-            # PostgreSQL: one process at a time runs a step (SQLite serializes writers anyway)
-            if not ctx.db.is_sqlite and not conn.execute(TRY_LOCK, {"lock": CLOCK_LOCK}).scalar():
-                continue
-            done[step.__name__] = step(ctx, conn, now)
-    return done
+    with ctx.db.write() as conn:
+        # PostgreSQL: one process at a time runs the clocks (SQLite serializes writers anyway)
+        if not ctx.db.is_sqlite and not conn.execute(TRY_LOCK, {"lock": CLOCK_LOCK}).scalar():
+            return {}
+        return {step.__name__: step(ctx, conn, now) for step in STEPS}
 
 
 def period_s(ctx: Any) -> float:

@@ -26,9 +26,10 @@ class ServiceConfig(StrictModel):
     Attributes:
         db: SQLAlchemy URL; ``sqlite:///file.db`` (WAL) or ``postgresql+psycopg://…``.
         admin_token: bearer token of the admin (from ``SEWAMITRA_ADMIN_TOKEN``).
-        policy, policy_params: dispatch policy, built with ``sim.policies.make_policy``.
+        policy, policy_params: dispatch policy, built with ``sim.policies.make_policy``
+            (``None``: the scenario's ``dispatch``).
         scenario: scenario whose catalog gives categories and prices.
-        seed: root seed of the policy's "choices" stream.
+        seed: root seed of the policy's "choices" stream (``None``: the scenario's).
         allow_reset: enables ``POST /v1/admin/reset`` (tests and load replays only).
         rate_per_s, rate_burst: per-caller token bucket [requests/s], [requests]; 0 = off.
         max_body_bytes: largest request body [bytes] (bulk admin loads get ``bulk_body_bytes``).
@@ -42,10 +43,10 @@ class ServiceConfig(StrictModel):
 
     db: str = "sqlite:///sewamitra.db"
     admin_token: str = ""
-    policy: str = "nearest"
-    policy_params: dict[str, Any] = Field(default_factory=lambda: {"radius_km": 15.0})
+    policy: str | None = None
+    policy_params: dict[str, Any] | None = None
     scenario: str = "baseline"
-    seed: int = Field(0, ge=0)
+    seed: int | None = Field(None, ge=0)
     allow_reset: bool = False
     rate_per_s: float = Field(200.0, ge=0)
     rate_burst: float = Field(400.0, ge=0)
@@ -105,8 +106,9 @@ def build(raw: dict[str, Any]) -> ServiceConfig:
         raise ScenarioError(f"{ADMIN_TOKEN_ENV}: needs at least 16 characters")
     from sim.policies import make_policy
 
+    cfg = _with_scenario_rules(cfg)
     make_policy(cfg.policy, cfg.policy_params)  # raises ScenarioError naming the field
-    return _with_scenario_rules(cfg)
+    return cfg
 
 
 def _with_scenario_rules(cfg: ServiceConfig) -> ServiceConfig:
@@ -115,7 +117,10 @@ def _with_scenario_rules(cfg: ServiceConfig) -> ServiceConfig:
 
     sc = load_scenario(cfg.scenario)
     lc = sc.lifecycle
-    rules = {"offer_timeout_min": lc.accept_timeout_min, "max_offers": lc.max_offers,
+    rules = {"policy": sc.dispatch.policy, "seed": sc.seed,
+             "offer_timeout_min": lc.accept_timeout_min, "max_offers": lc.max_offers,
              "retry_interval_min": lc.retry_interval_min, "max_search_min": lc.max_search_min,
              "settlement_delay_days": float(sc.money.settlement_delay_days)}
+    if cfg.policy_params is None:
+        rules["policy_params"] = dict(sc.dispatch.params) if cfg.policy in (None, sc.dispatch.policy) else {}
     return cfg.model_copy(update={k: v for k, v in rules.items() if getattr(cfg, k) is None})

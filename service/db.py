@@ -15,11 +15,13 @@ commits.  Use ``synchronous=FULL`` (``?synchronous=full`` in the URL) to survive
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -39,7 +41,10 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
+
+from service import sql
 
 #: Bounds on every wait on PostgreSQL: a stuck lock becomes a 503 with ``Retry-After``, not a hang.
 LOCK_TIMEOUT, STATEMENT_TIMEOUT = "5s", "30s"
@@ -47,6 +52,8 @@ ACTIVE = ("offered", "accepted", "in_progress")
 ENDED = ("completed", "cancelled", "unfulfilled")
 STATUSES = ("pending", *ACTIVE, *ENDED)
 
+T = TypeVar("T")
+BEGIN = {mode: sql.Stmt(f"BEGIN {mode}") for mode in ("DEFERRED", "IMMEDIATE")}
 md = MetaData()
 
 meta = Table("meta", md, Column("key", String(32), primary_key=True), Column("value", Text, nullable=False))
@@ -202,8 +209,7 @@ def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        sql.run(conn, BEGIN[conn.get_execution_options().get("sqlite_begin", "DEFERRED")])
 
 
 def _pg_timeouts(engine: Engine) -> None:
@@ -214,6 +220,10 @@ def _pg_timeouts(engine: Engine) -> None:
             cur.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
             cur.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
         dbapi_conn.commit()
+
+
+class _Busy(Exception):
+    """SQLite's write lock is held by another process (``BEGIN IMMEDIATE`` failed at once)."""
 
 
 class Database:
@@ -237,6 +247,7 @@ class Database:
         else:
             raise ValueError(f"db: unsupported database {u.get_backend_name()!r} (sqlite or postgresql)")
         self._wlock = threading.Lock()
+        self._loop_conns: dict[bool, Connection] = {}  # SQLite: used on the event loop only (``run``)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -250,6 +261,46 @@ class Database:
             with self.engine.begin() as conn:
                 yield conn
 
+    async def run(self, fn: Callable[[Connection], T], write: bool = True) -> T:
+        """``fn(conn)`` in one transaction, committed on success; never waits on the event loop.
+
+        SQLite: when this process's writer lock is free, on a connection kept for the event
+        loop whose busy time-out is 0, so a lock held by another process fails at once (at
+        ``BEGIN``, before anything ran) and the call moves to a worker thread, which waits
+        there.  Reads never wait in WAL mode.  PostgreSQL: always in a worker thread (round
+        trips and row locks wait).
+        """
+        if self.is_sqlite:
+            if not write:
+                return self._on_loop(fn, write)
+            if self._wlock.acquire(blocking=False):
+                try:
+                    return self._on_loop(fn, write)
+                except _Busy:
+                    pass
+                finally:
+                    self._wlock.release()
+        return await asyncio.to_thread(self._in_thread, fn, write)
+
+    def _in_thread(self, fn: Callable[[Connection], T], write: bool) -> T:
+        with self.write() if write else self.read() as conn:
+            return fn(conn)
+
+    def _on_loop(self, fn: Callable[[Connection], T], write: bool) -> T:
+        conn = self._loop_conns.get(write)
+        if conn is None:
+            conn = self._loop_conns[write] = self.engine.connect()
+            conn.exec_driver_sql("PRAGMA busy_timeout=0")
+            if conn.in_transaction():
+                conn.commit()
+            conn.execution_options(sqlite_begin="IMMEDIATE" if write else "DEFERRED")
+        try:
+            tx = conn.begin()
+        except OperationalError as e:
+            raise _Busy from e
+        with tx:
+            return fn(conn)
+
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only transaction (a consistent snapshot on both databases)."""
@@ -257,8 +308,13 @@ class Database:
             yield conn
 
     def create_schema(self) -> float:
-        """Create missing tables; return the server epoch [unix seconds], fixed at first creation."""
-        md.create_all(self.engine)
+        """Migrate the schema to the newest revision; return the server epoch [unix seconds].
+
+        The epoch is fixed at the first start.
+        """
+        from service.migrate import upgrade
+
+        upgrade(self.engine)
         with self.write() as conn:
             row = conn.execute(meta.select().where(meta.c.key == "epoch")).first()
             if row is not None:
@@ -269,6 +325,9 @@ class Database:
 
     def dispose(self) -> None:
         """Close every pooled connection."""
+        for conn in self._loop_conns.values():
+            conn.close()
+        self._loop_conns.clear()
         self.engine.dispose()
 
 

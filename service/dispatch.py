@@ -22,14 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Row, bindparam, func, select, update
+from sqlalchemy import Connection, Row
 
-from service import db
+from service import sql
+from service.sql import Stmt
 from sim.geography import EARTH_RADIUS_KM, KM_PER_DEG_LAT
 from sim.policies import Candidates, DispatchPolicy, JobRequest
 from sim.policies.base import subset
 
-W, S, B = db.workers, db.worker_skills, db.bookings
 #: Pending bookings looked at when one worker frees up (oldest first).
 PENDING_SCAN = 20
 
@@ -48,23 +48,28 @@ def box(lat: float, lon: float, radius_km: float) -> tuple[float, float, float, 
     return lat - dlat, lat + dlat, lon - dlon, lon + dlon
 
 
-# Hot statements are built once; executing them only binds parameters.
-CANDIDATES = (
-    select(W.c.id, W.c.lat, W.c.lon, W.c.rating_sum, W.c.rating_count, W.c.earned_paise, W.c.idle_since_min,
-           W.c.jobs)
-    .select_from(S.join(W, W.c.id == S.c.worker_id))
-    .where(S.c.category == bindparam("cat"), S.c.lat.between(bindparam("lat0"), bindparam("lat1")),
-           S.c.lon.between(bindparam("lon0"), bindparam("lon1")), W.c.available.is_(True),
-           W.c.active_booking_id.is_(None),
-           W.c.id.not_in(select(db.declines.c.worker_id).where(db.declines.c.booking_id == bindparam("bid"))))
-)
+# Hot statements, written once per database (``service.sql``).
+CANDIDATES = Stmt(
+    "SELECT w.id, w.lat, w.lon, w.rating_sum, w.rating_count, w.earned_paise, w.idle_since_min, w.jobs"
+    " FROM worker_skills s JOIN workers w ON w.id = s.worker_id"
+    " WHERE s.category = :cat AND s.lat BETWEEN :lat0 AND :lat1 AND s.lon BETWEEN :lon0 AND :lon1"
+    " AND w.available = TRUE AND w.active_booking_id IS NULL"
+    " AND w.id NOT IN (SELECT worker_id FROM booking_declines WHERE booking_id = :bid)")
 #: Lock the picked worker's row if nobody else holds it, re-checking that they are still free.
-LOCK_FREE = (select(W.c.id).where(W.c.id == bindparam("wid"), W.c.available.is_(True),
-                                  W.c.active_booking_id.is_(None)).with_for_update(skip_locked=True))
-RESERVE_WORKER = update(W).where(W.c.id == bindparam("wid")).values(active_booking_id=bindparam("bid"))
-OFFER = update(B).where(B.c.id == bindparam("bid")).values(
-    status="offered", worker_id=bindparam("wid"), offered_at=bindparam("now"), offers=B.c.offers + 1,
-    first_offered_at=func.coalesce(B.c.first_offered_at, bindparam("now")))
+LOCK_FREE = Stmt("SELECT id FROM workers WHERE id = :wid AND available = TRUE AND active_booking_id IS NULL"
+                 "{skip_locked}")
+RESERVE_WORKER = Stmt("UPDATE workers SET active_booking_id = :bid WHERE id = :wid")
+OFFER = Stmt("UPDATE bookings SET status = 'offered', worker_id = :wid, offered_at = :now, offers = offers + 1,"
+             " first_offered_at = COALESCE(first_offered_at, :now) WHERE id = :bid")
+WORKER = Stmt("SELECT * FROM workers WHERE id = :wid")
+#: Pending bookings near a worker who just became free, that they have not declined (oldest first).
+PENDING_NEAR = Stmt(
+    "SELECT * FROM bookings WHERE status = 'pending'"
+    " AND category IN (SELECT category FROM worker_skills WHERE worker_id = :wid)"
+    " AND lat BETWEEN :lat0 AND :lat1 AND lon BETWEEN :lon0 AND :lon1"
+    " AND id NOT IN (SELECT booking_id FROM booking_declines WHERE worker_id = :wid)"
+    f" ORDER BY id LIMIT {PENDING_SCAN}{{skip_locked}}")
+RELEASE = Stmt("UPDATE workers SET active_booking_id = NULL, idle_since_min = :idle WHERE id = :wid")
 
 
 @dataclass
@@ -82,8 +87,8 @@ class Dispatcher:
     def candidates(self, conn: Connection, b: Row) -> Candidates:
         """Free, available workers with the skill within the radius of booking ``b``."""
         lat0, lat1, lon0, lon1 = box(b.lat, b.lon, self.policy.radius_km)
-        return self.candidates_from(conn.execute(CANDIDATES, {"cat": b.category, "lat0": lat0, "lat1": lat1,
-                                                              "lon0": lon0, "lon1": lon1, "bid": b.id}),
+        return self.candidates_from(sql.run(conn, CANDIDATES, {"cat": b.category, "lat0": lat0, "lat1": lat1,
+                                                               "lon0": lon0, "lon1": lon1, "bid": b.id}),
                                     b.lat, b.lon)
 
     def candidates_from(self, rows: Iterable[Sequence], lat: float, lon: float) -> Candidates:
@@ -99,10 +104,10 @@ class Dispatcher:
     def dispatch(self, conn: Connection, b: Row, now: float) -> int | None:
         """Offer pending booking ``b`` to the worker the policy picks; return it, or ``None``."""
         def reserve(wid: int) -> bool:
-            if conn.execute(LOCK_FREE, {"wid": wid}).first() is None:
+            if sql.scalar(conn, LOCK_FREE, {"wid": wid}) is None:
                 return False
-            conn.execute(RESERVE_WORKER, {"wid": wid, "bid": b.id})
-            conn.execute(OFFER, {"bid": b.id, "wid": wid, "now": now})
+            sql.run(conn, RESERVE_WORKER, {"wid": wid, "bid": b.id})
+            sql.run(conn, OFFER, {"bid": b.id, "wid": wid, "now": now})
             return True
 
         return self.pick(self.job(b), self.candidates(conn, b), now, reserve)
@@ -137,25 +142,23 @@ class Dispatcher:
         """``cands`` less worker ``wid`` (who could not be reserved)."""
         return subset(cands, cands.worker_id != wid)
 
-    def free_worker(self, conn: Connection, wid: int, now: float) -> int | None:
+    def free_worker(self, conn: Connection, wid: int, now: float, where: tuple[float, float] | None = None
+                    ) -> int | None:
         """Worker ``wid`` just became free: offer them a waiting booking nearby, oldest first.
 
         Each waiting booking is dispatched with the policy (which may prefer another free
         worker); the scan stops once ``wid`` is reserved.  Returns the booking ``wid`` got.
+        ``where`` is the worker's (lat, lon) when the caller knows they are free and available.
         """
-        w = conn.execute(select(W).where(W.c.id == wid)).first()
-        if w is None or not w.available or w.active_booking_id is not None:
-            return None
-        skills = select(S.c.category).where(S.c.worker_id == wid)
-        declined = select(db.declines.c.booking_id).where(db.declines.c.worker_id == wid)
-        lat0, lat1, lon0, lon1 = box(w.lat, w.lon, self.policy.radius_km)
-        pend = conn.execute(
-            select(B).where(B.c.status == "pending", B.c.category.in_(skills), B.c.lat.between(lat0, lat1),
-                            B.c.lon.between(lon0, lon1), B.c.id.not_in(declined))
-            .order_by(B.c.id).limit(PENDING_SCAN).with_for_update(skip_locked=True)
-        ).all()
+        if where is None:
+            w = sql.first(conn, WORKER, {"wid": wid})
+            if w is None or not w.available or w.active_booking_id is not None:
+                return None
+            where = (w.lat, w.lon)
+        lat0, lat1, lon0, lon1 = box(*where, self.policy.radius_km)
+        pend = sql.all_rows(conn, PENDING_NEAR, {"wid": wid, "lat0": lat0, "lat1": lat1, "lon0": lon0, "lon1": lon1})
         for b in pend:
-            if haversine_km(b.lat, b.lon, w.lat, w.lon) > self.policy.radius_km:
+            if haversine_km(b.lat, b.lon, *where) > self.policy.radius_km:
                 continue
             if self.dispatch(conn, b, now) == wid:
                 return b.id
@@ -164,7 +167,7 @@ class Dispatcher:
 
 def release(conn: Connection, wid: int, now: float, disp: Dispatcher) -> None:
     """Worker ``wid`` no longer holds a booking: mark them idle and look for waiting work."""
-    conn.execute(update(W).where(W.c.id == wid).values(active_booking_id=None, idle_since_min=disp.now_min(now)))
+    sql.run(conn, RELEASE, {"wid": wid, "idle": disp.now_min(now)})
     disp.free_worker(conn, wid, now)
 
 

@@ -19,16 +19,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select
+from sqlalchemy import Connection, bindparam, func, select
 
-from service import db
+from service import sql
 from service.db import Database
 from service.errors import ApiError
+from service.sql import Stmt
 
-I = db.idempotency  # noqa: E741
 MAX_KEY = 200
-FIND = select(I).where(I.c.scope == bindparam("scope"), I.c.key == bindparam("key"))
-ADD = insert(I)
+FIND = Stmt("SELECT request_hash, status_code, body FROM idempotency WHERE scope = :scope AND key = :key")
+ADD = Stmt("INSERT INTO idempotency (scope, key, request_hash, state, status_code, body, created_at)"
+           " VALUES (:scope, :key, :request_hash, 'done', :status_code, :body, :created_at)")
+SAVEPOINT, ROLLBACK_TO = Stmt("SAVEPOINT idem_effect"), Stmt("ROLLBACK TO SAVEPOINT idem_effect")
 TRY_LOCK = select(func.pg_try_advisory_xact_lock(bindparam("lock")))
 #: Refusals not stored, so a retry may succeed later (state conflicts, rate limits).
 TRANSIENT = (409, 429)
@@ -51,8 +53,8 @@ def _replay(status: int, body: Any) -> tuple[int, Any]:
     return status, body
 
 
-def run_once(database: Database, scope: str, key: str | None, route: str, body: Any,
-             effect: Callable[[Connection], Any], status: int = 201) -> tuple[int, Any]:
+async def run_once(database: Database, scope: str, key: str | None, route: str, body: Any,
+                   effect: Callable[[Connection], Any], status: int = 201) -> tuple[int, Any]:
     """Run ``effect(conn)`` at most once per ``(scope, key)``; return ``(status, answer)``.
 
     The answer is the new one or the stored first one.  A refusal (``ApiError`` 4xx other
@@ -64,25 +66,30 @@ def run_once(database: Database, scope: str, key: str | None, route: str, body: 
         raise ApiError(422, f"Idempotency-Key: at most {MAX_KEY} characters")
     digest = request_hash(route, body)
     scope = f"{scope}:{route}"
-    refusal: ApiError | None = None
-    with database.write() as conn:
+
+    def once(conn: Connection) -> tuple[int, Any, ApiError | None]:
         if not database.is_sqlite and not conn.execute(TRY_LOCK, {"lock": lock_id(scope, key)}).scalar():
             raise ApiError(409, "Idempotency-Key: the first request with this key is still in flight",
                            {"Retry-After": "1"})
-        row = conn.execute(FIND, {"scope": scope, "key": key}).first()
+        row = sql.first(conn, FIND, {"scope": scope, "key": key})
         if row is not None:
             if row.request_hash != digest:
                 raise ApiError(422, "Idempotency-Key: already used with a different request")
-            return _replay(row.status_code, json.loads(row.body))
+            return (*_replay(row.status_code, json.loads(row.body)), None)
+        refusal, code = None, status
+        sql.run(conn, SAVEPOINT)  # a refusal undoes the effect's partial writes only
         try:
-            with conn.begin_nested():  # a refusal undoes the effect's partial writes only
-                answer = effect(conn)
+            answer = effect(conn)
         except ApiError as e:
             if not 400 <= e.status < 500 or e.status in TRANSIENT:
                 raise
-            refusal, status, answer = e, e.status, {"detail": e.detail}
-        conn.execute(ADD, {"scope": scope, "key": key, "request_hash": digest, "state": "done",
-                           "status_code": status, "body": json.dumps(answer), "created_at": time.time()})
+            sql.run(conn, ROLLBACK_TO)
+            refusal, code, answer = e, e.status, {"detail": e.detail}
+        sql.run(conn, ADD, {"scope": scope, "key": key, "request_hash": digest, "status_code": code,
+                            "body": json.dumps(answer), "created_at": time.time()})
+        return code, answer, refusal
+
+    code, answer, refusal = await database.run(once)
     if refusal is not None:
         raise refusal
-    return status, answer
+    return code, answer

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, Response
-from sqlalchemy import select, update
 
-from service import bookings, callers, db, money
+from service import bookings, callers, money, people, sql
 from service.admin import add_citizens, add_workers
 from service.auth import require
 from service.deps import ERRORS, Ctx, Id, IdemKey, Who
+from service.dispatch import WORKER
 from service.errors import ApiError, forbidden, not_found, unprocessable
 from service.idempotency import run_once
 from service.reference import in_up
@@ -34,7 +34,6 @@ from service.schemas import (
 )
 
 router = APIRouter(prefix="/v1", responses=ERRORS)
-W, S = db.workers, db.worker_skills
 
 
 def _check_skills(ctx: Ctx, skills: list[str]) -> None:
@@ -45,78 +44,58 @@ def _check_skills(ctx: Ctx, skills: list[str]) -> None:
 
 
 @router.post("/workers", status_code=201, response_model=Created, tags=["people"])
-def register_worker(body: WorkerIn, ctx: Ctx) -> dict:
+async def register_worker(body: WorkerIn, ctx: Ctx) -> dict:
     """Register a worker (not yet available: see ``PUT /v1/workers/{id}/status``)."""
     _check_skills(ctx, body.skills)
     bookings.check_place(ctx, body.district, body.lat, body.lon)
-    with ctx.db.write() as conn:
-        ids, toks = add_workers(conn, [body], time.time(), ctx.disp.now_min())
+    ids, toks = await ctx.db.run(lambda conn: add_workers(conn, [body], time.time(), ctx.disp.now_min()))
     return {"id": ids[0], "token": toks[0]}
 
 
 @router.post("/citizens", status_code=201, response_model=Created, tags=["people"])
-def register_citizen(body: CitizenIn, ctx: Ctx) -> dict:
+async def register_citizen(body: CitizenIn, ctx: Ctx) -> dict:
     """Register a citizen."""
     bookings.check_place(ctx, body.district, body.lat, body.lon)
-    with ctx.db.write() as conn:
-        ids, toks = add_citizens(conn, [body], time.time())
+    ids, toks = await ctx.db.run(lambda conn: add_citizens(conn, [body], time.time()))
     return {"id": ids[0], "token": toks[0]}
 
 
-def _worker_out(w) -> dict:  # noqa: ANN001
-    return {"id": w.id, "district": w.district, "available": w.available, "lat": w.lat, "lon": w.lon,
-            "active_booking_id": w.active_booking_id}
-
-
 @router.get("/workers/{worker_id}", response_model=WorkerOut, tags=["people"])
-def get_worker(worker_id: Id, ctx: Ctx, who: Who) -> dict:
+async def get_worker(worker_id: Id, ctx: Ctx, who: Who) -> dict:
     """A worker's state, including the booking they hold (the worker themself or the admin)."""
     if not (who.role == "admin" or (who.role == "worker" and who.id == worker_id)):
         raise forbidden("only the worker or the admin may read this worker")
-    with ctx.db.read() as conn:
-        w = conn.execute(select(W).where(W.c.id == worker_id)).first()
+    w = await ctx.db.run(lambda conn: sql.first(conn, WORKER, {"wid": worker_id}), write=False)
     if w is None:
         raise not_found(f"worker {worker_id}")
-    return _worker_out(w)
+    return people.worker_out(w)
 
 
 @router.put("/workers/{worker_id}/status", response_model=WorkerOut, tags=["people"])
-def set_status(worker_id: Id, body: StatusIn, ctx: Ctx, who: Who) -> dict:
+async def set_status(worker_id: Id, body: StatusIn, ctx: Ctx, who: Who) -> dict:
     """A worker's availability and position; becoming free may bring an offer at once."""
     require(who, "worker")
     if who.id != worker_id:
         raise forbidden("a worker may only set their own status")
     if not in_up(body.lat, body.lon):
         raise unprocessable(f"lat/lon: ({body.lat}, {body.lon}) is outside Uttar Pradesh")
-    now = time.time()
-    with ctx.db.write() as conn:
-        w = conn.execute(select(W).where(W.c.id == worker_id).with_for_update()).first()
-        if w is None:
-            raise not_found(f"worker {worker_id}")
-        vals = {"available": body.available, "lat": body.lat, "lon": body.lon}
-        if body.available and not w.available and w.active_booking_id is None:
-            vals["idle_since_min"] = ctx.disp.now_min(now)
-        conn.execute(update(W).where(W.c.id == worker_id).values(**vals))
-        conn.execute(update(S).where(S.c.worker_id == worker_id).values(lat=body.lat, lon=body.lon))
-        if body.available:
-            ctx.disp.free_worker(conn, worker_id, now)
-        w = conn.execute(select(W).where(W.c.id == worker_id)).one()
-    return _worker_out(w)
+    return await ctx.db.run(
+        lambda conn: people.set_status(ctx, conn, worker_id, body.available, body.lat, body.lon, time.time()))
 
 
 @router.post("/bookings", status_code=201, response_model=BookingOut, response_model_exclude_none=True,
              tags=["bookings"])
-def create_booking(body: BookingIn, ctx: Ctx, who: Who, key: IdemKey) -> dict:
+async def create_booking(body: BookingIn, ctx: Ctx, who: Who, key: IdemKey) -> dict:
     """Book a service; dispatched at once (``offered`` to a worker, or ``pending``)."""
     require(who, "citizen")
-    _, out = run_once(ctx.db, who.scope, key, "bookings", body.model_dump(),
+    _, out = await run_once(ctx.db, who.scope, key, "bookings", body.model_dump(),
                       lambda conn: bookings.create(ctx, conn, who.id, body, body.channel, time.time()))
     return out
 
 
 @router.post("/helpline/bookings", status_code=201, response_model=BookingOut, response_model_exclude_none=True,
              tags=["bookings"])
-def helpline_booking(body: HelplineBookingIn, ctx: Ctx, who: Who, key: IdemKey) -> dict:
+async def helpline_booking(body: HelplineBookingIn, ctx: Ctx, who: Who, key: IdemKey) -> dict:
     """A helpline agent books for a caller record, found by phone (E.164) or made on the spot."""
     require(who, "agent")
 
@@ -129,19 +108,18 @@ def helpline_booking(body: HelplineBookingIn, ctx: Ctx, who: Who, key: IdemKey) 
         out = bookings.create(ctx, conn, cid, body, "helpline", now)
         return {**out, "citizen_id": cid}
 
-    _, out = run_once(ctx.db, who.scope, key, "helpline", body.model_dump(), effect)
+    _, out = await run_once(ctx.db, who.scope, key, "helpline", body.model_dump(), effect)
     return out
 
 
 @router.post("/citizens/{citizen_id}/claims", status_code=202, response_model=ClaimOut,
              response_model_exclude_none=True, tags=["people"])
-def claim_caller(citizen_id: Id, body: ClaimIn, ctx: Ctx, who: Who, response: Response) -> dict:
+async def claim_caller(citizen_id: Id, body: ClaimIn, ctx: Ctx, who: Who, response: Response) -> dict:
     """Claim the helpline bookings made for this citizen's phone number.
 
     Without ``code``: a one-time code is sent to the number (202).  With it: claimed (200).
     """
-    with ctx.db.write() as conn:
-        status, out = callers.claim(conn, who, citizen_id, body.code, time.time())
+    status, out = await ctx.db.run(lambda conn: callers.claim(conn, who, citizen_id, body.code, time.time()))
     if status >= 400:  # after the commit: the failed attempt counts
         raise ApiError(status, out["detail"])
     response.status_code = status
@@ -149,18 +127,19 @@ def claim_caller(citizen_id: Id, body: ClaimIn, ctx: Ctx, who: Who, response: Re
 
 
 @router.get("/bookings/{booking_id}", response_model=BookingOut, tags=["bookings"])
-def get_booking(booking_id: Id, ctx: Ctx, who: Who) -> dict:
+async def get_booking(booking_id: Id, ctx: Ctx, who: Who) -> dict:
     """A booking, for its citizen (or whoever claimed that helpline caller), its current worker or the admin."""
-    with ctx.db.read() as conn:
+    def read(conn) -> dict:  # noqa: ANN001
         b = bookings.load(conn, booking_id, lock=False)
         bookings.readable(conn, who, b)
         return bookings.public(b)
 
+    return await ctx.db.run(read, write=False)
+
 
 def _step(action: str):  # noqa: ANN202
-    def step(booking_id: Id, ctx: Ctx, who: Who) -> dict:
-        with ctx.db.write() as conn:
-            return bookings.worker_step(ctx, conn, who, booking_id, action, time.time())
+    async def step(booking_id: Id, ctx: Ctx, who: Who) -> dict:
+        return await ctx.db.run(lambda conn: bookings.worker_step(ctx, conn, who, booking_id, action, time.time()))
 
     step.__name__ = f"{action}_booking"
     step.__doc__ = f"The booking's worker: {action} it" + (" (it is offered to someone else)." if action == "decline"
@@ -173,38 +152,35 @@ for _action in ("accept", "decline", "start", "complete"):
 
 
 @router.post("/bookings/{booking_id}/cancel", response_model=BookingOut, tags=["bookings"])
-def cancel_booking(booking_id: Id, ctx: Ctx, who: Who) -> dict:
+async def cancel_booking(booking_id: Id, ctx: Ctx, who: Who) -> dict:
     """The citizen cancels a booking that has not started (an online payment is refunded)."""
-    with ctx.db.write() as conn:
-        return bookings.cancel(ctx, conn, who, booking_id, time.time())
+    return await ctx.db.run(lambda conn: bookings.cancel(ctx, conn, who, booking_id, time.time()))
 
 
 @router.post("/bookings/{booking_id}/rating", response_model=BookingOut, tags=["bookings"])
-def rate_booking(booking_id: Id, body: RatingIn, ctx: Ctx, who: Who) -> dict:
+async def rate_booking(booking_id: Id, body: RatingIn, ctx: Ctx, who: Who) -> dict:
     """The citizen rates a completed booking (1–5 stars, once)."""
-    with ctx.db.write() as conn:
-        return bookings.rate(conn, who, booking_id, body.stars)
+    return await ctx.db.run(lambda conn: bookings.rate(conn, who, booking_id, body.stars))
 
 
 @router.post("/bookings/{booking_id}/payments", status_code=201, response_model=PaymentOut, tags=["money"])
-def pay_booking(booking_id: Id, body: PaymentIn, ctx: Ctx, who: Who, key: IdemKey) -> dict:
+async def pay_booking(booking_id: Id, body: PaymentIn, ctx: Ctx, who: Who, key: IdemKey) -> dict:
     """The citizen pays the booking's price, online (escrow) or cash (to the worker)."""
-    _, out = run_once(ctx.db, who.scope, key, "payments", {"booking": booking_id, **body.model_dump()},
+    _, out = await run_once(ctx.db, who.scope, key, "payments", {"booking": booking_id, **body.model_dump()},
                       lambda conn: money.pay(ctx, conn, who, booking_id, body.method, body.amount_paise, time.time()))
     return out
 
 
 @router.get("/workers/{worker_id}/wallet", response_model=WalletOut, tags=["money"])
-def get_wallet(worker_id: Id, ctx: Ctx, who: Who) -> dict:
+async def get_wallet(worker_id: Id, ctx: Ctx, who: Who) -> dict:
     """A worker's wallet balance, earnings and withdrawals [paise]."""
-    with ctx.db.read() as conn:
-        return money.wallet(conn, who, worker_id)
+    return await ctx.db.run(lambda conn: money.wallet(conn, who, worker_id), write=False)
 
 
 @router.post("/workers/{worker_id}/payouts", status_code=201, response_model=PayoutOut, tags=["money"])
-def request_payout(worker_id: Id, body: PayoutIn, ctx: Ctx, who: Who, key: IdemKey) -> dict:
+async def request_payout(worker_id: Id, body: PayoutIn, ctx: Ctx, who: Who, key: IdemKey) -> dict:
     """The worker withdraws from the wallet to the bank (never below zero)."""
-    _, out = run_once(ctx.db, who.scope, key, "payouts", {"worker": worker_id, **body.model_dump()},
+    _, out = await run_once(ctx.db, who.scope, key, "payouts", {"worker": worker_id, **body.model_dump()},
                       lambda conn: money.payout(conn, who, worker_id, body.amount_paise, key, time.time()))
     return out
 

@@ -1,7 +1,9 @@
 """Request and response bodies of API v1.
 
 Requests forbid unknown fields, so a client can never set a price, a status or a worker
-through the body.
+through the body.  The OpenAPI description is as strict as the validation: places inside
+Uttar Pradesh's bounding box, and (added by :func:`strict_openapi`) districts and the
+scenario's categories as enums.
 """
 
 from __future__ import annotations
@@ -11,13 +13,16 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from service.callers import e164
+from service.reference import UP_BBOX
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100,
                                         pattern=r"^[^\x00-\x1f\x7f]+$")]
-Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 \-]{6,18}[0-9]$"), AfterValidator(e164)]
+#: An Indian number: optional +91, 91 or 0, then 10 digits (spaces or dashes between), stored as E.164.
+Phone = Annotated[str, StringConstraints(pattern=r"^(\+91|91|0)?[ -]?[1-9](?:[ -]?[0-9]){9}$"), AfterValidator(e164)]
 Key = Annotated[str, StringConstraints(min_length=1, max_length=40)]
-Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, description="[degrees]")]
-Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, description="[degrees]")]
+# Places must lie in Uttar Pradesh (its bounding box): the schema says what the service accepts.
+Lat = Annotated[float, Field(ge=UP_BBOX[0], le=UP_BBOX[1], allow_inf_nan=False, description="[degrees]")]
+Lon = Annotated[float, Field(ge=UP_BBOX[2], le=UP_BBOX[3], allow_inf_nan=False, description="[degrees]")]
 Paise = Annotated[int, Field(gt=0, le=10**12, description="[paise]")]
 
 
@@ -35,7 +40,7 @@ class WorkerIn(Request):
     district: Key
     lat: Lat
     lon: Lon
-    skills: list[Key] = Field(min_length=1, max_length=40)
+    skills: list[Key] = Field(min_length=1, max_length=40, json_schema_extra={"uniqueItems": True})
 
 
 class CitizenIn(Request):
@@ -154,7 +159,7 @@ class BookingOut(BaseModel):
     id: int
     status: Literal["pending", "offered", "accepted", "in_progress", "completed", "cancelled",
                     "unfulfilled"]
-    worker_id: int | None
+    worker_id: int | None = None  # left out while pending
     citizen_id: int | None = None
     category: str | None = None
     district: str | None = None
@@ -245,3 +250,18 @@ class Problem(BaseModel):
     """Why a request was refused."""
 
     detail: str | list[dict] | dict
+
+
+def strict_openapi(schema: dict, districts: list[str], categories: list[str]) -> dict:
+    """Name the accepted districts and categories as enums in the request bodies of ``schema``."""
+    for name, comp in schema.get("components", {}).get("schemas", {}).items():
+        props = comp.get("properties", {})
+        if not name.endswith("In"):
+            continue
+        if "district" in props:
+            props["district"]["enum"] = districts
+        if "category" in props:
+            props["category"]["enum"] = categories
+        if "skills" in props:
+            props["skills"]["items"]["enum"] = categories
+    return schema

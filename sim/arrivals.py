@@ -39,7 +39,7 @@ def build_arrivals(sc: Scenario, demand: DemandModel, cal: Calendar,
     # The agent schedule is kept as configured (the call centre is statewide).
     factor = demand.state_share * sc.demand.scale
     cfg = sc.helpline.model_copy(update={"calls_per_day": sc.helpline.calls_per_day * factor})
-    helpline = simulate_helpline(cfg, streams, sc.horizon_min, cal)
+    helpline = simulate_helpline(cfg, streams, sc.horizon_min, cal, calls=sc.output.calls)
     t = np.asarray(helpline.booking_times_min, dtype=np.float64)
     keep = t < sc.horizon_min
     t = t[keep]

@@ -8,6 +8,7 @@ the model never reads files or raw dicts.  Units: minutes, km, km/h, paise.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -20,9 +21,12 @@ from sim.errors import ScenarioError
 from sim.geography import district_names
 from sim.helpline.config import HelplineConfig
 from sim.money_config import MoneyConfig
+from sim.scenario_yaml import check_values, load_file, load_text, short
 from sim.schema import StrictModel
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+#: Calendar dates a run may span (pandas timestamps end in 2262; keep well inside).
+FIRST_DATE, LAST_DATE = dt.date(1900, 1, 1), dt.date(2200, 12, 31)
 
 
 class GeographyConfig(StrictModel):
@@ -34,6 +38,13 @@ class GeographyConfig(StrictModel):
     speed_kmh_rural: float = Field(30.0, gt=0, le=120)
     urban_sigma_km: float = Field(4.0, gt=0, le=50, description="spread of urban homes around the HQ [km]")
     urban_radius_km: float = Field(8.0, ge=0, le=50, description="jobs this close to the HQ travel at urban speed")
+
+    @field_validator("districts")
+    @classmethod
+    def _some(cls, v: Literal["all"] | tuple[str, ...]) -> Literal["all"] | tuple[str, ...]:
+        if not v:
+            raise ValueError("no district given (list at least one, or write all)")
+        return v
 
     def selected(self) -> list[str]:
         """The district names in play, sorted."""
@@ -139,6 +150,14 @@ class DispatchConfig(StrictModel):
         return self
 
 
+class OutputConfig(StrictModel):
+    """What a run keeps of its record streams."""
+
+    calls: Literal["full", "hourly"] = Field(
+        "hourly", description="helpline calls: every call (full) or the hourly table plus the booking calls "
+        "(hourly, default: memory stays flat at scale)")
+
+
 class Scenario(StrictModel):
     """A complete, frozen scenario."""
 
@@ -156,6 +175,7 @@ class Scenario(StrictModel):
     dispatch: DispatchConfig = DispatchConfig()
     helpline: HelplineConfig = HelplineConfig()
     money: MoneyConfig = MoneyConfig()
+    output: OutputConfig = OutputConfig()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:
@@ -183,6 +203,18 @@ class Scenario(StrictModel):
                     raise ScenarioError(f"demand.surges.{i}.districts: unknown district {d!r}")
         if not enabled:
             raise ScenarioError("catalog: no enabled category")
+        for field in ("demand_weight", "worker_share"):
+            if sum(getattr(self.catalog[k], field) for k in enabled) <= 0:
+                raise ScenarioError(f"catalog: {field} is zero for every enabled category")
+        for k in enabled:
+            if sum(self.catalog[k].seasonal) <= 0 or min(self.catalog[k].seasonal) < 0:
+                raise ScenarioError(f"catalog.{k}.seasonal: values must be >= 0 and not all zero")
+        if self.start_date < FIRST_DATE:
+            raise ScenarioError(f"start_date: must be on or after {FIRST_DATE}")
+        span = dt.timedelta(days=math.ceil(self.horizon_days + self.lifecycle.drain_days) + 1)
+        if (LAST_DATE - self.start_date) < span:
+            raise ScenarioError(f"start_date: the run (with its drain) would end after {LAST_DATE}; "
+                                f"start on or before {LAST_DATE - span}")
         self.money.check_categories(cats)
         if self.warmup_days >= self.horizon_days:
             raise ScenarioError("warmup_days: must be shorter than horizon_days")
@@ -228,24 +260,49 @@ def resolve_path(name_or_path: str | Path) -> Path:
     return cand
 
 
+def shown_path(path: Path) -> str:
+    """How messages name a file: relative to the working folder when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def parent_path(parent: object, child: Path) -> Path:
+    """Resolve an ``extends:`` value written in file ``child``.
+
+    A path (with a folder or a .yaml suffix) is relative to the file that contains it; a bare
+    name is a sibling ``<name>.yaml`` if there is one, else a scenario in ``scenarios/``.
+    """
+    if not isinstance(parent, str) or not parent.strip():
+        raise ScenarioError(f"extends: in {shown_path(child)}: must be one scenario name or path (a string), "
+                            f"got {short(parent)}")
+    p = Path(parent.strip())
+    if p.is_absolute():
+        cand = p
+    elif "/" in parent or p.suffix in {".yaml", ".yml"}:
+        cand = child.parent / p
+    else:
+        sibling = child.parent / f"{p}.yaml"
+        cand = sibling if sibling.is_file() else SCENARIO_DIR / f"{p}.yaml"
+    if not cand.is_file():
+        raise ScenarioError(f"extends: in {shown_path(child)}: no scenario {parent!r} (looked for {shown_path(cand)})")
+    return cand
+
+
 def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     path = path.resolve()
     if path in seen:
         raise ScenarioError(f"extends: cycle through {path.name}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError) as e:
-        raise ScenarioError(f"scenario: cannot read {path}: {e}") from None
-    except yaml.YAMLError as e:
-        raise ScenarioError(f"scenario: {path.name} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if path.is_dir():
+        raise ScenarioError(f"scenario: {shown_path(path)} is a folder, not a YAML file")
+    raw = load_file(path, shown_path(path)) or {}
     if not isinstance(raw, dict):
-        raise ScenarioError(f"scenario: {path.name} must be a mapping at the top level")
-    parent = raw.pop("extends", None)
-    if parent is None:
+        raise ScenarioError(f"scenario: {shown_path(path)} must be a mapping (key: value lines) at the top level")
+    if "extends" not in raw:
         return raw
-    # A bare name is looked up in scenarios/; a relative path is relative to this file.
-    parent_path = resolve_path(parent if "/" not in str(parent) else path.parent / parent)
-    return _deep_merge(_read_raw(parent_path, (*seen, path)), raw)
+    parent = raw.pop("extends")
+    return _deep_merge(_read_raw(parent_path(parent, path), (*seen, path)), raw)
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
@@ -256,11 +313,14 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     keys = [k for k in key.strip().split(".")]
     if not all(keys):
         raise ScenarioError(f"--set {item!r}: empty key")
+    if not text.strip():
+        return keys, ""
     try:
-        value = yaml.safe_load(text) if text.strip() else ""
-    except yaml.YAMLError:
-        value = text
-    return keys, value
+        yaml.compose(text, Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, RecursionError):  # not YAML at all (e.g. "a: b: c"): keep the text
+        return keys, text
+    # YAML, read strictly: 2025-02-30, !!int abc and duplicate keys are errors.
+    return keys, load_text(text, f"--set {key.strip()}")
 
 
 def apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
@@ -278,7 +338,10 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> dict[str, 
 def validate(raw: Mapping[str, Any]) -> Scenario:
     """Validate a raw mapping into a ``Scenario``; errors name the field."""
     try:
-        return Scenario(**raw)
+        check_values(raw)
+        return Scenario.model_validate(raw)
+    except RecursionError:
+        raise ScenarioError("scenario: nested too deeply") from None
     except ValidationError as e:
         err = e.errors()[0]
         cause = (err.get("ctx") or {}).get("error")
@@ -289,7 +352,7 @@ def validate(raw: Mapping[str, Any]) -> Scenario:
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
         inp = err.get("input")
-        shown = "" if isinstance(inp, dict | list) or err["type"] == "extra_forbidden" else f" (got {inp!r})"
+        shown = "" if isinstance(inp, dict | list) or err["type"] == "extra_forbidden" else f" (got {short(inp)})"
         raise ScenarioError(f"{loc}: {msg}{shown}") from None
 
 
@@ -299,3 +362,4 @@ def load_scenario(name_or_path: str | Path = "baseline", overrides: Iterable[str
     raw = _read_raw(path)
     raw.setdefault("name", path.stem)
     return validate(apply_overrides(raw, overrides))
+

@@ -61,6 +61,8 @@ class Model:
         else:
             self.arrivals, self.helpline = arrivals, None
         self.draws = draw_bookings(sc, self.cat, self.arrivals.category, streams)
+        self.index.plan(self.arrivals.category, self.arrivals.lat, self.arrivals.lon, self.policy.radius_km,
+                        self.policy.nearest_needed if self.policy.batch_window_min <= 0 else None)
         self.rec = BookingRecords(len(self.arrivals))
         self.offers = OfferLog()
         self.wake = [self.env.event() for _ in self.cat.keys]
@@ -122,7 +124,7 @@ class Model:
         """Offers for a job now (immediate policies) or at the next batch (batching ones)."""
         window = self.policy.batch_window_min
         if window <= 0:
-            cands = self.index.candidates(job, self.policy.radius_km, self.env.now)
+            cands = self.index.candidates(job, self.policy.radius_km, self.env.now, self.policy.nearest_needed)
             return self.policy.choose(job, cands, self.env.now)
         ev = self.env.event()
         if not self._batch:

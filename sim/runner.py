@@ -23,6 +23,7 @@ from sim.metrics import booking_kpis, district_table, worker_kpis
 from sim.model import Model
 from sim.records import NO_WORKER, OUTCOMES, STATUS
 from sim.seeds import Streams
+from sim.sizing import check_fits
 
 #: ``progress(done, total)``: called as simulated days complete (the CLI draws a bar with it).
 Progress = Callable[[int, int], None]
@@ -48,6 +49,7 @@ def run_one(sc: Scenario, seed: int | None = None, replication: int = 0,
             progress: Progress | None = None) -> RunResult:
     """Simulate ``sc`` once.  ``seed`` defaults to the scenario's seed."""
     seed = sc.seed if seed is None else int(seed)
+    check_fits(sc)  # refuse before allocating anything (ScenarioError with the estimate)
     t_wall = time.perf_counter()
     m = Model(sc, Streams(seed, replication))
     m.run(progress=progress)
@@ -116,7 +118,7 @@ def collect_tables(m: Model) -> dict[str, pd.DataFrame]:
     if m.helpline is not None:
         calls = m.helpline.calls  # owned by this run: filled in place, not copied (1M rows)
         hl = np.flatnonzero(a.call_id >= 0)
-        cid = calls["call_id"].to_numpy()  # ascending, per_call or hourly output alike
+        cid = calls["call_id"].to_numpy()  # ascending, full or hourly output alike
         pos = np.searchsorted(cid, a.call_id[hl])
         if not np.array_equal(cid[pos], a.call_id[hl]):
             raise RuntimeError("a helpline booking's call is missing from the calls table")

@@ -6,6 +6,6 @@ from pydantic import BaseModel, ConfigDict
 
 
 class StrictModel(BaseModel):
-    """A frozen pydantic model that rejects unknown keys and coerces nothing silently."""
+    """A frozen pydantic model that rejects unknown keys, NaN and infinities, and coerces nothing silently."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)

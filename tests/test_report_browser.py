@@ -128,7 +128,7 @@ def _errors(events: list[dict]) -> list[str]:
 def test_report_renders_without_errors(tmp_path):
     run = fake_run(tmp_path / "run")
     images, errors = render(write_report(run), tmp_path / "profile")
-    assert len(images) == 6
+    assert len(images) == 8
     assert all(ok and width > 0 for ok, width in images), images
     assert errors == []
 
@@ -136,7 +136,7 @@ def test_report_renders_without_errors(tmp_path):
 def test_compare_page_renders_without_errors(tmp_path):
     a, b = fake_run(tmp_path / "a", seed=1), fake_run(tmp_path / "b", seed=2, helpline=False)
     images, errors = render(write_compare(a, b), tmp_path / "profile")
-    assert len(images) == 6 + 5 + 1
+    assert len(images) == 8 + 7 + 1
     assert all(ok and width > 0 for ok, width in images), images
     assert errors == []
 
@@ -160,3 +160,30 @@ def test_checker_catches_a_broken_page(tmp_path):
     images, errors = render(bad, tmp_path / "profile")
     assert images and images[0][1] == 0
     assert any("boom" in e for e in errors)
+
+
+def test_district_tables_sort_on_click_and_history_renders(tmp_path):
+    from tests.test_reports import add_snapshots
+
+    run = add_snapshots(fake_run(tmp_path / "run"))
+    page = write_report(run)
+    b = Browser(tmp_path / "profile")
+    try:
+        with ws_client.connect(b.url, max_size=None, open_timeout=10) as ws:
+            b.ws = ws
+            images = _load(b, page)
+            script = """(() => {
+              const t = document.querySelector("table.sortable"), th = t.tHead.rows[0].cells;
+              const col = i => Array.from(t.tBodies[0].rows).map(r => r.cells[i].textContent);
+              th[0].click(); const byName = col(0);
+              th[2].click(); const up = col(2).map(Number); th[2].click(); const down = col(2).map(Number);
+              return [byName, up, down];
+            })()"""
+            by_name, up, down = b.call("Runtime.evaluate", expression=script, returnByValue=True)["result"]["value"]
+            b.call("Runtime.evaluate", expression="1")
+    finally:
+        b.close()
+    assert by_name == sorted(by_name) and len(by_name) == 3
+    assert up == sorted(up) and down == sorted(up, reverse=True)
+    assert len(images) == 9 and all(ok and width > 0 for ok, width in images)
+    assert _errors(b.events) == []

@@ -114,12 +114,13 @@ def test_report_has_every_section_and_saves_pngs(tmp_path):
     out = write_report(run)
     assert out == run / "report.html"
     page = out.read_text()
-    assert len(_images(page)) == 6  # map, demand, wait, workers, helpline, wallet
+    assert len(_images(page)) == 8  # three maps, demand, wait, workers, helpline, wallet
     for word in ("Methods", "seed / replication", "warm-up", "run length", "model version", "By service",
                  "every transaction balances"):
         assert word in page
     assert sorted(p.name for p in (run / "figures").glob("*.png")) == [
-        "demand.png", "helpline.png", "map.png", "wait.png", "wallet.png", "workers.png"]
+        "demand.png", "helpline.png", "map_bookings_per_100k.png", "map_fulfilment_rate.png", "map_wait_p90_min.png",
+        "wait.png", "wallet.png", "workers.png"]
     assert "http://" not in page and "https://" not in page  # opens offline
     assert str(tmp_path) not in page  # no absolute paths: the page is portable
 
@@ -140,8 +141,8 @@ def test_report_tolerates_missing_optional_tables(tmp_path):
     run = fake_run(tmp_path / "run", helpline=False, money=False)
     (run / "offers.parquet").unlink()
     page = write_report(run).read_text()
-    assert len(_images(page)) == 4
-    assert "Not in this run: Helpline 155330, Wallet flows" in page
+    assert len(_images(page)) == 6
+    assert "Not in this run: Helpline 155330, Wallet, History against published figures" in page
 
 
 def test_missing_required_file_is_a_scenario_error(tmp_path):
@@ -166,8 +167,8 @@ def test_compare_shows_both_runs_and_differences(tmp_path):
     assert out == a / "compare_b.html"
     page = out.read_text()
     assert "B − A" in page and "A: a" in page and "B: b" in page
-    # 6 figures of A, 5 of B (no wallet) and the difference map.
-    assert len(_images(page)) == 6 + 5 + 1
+    # 8 figures of A, 7 of B (no wallet) and the difference map.
+    assert len(_images(page)) == 8 + 7 + 1
     fa, fb = load_run(a).summary["fulfilment_rate"], load_run(b).summary["fulfilment_rate"]
     assert f"{fb - fa:+.1%}" in page
     assert (a / "figures" / "compare_b" / "diff_map.png").is_file()
@@ -221,3 +222,191 @@ def test_district_map_values_are_annual_rates_per_100k(tmp_path):
     assert m.loc["Agra", "bookings_per_100k"] == pytest.approx(expected)
     assert list(m.index) == sorted(DISTRICTS)
     assert m["fulfilment_rate"].between(0, 1).all()
+
+
+# ------------------------------------------------------------ issue 17: a report that explains itself
+
+
+def add_snapshots(folder: Path) -> Path:
+    """Monthly snapshots (contract of OWNERS.md) and two anchors: one met, one missed."""
+    months = pd.date_range("2025-07-31", periods=6, freq="ME")
+    pd.DataFrame({"month_end": months.strftime("%Y-%m-%d"), "registered_workers": 50000 + 500 * np.arange(6),
+                  "active_workers": 15000 + 100 * np.arange(6), "bookings_cum": 1000 * np.arange(1, 7),
+                  "completed_cum": 800 * np.arange(1, 7), "calls_cum": 80000 * np.arange(1, 7),
+                  "wallet_credit_cum_paise": 5_000_000 * np.arange(1, 7)}).to_csv(folder / "snapshots.csv", index=False)
+    (folder / "anchors.yaml").write_text(
+        "anchors:\n"
+        "  - {date: 2025-09-30, quantity: registered_workers, value: 51000, source: D1, tolerance: 0.02}\n"
+        "  - {date: 2025-10-31, quantity: bookings_cum, value: 9000, source: D4, tolerance: 0.05}\n"
+        "  - {date: 2030-01-31, quantity: bookings_cum, value: 1, source: later, tolerance: 0.05}\n")
+    return folder
+
+
+def _png_text(png: bytes) -> dict[str, str]:
+    import io
+
+    from PIL import Image
+
+    return dict(Image.open(io.BytesIO(png)).text)
+
+
+def test_maps_name_notable_districts_with_a_sortable_table(tmp_path):
+    from reports.maps import notable
+
+    run = fake_run(tmp_path / "run")
+    page = write_report(run).read_text()
+    for col in ("bookings_per_100k", "fulfilment_rate", "wait_p90_min"):
+        meta = _png_text((run / "figures" / f"map_{col}.png").read_bytes())
+        assert meta["Description"] == "Labelled districts: Agra, Lucknow, Varanasi"
+    assert page.count('alt="Bookings per 100,000 people by district; labelled: Agra, Lucknow, Varanasi"') == 1
+    assert page.count('<table class="sortable">') == 3 and "<script>" in page
+    for d in DISTRICTS:
+        assert page.count(f"<td>{d}</td>") == 3  # one row per district in each map's table
+    assert re.search(r'<td class="n" data-v="0\.\d+">\d+\.\d%</td>', page)  # fulfilment sorts by its number
+    values = {f"D{i}": float(i) for i in range(20)} | {"Lucknow": 7.5, "Agra": float("nan")}
+    assert notable(values) == ["D0", "D1", "D17", "D18", "D19", "D2", "Lucknow"]
+
+
+def test_wait_cdf_is_logarithmic_only_when_waits_span_orders_of_magnitude(tmp_path):
+    from reports.plots import wait_figure
+
+    run = load_run(fake_run(tmp_path / "run"))
+    bk = run.bookings
+    spread = bk.assign(assigned_min=bk["created_min"] + np.geomspace(0.5, 900, len(bk)))
+    narrow = bk.assign(assigned_min=bk["created_min"] + np.linspace(5, 20, len(bk)))
+    run.bookings = spread
+    assert wait_figure(run).axes[1].get_xscale() == "log"
+    run.bookings = narrow
+    assert wait_figure(run).axes[1].get_xscale() == "linear"
+    run.bookings = bk.assign(assigned_min=np.nan)
+    fig = wait_figure(run)
+    assert "No booking was assigned" in fig.axes[1].texts[0].get_text()
+
+
+def test_plots_with_nothing_to_show_say_so_and_money_has_no_offset(tmp_path):
+    from reports.plots import wallet_figure, workers_figure
+    from reports.units import indian_digits, rupees
+
+    run = load_run(fake_run(tmp_path / "run"))
+    wal = run.table("wallets")
+    run.optional["wallets"] = wal.assign(balance_paise=np.where(np.arange(len(wal)) < 3, 123_400, 0))
+    fig = wallet_figure(run)
+    fig.canvas.draw()
+    assert "Only 3 of 20 workers hold money at the end: ₹1,234" in fig.axes[1].texts[0].get_text().replace("\n", " ")
+    flows = fig.axes[0]
+    assert flows.xaxis.get_offset_text().get_text() == ""
+    assert all(t.get_text().startswith("₹") for t in flows.get_xticklabels() if t.get_text())
+    assert "payouts started to workers' banks" in [t.get_text() for t in flows.get_yticklabels()]
+    run.workers = run.workers.assign(jobs=0, busy_min=0.0, earned_paise=0)
+    texts = [t.get_text() for ax in workers_figure(run).axes for t in ax.texts]
+    assert any("0 active workers had a job" in t for t in texts)
+    assert indian_digits(2753794) == "27,53,794" and indian_digits(999) == "999"
+    assert rupees(46101300, paise=True) == "₹4,61,013" and rupees(-5083, paise=True, decimals=2) == "-₹50.83"
+    assert rupees(None) == "–" and rupees(float("nan")) == "–"
+
+
+def test_helpline_and_wallet_sections_use_plain_labels_with_definitions(tmp_path):
+    run = fake_run(tmp_path / "run")
+    s = json.loads((run / "summary.json").read_text())
+    s["helpline"] |= {"service_level": 0.81, "sl_seconds": 20, "sl_target": 0.8, "calls_per_booking": 214.4}
+    s["wallet"] |= {"cash_volume_paise": 461_013_000, "gini_earnings": 0.9828}
+    s["gini_earnings"] = 0.756
+    (run / "summary.json").write_text(json.dumps(s))
+    page = re.sub(r'src="data:image/png;base64,[^"]*"', "", write_report(run).read_text())
+    assert page.count("How to read this:") == 6  # districts, demand, wait, workers, helpline, wallet
+    assert "answered within 20 s ÷ offered (target 80%)" in page
+    assert "calls per phone booking" in page and "214.4" in page
+    assert "paid in cash</td><td class=\"n\">₹46,10,130</td>" in page
+    assert "wallet-credit Gini, all registered workers" in page and "0.983" in page
+    assert "higher than the headline" in page and "the Wallet section’s Gini" not in page
+    assert "the Wallet section&#x27;s Gini counts every registered worker" in page
+    for raw in ("cash_volume_paise", "calls_per_booking", "gini_earnings", "1e6", "e+0"):
+        assert raw not in page, raw
+
+
+def test_methods_show_set_overrides_and_changes_from_the_parent(tmp_path):
+    from sim.provenance import provenance
+
+    run = fake_run(tmp_path / "run")
+    (run / "provenance.json").write_text(json.dumps(provenance("growth_5x", ["horizon_days=3", "seed=7"])))
+    page = write_report(run).read_text()
+    assert "growth_5x (extends baseline)" in page
+    assert "changes from baseline</td><td>demand.scale: 1.0 → 5.0" in page
+    assert "horizon_days: 365.0 → 3.0; seed: 20250630 → 7" in page
+    (run / "provenance.json").unlink()
+    assert "not recorded" in write_report(run).read_text()
+
+
+def test_compare_warns_when_runs_differ_in_horizon_districts_or_policy(tmp_path):
+    a = fake_run(tmp_path / "a", days=3)
+    b = fake_run(tmp_path / "b", seed=2, days=5)
+    text = (b / "scenario.yaml").read_text().replace("[Agra, Lucknow, Varanasi]", "[Agra, Lucknow]")
+    (b / "scenario.yaml").write_text(text.replace("policy: nearest", "policy: fair"))
+    warnings: list[str] = []
+    page = write_compare(a, b, warn=warnings.append).read_text()
+    assert [w.split(" (")[0] for w in warnings] == ["run length differs", "districts differ", "dispatch policy differs"]
+    assert '<div class="warn">' in page and "A 3 days, B 5 days" in page
+    same = fake_run(tmp_path / "c", seed=3)
+    assert '<div class="warn">' not in write_compare(a, same, warn=warnings.append).read_text()
+    assert len(warnings) == 3
+    p = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "report", str(a), "--compare", str(b)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert p.returncode == 0 and p.stderr.count("warning: ") == 3, p.stderr
+
+
+def test_snapshots_are_plotted_against_anchors(tmp_path):
+    from reports.snapshots import anchor_checks
+
+    run = add_snapshots(fake_run(tmp_path / "run"))
+    data = load_run(run)
+    checks = anchor_checks(data.table("snapshots"), data.anchors)
+    assert list(checks["quantity"]) == ["registered_workers", "bookings_cum"]  # the 2030 anchor is outside
+    assert list(checks["simulated"]) == [51000.0, 4000.0] and list(checks["within"]) == [True, False]
+    page = write_report(run).read_text()
+    assert "History against published figures" in page and (run / "figures" / "snapshots.png").is_file()
+    assert len(_images(page)) == 9
+
+
+# ------------------------------------------------------------ study plots (compare / sweep)
+
+
+def fake_metrics(scenario, seed: int, replication: int) -> dict[str, float]:
+    """A cheap stand-in for a simulation: metrics that depend on the arm, with noise."""
+    from sim.experiments.replications import METRICS
+
+    rng = np.random.default_rng([seed, replication])
+    shift = {"nearest": 0.0, "fair": 0.05, "batch": -0.02}.get(scenario.dispatch.policy, 0.0)
+    scale = scenario.demand.scale
+    return {m: 8674.0 * scale + 120 * rng.standard_normal() if m == "bookings"
+            else 0.8 + shift + 0.01 * rng.standard_normal() for m in METRICS}
+
+
+def test_compare_writes_a_forest_plot_and_plain_numbers(tmp_path):
+    from reports.studies import ci_text, plain, write_study_report
+    from sim.experiments import StudySpec, run_study, write_study
+
+    res = run_study(StudySpec(kind="compare", policies=("nearest", "fair", "batch"), reps=4), runner=fake_metrics)
+    folder = write_study(res, tmp_path / "cmp")
+    page = write_study_report(folder).read_text()
+    assert (folder / "forest.png").is_file() and len(_images(page)) == 1
+    assert "Paired difference from nearest" in page and "fulfilment rate" in page
+    text = re.sub(r'src="data:image/png;base64,[^"]*"', "", page)
+    assert not re.search(r"\de[+-]\d", text)  # no scientific notation anywhere
+    assert ci_text(8674.2, 8554.2, 8794.2) == "8674 ± 120"
+    assert ci_text(0.74812, 0.73612, 0.76012) == "0.748 ± 0.012"
+    assert plain(0.000123456) == "0.0001235" and plain(123456789.0) == "123456789"
+    assert write_study_report(folder).read_text() == page  # rebuilt from the folder: same bytes
+
+
+def test_sweep_writes_metric_versus_value_lines_with_ci_bands(tmp_path):
+    from reports.studies import sweep_figure, write_study_report
+    from sim.experiments import StudySpec, run_study, write_study
+
+    res = run_study(StudySpec(kind="sweep", grid=("demand.scale=1,2,4",), reps=3), runner=fake_metrics)
+    folder = write_study(res, tmp_path / "sweep")
+    page = write_study_report(folder).read_text()
+    assert (folder / "sweep.png").is_file() and "Mean ± 95% CI half-width" in page
+    s = pd.read_csv(folder / "summary.csv")
+    ax = sweep_figure(s, ["demand.scale"]).axes[-1]
+    assert list(ax.lines[0].get_xdata()) == [1.0, 2.0, 4.0]
+    assert len(ax.collections) == 1  # the CI band

@@ -19,9 +19,11 @@ def test_admin_config_shows_the_rules_from_the_scenario(api):
     r = api.call("GET", "/v1/admin/config", ADMIN)
     assert r.status_code == 200, r.text
     cfg = r.json()
-    lc = load_scenario("baseline").lifecycle
-    assert cfg["policy"] == "nearest" and cfg["policy_params"] == {"radius_km": 15}
-    assert cfg["radius_km"] == 15.0 and cfg["scenario"] == "baseline" and cfg["seed"] == 0
+    sc = load_scenario("baseline")
+    lc = sc.lifecycle
+    assert cfg["policy"] == sc.dispatch.policy and cfg["policy_params"] == dict(sc.dispatch.params)
+    assert cfg["radius_km"] == sc.dispatch.params.get("radius_km", 15.0) and cfg["scenario"] == "baseline"
+    assert cfg["seed"] == sc.seed
     assert cfg["offer_timeout_min"] == lc.accept_timeout_min and cfg["max_offers"] == lc.max_offers
     assert cfg["retry_interval_min"] == lc.retry_interval_min and cfg["max_search_min"] == lc.max_search_min
     assert cfg["time_scale"] == 1.0 and cfg["settlement_delay_days"] >= 0

@@ -92,7 +92,8 @@ def test_sqlite_write_lock_never_blocks_the_event_loop(tmp_path):
 
 def test_stale_token_after_reset_with_two_processes(tmp_path):
     """A token deleted by a reset in one process is refused by the other, never reused."""
-    srv = Server(f"sqlite:///{tmp_path / 'r.db'}", "--workers", "2", "--rate-limit", "0", "--allow-reset").start()
+    srv = Server(f"sqlite:///{tmp_path / 'r.db'}", "--workers", "2", "--rate-limit", "0", "--allow-reset")
+    srv.start(timeout_s=90)  # two processes on a busy machine
     try:
         old = [Api(srv.url).citizen() for _ in range(4)]
         seen = {}

@@ -87,7 +87,6 @@ class HelplineConfig(StrictModel):
                                              min_length=12, max_length=12)
     sl_seconds: float = Field(20.0, ge=0, le=3600, description="service-level threshold [s] (A7: 80/20)")
     sl_target: float = Field(0.8, gt=0, lt=1, description="service-level target (A7)")
-    output: Literal["per_call", "hourly"] = "per_call"
 
     @field_validator("type_shares")
     @classmethod

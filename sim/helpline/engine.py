@@ -37,7 +37,7 @@ class HelplineResult:
 
     booking_times_min: np.ndarray   # sorted times booking-creating calls end [minutes]
     booking_call_ids: np.ndarray    # their call ids, in the same order
-    calls: pd.DataFrame             # per-call table (only booking calls when output="hourly")
+    calls: pd.DataFrame             # per-call table (only booking calls when calls="hourly")
     hourly: pd.DataFrame            # helpline_hourly table
     summary: dict[str, Any] = field(default_factory=dict)
 
@@ -87,8 +87,12 @@ def _redials(cfg: HelplineConfig, rng: np.random.Generator) -> Redials:
 
 
 def simulate_helpline(cfg: HelplineConfig, streams: Streams, horizon_min: float, calendar: Calendar,
-                      surge: Callable[[np.ndarray], np.ndarray] | None = None) -> HelplineResult:
-    """Simulate the helpline over ``[0, horizon_min)`` [minutes]."""
+                      surge: Callable[[np.ndarray], np.ndarray] | None = None,
+                      calls: str = "full") -> HelplineResult:
+    """Simulate the helpline over ``[0, horizon_min)`` [minutes].
+
+    ``calls="hourly"`` keeps only the booking calls in the per-call table (``output.calls``).
+    """
     hours = max(1, math.ceil(horizon_min / 60.0))
     rate = hourly_rate(cfg, calendar, hours)
     if surge is not None:
@@ -99,56 +103,49 @@ def simulate_helpline(cfg: HelplineConfig, streams: Streams, horizon_min: float,
     ty = streams["helpline_types"].choice(len(CALL_TYPES), size=n, p=np.asarray(cfg.type_probs())).astype(np.int8)
     conv_u = streams["helpline_types"].random(n)
     ivr = streams["helpline_ivr"].random(n) < np.asarray(cfg.ivr_probs())[ty]
-    handle = handle_times_s(cfg, streams["helpline_service"], n) / 60.0
-    prng = streams["helpline_patience"]
-    patience = prng.exponential(cfg.patience_mean_s / 60.0, n)
-    cb_u = prng.random(n)
     q = np.flatnonzero(~ivr)
+    # Drawn for every fresh call (common random numbers), kept only for the queued ones.
+    handle = (handle_times_s(cfg, streams["helpline_service"], n) / 60.0)[q]
+    prng = streams["helpline_patience"]
+    patience = prng.exponential(cfg.patience_mean_s / 60.0, n)[q]
+    cb_u = prng.random(n)[q]
     cb = cfg.callback
-    out = serve_shifts(t[q] + cfg.ivr_s / 60.0, handle[q], patience[q], shifts_for(cfg, calendar),
+    out = serve_shifts(t[q] + cfg.ivr_s / 60.0, handle, patience, shifts_for(cfg, calendar),
                        callback_after=cb.offer_after_s / 60.0 if cb.enabled else INF,
-                       callback_u=cb_u[q], callback_prob=cb.accept_prob, callback_extra=cb.extra_s / 60.0,
+                       callback_u=cb_u, callback_prob=cb.accept_prob, callback_extra=cb.extra_s / 60.0,
                        redials=_redials(cfg, streams["helpline_redial"]) if cfg.redial_prob > 0 else None,
                        message_when_closed=cfg.after_hours == "message")
-    return _assemble(cfg, calendar, hours, horizon_min, t, ty, conv_u, ivr, q, out)
+    del handle, patience, cb_u  # gone before the tables are built
+    return _assemble(cfg, calendar, hours, horizon_min, t, ty, conv_u, ivr, q, out, calls)
 
 
 def _assemble(cfg: HelplineConfig, calendar: Calendar, hours: int, horizon_min: float, t: np.ndarray,
               ty: np.ndarray, conv_u: np.ndarray, ivr: np.ndarray, q: np.ndarray,
-              out: QueueOut) -> HelplineResult:
-    """Merge IVR-ended and queued calls into the tables; call ids follow creation time."""
+              out: QueueOut, calls: str) -> HelplineResult:
+    """Merge IVR-ended and queued calls into the tables; call ids follow creation time.
+
+    Rows are numbered IVR-ended calls first, then queue records; the per-call frame is built
+    only for the rows it keeps (all of them, or the booking calls with ``calls="hourly"``),
+    so an hourly run never holds a per-call table.
+    """
     keep = out.arrive < horizon_min  # redials after the horizon are not simulated
-    fresh_of = q[out.source]         # fresh-call number behind each queue record
+    fresh_of = q.astype(np.int32)[out.source]  # fresh-call number behind each queue record (ids < 2**31)
     is_redial = out.redial_of >= 0
     created = np.where(is_redial, out.arrive, t[fresh_of])
     iv = np.flatnonzero(ivr)
     n_q, n_iv = len(out.arrive), iv.size
     created_all = np.concatenate([t[iv], created])
-    order = np.lexsort((np.arange(n_iv + n_q), created_all))
+    order = np.argsort(created_all, kind="stable")  # creation time, then row: stable ties
     order = order[np.concatenate([np.ones(n_iv, bool), keep])[order]]
-    call_id = np.full(n_iv + n_q, -1, dtype=np.int64)
-    call_id[order] = np.arange(order.size)
+    order = order.astype(np.int32)
+    call_id = np.full(n_iv + n_q, -1, dtype=np.int32)
+    call_id[order] = np.arange(order.size, dtype=np.int32)
     qid = call_id[n_iv:]
-    redial_of = np.where(is_redial, qid[np.maximum(out.redial_of, 0)], -1)
-    types = np.concatenate([ty[iv], ty[fresh_of]])
     wait_s, handle_s = out.wait * 60.0, out.handle * 60.0
     books = out.answered & keep & (ty[fresh_of] == 0) & (conv_u[fresh_of] < cfg.booking_conversion)
     b_end = (out.start + out.handle)[books]
     b_ord = np.lexsort((qid[books], b_end))
-    calls = pd.DataFrame({
-        "call_id": call_id,
-        "created_min": created_all,
-        "type": pd.Categorical.from_codes(types, categories=list(CALL_TYPES)),
-        "ivr_resolved": np.concatenate([np.ones(n_iv, bool), np.zeros(n_q, bool)]),
-        "answered": np.concatenate([np.zeros(n_iv, bool), out.answered]),
-        "wait_s": np.concatenate([np.zeros(n_iv), wait_s]),
-        "handle_s": np.concatenate([np.zeros(n_iv), handle_s]),
-        "abandoned": np.concatenate([np.zeros(n_iv, bool), out.abandoned]),
-        "redial_of": pd.array(np.concatenate([np.full(n_iv, -1), redial_of]), dtype="Int64"),
-        "callback": np.concatenate([np.zeros(n_iv, bool), out.callback]),
-        "booking_id": pd.array(np.full(n_iv + n_q, pd.NA), dtype="Int64"),
-    }).iloc[order].reset_index(drop=True)
-    calls.loc[calls["redial_of"] < 0, "redial_of"] = pd.NA
+    booking_ids = qid[books][b_ord]
     offered = keep & ~out.closed
     sh = shifts_for(cfg, calendar)
     agents = np.asarray([sh.on_duty(h * 60.0) for h in range(hours)])
@@ -160,31 +157,60 @@ def _assemble(cfg: HelplineConfig, calendar: Calendar, hours: int, horizon_min: 
     }
     hourly = hourly_table(out.arrive[offered], out.start[offered], wait_s[offered], handle_s[offered],
                           out.answered[offered], out.abandoned[offered], agents, cfg.sl_seconds, extra)
-    summary = _summary(cfg, calls, hourly, wait_s[offered], out, offered, b_end.size)
-    booking_ids = qid[books][b_ord]
-    if cfg.output == "hourly":
-        calls = calls[calls["call_id"].isin(booking_ids)].reset_index(drop=True)
-    return HelplineResult(b_end[b_ord], booking_ids, calls, hourly, summary)
+    counts = {"calls": int(order.size), "ivr_resolved": int(n_iv), "redials": int((is_redial & keep).sum()),
+              "callbacks": int((out.callback & keep).sum())}
+    summary = _summary(cfg, counts, hourly, wait_s[offered], out, offered, b_end.size)
+    b_rows = np.flatnonzero(books) + n_iv
+    rows = order if calls == "full" else b_rows[np.argsort(qid[books])]  # ascending call id
+    frame = _calls_frame(rows, n_iv, created_all, call_id, np.concatenate([ty[iv], ty[fresh_of]]),
+                         out, wait_s, handle_s, np.where(is_redial, qid[np.maximum(out.redial_of, 0)], -1))
+    return HelplineResult(b_end[b_ord], booking_ids, frame, hourly, summary)
 
 
-def _summary(cfg: HelplineConfig, calls: pd.DataFrame, hourly: pd.DataFrame, wait_s: np.ndarray,
+def _calls_frame(rows: np.ndarray, n_iv: int, created_all: np.ndarray, call_id: np.ndarray, types: np.ndarray,
+                 out: QueueOut, wait_s: np.ndarray, handle_s: np.ndarray, redial_of: np.ndarray) -> pd.DataFrame:
+    """The per-call table for ``rows`` (IVR-ended rows < ``n_iv``, then queue records), in that order."""
+    is_q = rows >= n_iv
+    qr = np.where(is_q, rows - n_iv, 0)
+
+    def queued(col: np.ndarray, ivr_value: float | bool | int) -> np.ndarray:
+        return np.where(is_q, col[qr], ivr_value)
+
+    red = queued(redial_of, -1)
+    return pd.DataFrame({
+        "call_id": call_id[rows].astype(np.int64),
+        "created_min": created_all[rows],
+        "type": pd.Categorical.from_codes(types[rows], categories=list(CALL_TYPES)),
+        "ivr_resolved": ~is_q,
+        "answered": queued(out.answered, False),
+        "wait_s": queued(wait_s, 0.0),
+        "handle_s": queued(handle_s, 0.0),
+        "abandoned": queued(out.abandoned, False),
+        "redial_of": pd.arrays.IntegerArray(red.astype(np.int64), red < 0),
+        "callback": queued(out.callback, False),
+        "booking_id": pd.array(np.full(rows.size, pd.NA), dtype="Int64"),
+    })
+
+
+def _summary(cfg: HelplineConfig, counts: dict[str, int], hourly: pd.DataFrame, wait_s: np.ndarray,
              out: QueueOut, offered: np.ndarray, bookings: int) -> dict[str, Any]:
-    s: dict[str, Any] = {"calls": int(len(calls)), "calls_per_day_mean": None}
+    n_calls = counts["calls"]
+    s: dict[str, Any] = {"calls": n_calls, "calls_per_day_mean": None}
     s.update(queue_summary(wait_s, out.answered[offered], out.abandoned[offered], cfg.sl_seconds))
     busy = float(out.handle[offered & out.answered].sum())
     staffed = float(hourly["agents"].sum() * 60.0)
     open_h = hourly[hourly["offered"] > 0]
     s.update({
-        "ivr_resolved": int(calls["ivr_resolved"].sum()),
+        "ivr_resolved": counts["ivr_resolved"],
         "after_hours": int(hourly["after_hours"].sum()),
-        "redials": int(calls["redial_of"].notna().sum()),
-        "callbacks": int(calls["callback"].sum()),
+        "redials": counts["redials"],
+        "callbacks": counts["callbacks"],
         "occupancy": busy / staffed if staffed > 0 else None,
         "hours_meeting_sl": float((open_h["service_level"] >= cfg.sl_target).mean()) if len(open_h) else None,
         "sl_seconds": cfg.sl_seconds, "sl_target": cfg.sl_target,
         "bookings": bookings,
-        "calls_per_booking": len(calls) / bookings if bookings else None,
+        "calls_per_booking": n_calls / bookings if bookings else None,
     })
     days = len(hourly) / 24.0
-    s["calls_per_day_mean"] = len(calls) / days if days > 0 else None
+    s["calls_per_day_mean"] = n_calls / days if days > 0 else None
     return s

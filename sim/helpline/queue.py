@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import heapq
 import math
-from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 INF = math.inf
 NAN = math.nan
@@ -142,76 +142,141 @@ def serve_shifts(arrive: np.ndarray, handle: np.ndarray, patience: np.ndarray, s
     A caller whose offered wait exceeds ``callback_after`` is offered a callback and takes it
     when ``callback_u < callback_prob``; they keep their place in line, cannot abandon and
     are called back when they reach the head (handle time + ``callback_extra``).
+
+    The loop is compiled (numba): it cannot call back into Python for redial draws, so it gets
+    the redial rows drawn ahead in the same blocks, in the same order, as drawing them lazily
+    would take; if they run out it is re-run with more (the answer does not change).
     """
     n = len(arrive)
-    # Memoryviews of the inputs index like lists of floats without copying them (a list of
-    # floats would take ~4x the memory of the array).
-    def floats(x: np.ndarray) -> memoryview:
-        return memoryview(np.ascontiguousarray(x, dtype=np.float64))
+    arr, hnd, pat = (np.ascontiguousarray(x, dtype=np.float64) for x in (arrive, handle, patience))
+    cbu = np.ascontiguousarray(callback_u, dtype=np.float64) if callback_u is not None else np.ones(n)
+    pattern = np.asarray(shifts.pattern, dtype=np.int64)
+    pool, last = np.zeros((0, 4)), 0
+    want = max(n // 8, 1)  # redial rows to draw ahead; re-estimated whenever they run out
+    while True:
+        blocks, rows = [pool], len(pool)
+        while redials is not None and rows < want:
+            blk = np.asarray(redials.draw(max(1024, last)), dtype=np.float64).reshape(-1, 4)
+            blocks.append(blk)  # the lazy loop drew max(1024, previous block) rows each time
+            rows, last = rows + len(blk), len(blk)
+        pool = np.concatenate(blocks) if len(blocks) > 1 else pool
+        del blocks
+        out = _serve_kernel(arr, hnd, pat, cbu, pattern, shifts, callback_after, callback_prob, callback_extra,
+                            redials, pool, message_when_closed)
+        if isinstance(out, QueueOut):
+            return out
+        # ran out after ``out`` fresh calls: scale the draw to the whole run, with a margin
+        want = max(2 * len(pool), int(len(pool) * 1.2 * n / max(out, 1)))
 
-    arr, hnd, pat = floats(arrive), floats(handle), floats(patience)
-    cbu = floats(callback_u) if callback_u is not None else floats(np.ones(n))
-    heap = [(shifts.next_on(k, 0.0), k) for k in range(shifts.seats)] or [(INF, 0)]
+
+def _serve_kernel(arr: np.ndarray, hnd: np.ndarray, pat: np.ndarray, cbu: np.ndarray, pattern: np.ndarray,
+                  shifts: Shifts, callback_after: float, callback_prob: float, callback_extra: float,
+                  redials: Redials | None, pool: np.ndarray, message_when_closed: bool) -> QueueOut | int:
+    """Run the compiled loop and wrap its columns; if the redial pool ran out, the fresh calls done."""
+    cols = _serve_loop(arr, hnd, pat, cbu, pattern, float(shifts.slot), int(shifts.offset), int(shifts.seats),
+                       float(callback_after), float(callback_prob), float(callback_extra),
+                       float(redials.prob) if redials is not None else 0.0,
+                       int(redials.max_redials) if redials is not None else -1, pool, bool(message_when_closed))
+    k, arrive, start, wait, handle, code, source, parent, seat = cols
+    if k < 0:
+        return -1 - k
+    # Views, not copies cut to size: a copy would double the peak for a few idle megabytes.
+    code = code[:k]
+    return QueueOut(arrive[:k], start[:k], wait[:k], handle[:k], (code == 0) | (code == 2), code == 1, code == 2,
+                    code == 3, source[:k], parent[:k], seat[:k])
+
+
+@njit(cache=True)
+def _next_on(pattern, per, off, slot, seat, t):  # pragma: no cover - compiled
+    s = int(t // slot)
+    if pattern[(s + off) % per] > seat:
+        return t
+    for k in range(1, per + 1):
+        if pattern[(s + k + off) % per] > seat:
+            return (s + k) * slot
+    return INF
+
+
+@njit(cache=True)
+def _serve_loop(arr, hnd, pat, cbu, pattern, slot, off, seats, callback_after, callback_prob,
+                callback_extra, redial_prob, max_redials, pool, message_when_closed):  # pragma: no cover - compiled
+    """The queue, call by call (see ``serve_shifts``).
+
+    Returns ``(records, columns...)``; ``-1 - fresh calls done`` if the redial pool ran out.  Codes: 0 answered,
+    1 abandoned, 2 callback, 3 closed.
+    """
+    n = arr.shape[0]
+    per = pattern.shape[0]
+    cap = n + pool.shape[0]
+    o_arr = np.empty(cap)
+    o_start = np.empty(cap)
+    o_wait = np.empty(cap)
+    o_hnd = np.empty(cap)
+    o_code = np.empty(cap, dtype=np.int8)
+    o_src = np.empty(cap, dtype=np.int32)
+    o_par = np.empty(cap, dtype=np.int32)
+    o_seat = np.empty(cap, dtype=np.int32)
+    heap = [(_next_on(pattern, per, off, slot, k, 0.0), k) for k in range(seats)]
+    if seats == 0:
+        heap.append((INF, 0))
     heapq.heapify(heap)
-    pattern, per, off, slot = shifts.pattern, shifts.period, shifts.offset, shifts.slot
-    next_on, replace = shifts.next_on, heapq.heapreplace
-    pending: list[tuple[float, int, int, int]] = []  # (time, seq, parent, depth) redials
-    pool, pool_i = np.empty((0, 4)), 0
-    # Flat rows of doubles (arrive, start, wait, handle, code, source, redial_of, seat): an
-    # array('d') holds a million calls in 64 MB where a list of floats needs ~4x that.
-    rec = array("d")
-    push = rec.extend
+    pending = [(0.0, 0, 0, 0)]  # (time, seq, parent, depth) of redials; typed by this dummy
+    pending.pop()
+    pool_i = 0
+    npool = pool.shape[0]
+    r = 0
     i = 0
-    while i < n or pending:
-        if pending and (i >= n or pending[0][0] < arr[i]):
-            a, seq, parent, depth = heapq.heappop(pending)
-            if pool_i >= len(pool):
-                pool, pool_i = redials.draw(max(1024, len(pool))), 0  # type: ignore[union-attr]
-            u_r, d_r, h, p = pool[pool_i].tolist()
+    while i < n or len(pending) > 0:
+        have_u = False
+        u_r = 0.0
+        d_r = 0.0
+        if len(pending) > 0 and (i >= n or pending[0][0] < arr[i]):
+            a, _, parent, depth = heapq.heappop(pending)
+            if pool_i >= npool:
+                return -1 - i, o_arr, o_start, o_wait, o_hnd, o_code, o_src, o_par, o_seat
+            u_r, d_r, h, p = pool[pool_i, 0], pool[pool_i, 1], pool[pool_i, 2], pool[pool_i, 3]
+            have_u = True
             pool_i += 1
-            u_cb, src = 1.0, rec[parent * 8 + 5]
+            u_cb = 1.0
+            src = o_src[parent]
         else:
             a, h, p, u_cb, src, parent, depth = arr[i], hnd[i], pat[i], cbu[i], i, -1, 0
-            u_r = d_r = None
             i += 1
         if message_when_closed and pattern[(int(a // slot) + off) % per] == 0:
-            push((a, NAN, 0.0, 0.0, 3, src, parent, -1))
+            o_arr[r], o_start[r], o_wait[r], o_hnd[r] = a, NAN, 0.0, 0.0
+            o_code[r], o_src[r], o_par[r], o_seat[r] = 3, src, parent, -1
+            r += 1
             continue
         while True:  # the seat that can answer first; re-key seats found off duty
             key, seat = heap[0]
             t0 = key if key > a else a
             if t0 == INF or pattern[(int(t0 // slot) + off) % per] > seat:
                 break
-            replace(heap, (next_on(seat, t0), seat))
+            heapq.heapreplace(heap, (_next_on(pattern, per, off, slot, seat, t0), seat))
         w = t0 - a
         if callback_after < w < INF and u_cb < callback_prob:
             h += callback_extra
             code = 2
         elif w > p:
-            replace(heap, (t0, seat))
-            push((a, NAN, p, 0.0, 1, src, parent, -1))
-            if redials is not None and depth < redials.max_redials:
-                if u_r is None:
-                    if pool_i >= len(pool):
-                        pool, pool_i = redials.draw(max(1024, len(pool))), 0
+            heapq.heapreplace(heap, (t0, seat))
+            o_arr[r], o_start[r], o_wait[r], o_hnd[r] = a, NAN, p, 0.0
+            o_code[r], o_src[r], o_par[r], o_seat[r] = 1, src, parent, -1
+            r += 1
+            if depth < max_redials:
+                if not have_u:
+                    if pool_i >= npool:
+                        return -1 - i, o_arr, o_start, o_wait, o_hnd, o_code, o_src, o_par, o_seat
                     u_r, d_r = pool[pool_i, 0], pool[pool_i, 1]
                     pool_i += 1
-                if u_r < redials.prob:
-                    me = len(rec) // 8 - 1
-                    heapq.heappush(pending, (a + p + d_r, me, me, depth + 1))
+                if u_r < redial_prob:
+                    heapq.heappush(pending, (a + p + d_r, r - 1, r - 1, depth + 1))
             continue
         else:
             code = 0
         e = t0 + h
-        replace(heap, (e if pattern[(int(e // slot) + off) % per] > seat else next_on(seat, e), seat))
-        push((a, t0, w, h, code, src, parent, seat))
-    return _to_out(rec)
-
-
-def _to_out(rec: array) -> QueueOut:
-    m = np.frombuffer(rec, dtype=np.float64).reshape(-1, 8) if len(rec) else np.zeros((0, 8))
-    code = m[:, 4].astype(np.int8)
-    # Strided views, not copies: the record buffer is never written again.
-    return QueueOut(m[:, 0], m[:, 1], m[:, 2], m[:, 3],
-                    (code == 0) | (code == 2), code == 1, code == 2, code == 3,
-                    m[:, 5].astype(np.int32), m[:, 6].astype(np.int32), m[:, 7].astype(np.int32))  # ids < 2**31
+        nxt = e if pattern[(int(e // slot) + off) % per] > seat else _next_on(pattern, per, off, slot, seat, e)
+        heapq.heapreplace(heap, (nxt, seat))
+        o_arr[r], o_start[r], o_wait[r], o_hnd[r] = a, t0, w, h
+        o_code[r], o_src[r], o_par[r], o_seat[r] = code, src, parent, seat
+        r += 1
+    return r, o_arr, o_start, o_wait, o_hnd, o_code, o_src, o_par, o_seat

@@ -117,6 +117,15 @@ class DispatchPolicy:
         """Batching window [minutes]; 0 means decide each job at once."""
         return 0.0
 
+    @property
+    def nearest_needed(self) -> int | None:
+        """How many of the nearest candidates :meth:`choose` reads (None = all of them).
+
+        A policy that only looks at the head of the distance-sorted list says so, and the
+        model's index then searches only that far (the answer is the same).
+        """
+        return None
+
     def bind(self, rng: np.random.Generator) -> None:
         """Attach the run's "choices" stream (called once before the run starts)."""
         self.rng = rng

@@ -28,6 +28,11 @@ class Broadcast(DispatchPolicy):
     name = "broadcast"
     Params = BroadcastParams
 
+    @property
+    def nearest_needed(self) -> int:
+        """Only the ``k`` nearest candidates matter."""
+        return self.params.k
+
     def choose(self, job: JobRequest, cands: Candidates, now_min: float) -> list[int]:
         """Up to ``k`` nearest candidates."""
         return [int(w) for w in cands.worker_id[: self.params.k]]

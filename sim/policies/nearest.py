@@ -16,6 +16,11 @@ class Nearest(DispatchPolicy):
     name = "nearest"
     Params = PolicyParams
 
+    @property
+    def nearest_needed(self) -> int:
+        """Only the nearest candidate matters."""
+        return 1
+
     def choose(self, job: JobRequest, cands: Candidates, now_min: float) -> list[int]:
         """The nearest candidate, or nothing."""
         return [int(cands.worker_id[0])] if len(cands) else []

@@ -1,0 +1,83 @@
+"""Hand-written SQL for the hot statements, run on the driver's cursor inside the request's transaction.
+
+SQLAlchemy Core builds, caches and post-processes every statement in Python; on the hot path
+(worker status updates, dispatch, booking steps) that cost about two thirds of the server's
+CPU per request.  A :class:`Stmt` is written once with ``:name`` parameters and ``{lock}`` /
+``{skip_locked}`` markers; its text for each database is made once, and :func:`run` hands it
+to the DB-API cursor of the connection that holds the request's transaction (SQLAlchemy still
+opens, commits and rolls back that transaction, so the discipline of ``service.db`` holds).
+Rows come back as named tuples (``row.status``), like SQLAlchemy's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import namedtuple
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
+
+_PARAM = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
+_ROWS: dict[tuple[str, ...], type] = {}
+
+
+class Stmt:
+    """One SQL statement with its text per database (``sqlite`` / ``postgresql``)."""
+
+    __slots__ = ("_text",)
+
+    def __init__(self, sql: str) -> None:
+        pg = _PARAM.sub(r"%(\1)s", sql).format(lock=" FOR UPDATE", skip_locked=" FOR UPDATE SKIP LOCKED")
+        self._text = {"sqlite": sql.format(lock="", skip_locked=""), "postgresql": pg}
+
+    def text(self, dialect: str) -> str:
+        """The statement for ``dialect``."""
+        return self._text[dialect]
+
+
+def _row_type(cols: Sequence[Any]) -> type:
+    names = tuple(c[0] for c in cols)
+    t = _ROWS.get(names)
+    if t is None:
+        t = _ROWS[names] = namedtuple("Row", names)  # noqa: PYI024 - fields known only at run time
+    return t
+
+
+def run(conn: Connection, stmt: Stmt, params: dict[str, Any] | None = None) -> Any:
+    """Execute ``stmt`` in ``conn``'s transaction; the DB-API cursor.
+
+    Driver errors come out as SQLAlchemy's (``IntegrityError``, ``OperationalError``...), as
+    from ``conn.execute``, so the app maps them to the same answers (409, 503...).
+    """
+    text = stmt.text(conn.dialect.name)
+    cur = conn.connection.driver_connection.cursor()
+    try:
+        cur.execute(text, params or {})
+    except conn.dialect.loaded_dbapi.Error as e:
+        raise DBAPIError.instance(text, params, e, conn.dialect.loaded_dbapi.Error) from e
+    return cur
+
+
+def all_rows(conn: Connection, stmt: Stmt, params: dict[str, Any] | None = None) -> list[Any]:
+    """Every row, as named tuples."""
+    cur = run(conn, stmt, params)
+    rows = cur.fetchall()
+    if not rows:
+        return []
+    make = _row_type(cur.description)._make
+    return [make(r) for r in rows]
+
+
+def first(conn: Connection, stmt: Stmt, params: dict[str, Any] | None = None) -> Any | None:
+    """The first row as a named tuple, or ``None``."""
+    cur = run(conn, stmt, params)
+    rows = cur.fetchall()  # to the end: a statement left half-read may hold SQLite's locks
+    return _row_type(cur.description)._make(rows[0]) if rows else None
+
+
+def scalar(conn: Connection, stmt: Stmt, params: dict[str, Any] | None = None) -> Any:
+    """The first column of the first row, or ``None``."""
+    rows = run(conn, stmt, params).fetchall()
+    return rows[0][0] if rows else None
