@@ -186,10 +186,14 @@ def plan_district(setting: Scenario, today: Scenario, district: str, cells: Sequ
     return [rows[c.category] for c in cells]
 
 
-def group_days(setting: Scenario, district: str, cells: Sequence[Cell], ps: PlanSettings) -> float:
-    """Measured days per run of a group: long enough for ``rep_bookings`` of its rarest cell at the first level."""
-    first = min(ladder([c.growth for c in cells]))
-    rates = [rate_per_year(setting, district, c.category) * min(first, c.growth) for c in cells]
+def group_days(setting: Scenario, district: str, cells: Sequence[Cell], ps: PlanSettings,
+               level: float | None = None) -> float:
+    """Measured days per run of a group: long enough for ``rep_bookings`` of its rarest cell.
+
+    At demand ``level`` (default the first of the ladder): higher levels need shorter runs.
+    """
+    at = min(ladder([c.growth for c in cells])) if level is None else level
+    rates = [rate_per_year(setting, district, c.category) * min(at, c.growth) for c in cells]
     rarest = min((r for r in rates if r > 0), default=0.0)
     if rarest <= 0:
         return ps.max_days
@@ -201,7 +205,7 @@ def plan_group(setting: Scenario, today: Scenario, district: str, cells: Sequenc
     """Rows of cells of one district planned in shared runs, searched along the demand ladder."""
     base = {c.category: rate_per_year(setting, district, c.category) for c in cells}
     levels = ladder([c.growth for c in cells])
-    days = group_days(setting, district, cells, ps)
+    days = 0.0
     floor = {c.category: 1 for c in cells}
     brackets: dict[str, Bracket] = {}
     sc_c = setting
@@ -210,6 +214,7 @@ def plan_group(setting: Scenario, today: Scenario, district: str, cells: Sequenc
     prev: dict[str, float] = {}
     for level in levels:
         mult = {c.category: min(level, c.growth) for c in cells}
+        days = group_days(setting, district, cells, ps, level)
         sc_c = planning_scenario(setting, district, mult, days + ps.warmup, ps.warmup)
         for c in cells:
             k = c.category
