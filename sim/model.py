@@ -46,8 +46,8 @@ class Model:
         self.districts: list[District] = [dmap[n] for n in sc.geography.selected()]
         self.cat = catalog_arrays(sc.catalog)
         self.wf = workforce if workforce is not None else self._workforce()
-        init_rating = np.clip(self.wf.quality, 1, 5)
-        self.state = WorkerState(len(self.wf), init_rating, sc.workforce.rating_prior_weight)
+        # New workers show the workforce's mean quality until citizens' ratings come in.
+        self.state = WorkerState(len(self.wf), sc.workforce.quality_mean, sc.workforce.rating_prior_weight)
         if self.wf.registered_min is not None:  # a growing platform (sim.growth)
             from sim.growth import hold_unavailable
 
@@ -293,7 +293,7 @@ class Model:
         st = self.state
         st.busy_min[w] += now - assigned
         st.jobs[w] += 1
-        st.earned_paise[w] += dr.price[b]
+        st.gross_paise[w] += dr.price[b]
         if dr.rate_u[b] < sc.lifecycle.rating_prob:
             stars = float(np.clip(np.round(self.wf.quality[w] + dr.rate_noise[b]), 1, 5))
             rec.rating[b] = stars

@@ -110,7 +110,7 @@ def collect_tables(m: Model) -> dict[str, pd.DataFrame]:
     st = m.state
     workers["jobs"] = st.jobs
     workers["busy_min"] = st.busy_min
-    workers["earned_paise"] = st.earned_paise
+    workers["gross_paise"] = st.gross_paise
     workers["rating"] = st.rating
     workers["ratings_received"] = st.ratings_received
     tables = {"bookings": bookings, "offers": offers, "workers": workers}

@@ -142,9 +142,9 @@ def _assemble(cfg: HelplineConfig, calendar: Calendar, hours: int, horizon_min: 
     iv = np.flatnonzero(ivr)
     n_q, n_iv = len(out.arrive), iv.size
     created_all = np.concatenate([t[iv], created])
-    order = np.argsort(created_all, kind="stable")  # creation time, then row: stable ties
+    del created  # the large temporaries go as soon as they are used: this is the run's memory peak
+    order = np.argsort(created_all, kind="stable").astype(np.int32)  # creation time, then row: stable ties
     order = order[np.concatenate([np.ones(n_iv, bool), keep])[order]]
-    order = order.astype(np.int32)
     call_id = np.full(n_iv + n_q, -1, dtype=np.int32)
     call_id[order] = np.arange(order.size, dtype=np.int32)
     qid = call_id[n_iv:]
