@@ -26,7 +26,7 @@ from sim.planner import (
     planning_scenario,
     rate_per_year,
 )
-from sim.planner_search import decide, parse_targets, stack
+from sim.planner_search import Replications, decide, parse_targets, stack
 
 
 def _cell(c: dict) -> str:
@@ -34,15 +34,15 @@ def _cell(c: dict) -> str:
             f"p90 {c['p90_wait_min']:.1f} (<= {c['p90_wait_ci_hi']:.1f}) min")
 
 
-def lucknow(services: list[str], target: str, seed: int, fresh: int) -> int:
+def lucknow(services: list[str], target: str, seed: int, fresh: int, reps: Replications) -> int:
     """Plan x1, x2, x4 in Lucknow and check each answer with ``fresh`` new seeds; 0 if all hold."""
     targets = parse_targets(target)
-    ps = PlanSettings(targets, seed=seed)
+    ps = PlanSettings(targets, reps=reps, seed=seed)
     raw = {"name": "lucknow", "changes": [{"date": "2025-07-01", "demand_growth": 1.0, "districts": ["Lucknow"],
                                            "services": services}]}
     rp = resolve_plan(parse_plan(raw))
     ok, last = True, {s: 0 for s in services}
-    print(f"targets {target}; plan seed {seed}; fresh seeds {seed + 1000}.. ({fresh} replications)")
+    print(f"targets {target}; plan seed {seed}, replications {reps}; fresh seed {seed + 1000} ({fresh} replications)")
     for g in (1.0, 2.0, 4.0):
         cells = [c.__class__(c.district, c.category, g) for c in rp.cells]
         t0 = time.perf_counter()
@@ -101,13 +101,15 @@ def main() -> int:
     lk.add_argument("--target", default="fulfilment>=0.8,p90_wait_min<=60")
     lk.add_argument("--seed", type=int, default=20250630)
     lk.add_argument("--fresh", type=int, default=10)
+    lk.add_argument("--reps", type=int, default=4, help="replications of a probe before its first decision")
+    lk.add_argument("--max-reps", type=int, default=20)
     tp = sub.add_parser("time")
     tp.add_argument("plan")
     tp.add_argument("--cores", type=int, default=2)
     tp.add_argument("--dask")
     a = p.parse_args()
     if a.what == "lucknow":
-        return lucknow(a.services.split(","), a.target, a.seed, a.fresh)
+        return lucknow(a.services.split(","), a.target, a.seed, a.fresh, Replications(a.reps, a.reps, a.max_reps))
     time_plan(a.plan, a.cores, a.dask)
     return 0
 

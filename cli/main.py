@@ -29,6 +29,8 @@ COMMANDS = {
     "capacity": ("cli.capacity", "how many times today's busiest hour a live deployment holds within its SLOs"),
     "report": ("cli.report", "rebuild the HTML report of a saved run"),
     "plan": ("cli.plan", "launch plan: fewest workers per district and service, helpline agents"),
+    "calibrate": ("cli.calibrate", "fit a scenario to the published anchors (Optuna, out-of-sample by default)"),
+    "sensitivity": ("cli.sensitivity", "global sensitivity of outputs to parameters (SALib sobol|morris)"),
 }
 
 

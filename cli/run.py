@@ -10,6 +10,7 @@ from pathlib import Path
 import sim
 from cli.args import add_out, add_quiet, add_scenario, progress_bar, scenario, scenario_overrides
 from cli.outdir import add_force, prepare_out_dir
+from sim.errors import InputError
 from sim.provenance import provenance
 
 
@@ -27,6 +28,8 @@ def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
 
 def run(args: argparse.Namespace, command: str) -> int:
     """Run and write; exit status 0."""
+    if args.replication < 0:
+        raise InputError("--replication: must be a non-negative integer")
     if args.plan:
         from sim.plan_file import load_planned_scenario
 

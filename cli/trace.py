@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import sim
 from cli.args import add_scenario, scenario
 from cli.outdir import file_out
 from sim.trace import (
@@ -33,11 +34,9 @@ def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
 
 def run(args: argparse.Namespace, command: str) -> int:
     """Simulate, export the trace, print its size by action."""
-    from sim.runner import run_one
-
     sc = scenario(args)
     target = file_out(Path(args.out), "trace.parquet")  # checked before simulating
-    res = run_one(sc)
+    res = sim.run(sc)
     tr = build_trace(res.tables, sc.horizon_min)
     meta = trace_meta(sc, res.seed)
     if args.bookings_only:

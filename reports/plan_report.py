@@ -81,7 +81,8 @@ def helpline_lines(hl: pd.DataFrame | None, meta: dict[str, Any]) -> list[str]:
     if len(short):
         hours = ", ".join(f"{int(r.hour):02d}:00 +{int(r.extra_agents)}" for r in short.itertuples())
         out.append(f"On the busiest day the helpline needs more agents at {hours} "
-                   f"(peak {int(hl['agents_needed'].max())} agents).")
+                   f"(peak {int(hl['agents_needed'].max())} agents; today's calls alone need "
+                   f"{int(hl['agents_needed_today'].max())} at peak, the rota has {int(hl['agents_in_plan'].max())}).")
     else:
         out.append(f"On the busiest day today's rota is enough (peak need {int(hl['agents_needed'].max())} agents).")
     closed = hl[~hl["open"].astype(bool)]
@@ -97,6 +98,11 @@ def summary_text(p: dict[str, Any]) -> str:
              + (f", demand x{m['demand_growth']:g} in every planned cell" if m.get("demand_growth", 1) != 1 else ""),
              f"Targets, met with 95% confidence in every district and service: {m['targets']}.", ""]
     lines += worker_lines(w, p["labels"])
+    held = w[w["held_by_lower_demand"].astype(bool)] if "held_by_lower_demand" in w else w.iloc[0:0]
+    if len(held):
+        lines += ["", f"{len(held)} answers are held at the answer for a lower demand (more demand never needs fewer "
+                      "workers), although at their own demand one fewer met the targets: "
+                      + ", ".join(f"{r.district}/{r.category}" for r in held.head(10).itertuples())]
     ok = w[w["feasible"].astype(bool)]
     lines += ["", f"In all: {int(ok['extra_active_to_recruit'].sum()):,} more active workers (about "
                   f"{int(ok['registered_equivalent'].sum()):,} registrations at today's active share "
@@ -106,8 +112,9 @@ def summary_text(p: dict[str, Any]) -> str:
     lines += helpline_lines(p["helpline"], m)
     lines += ["", f"How: each answer is the fewest active workers whose fulfilment and waits meet the targets over "
                   f"{m['reps_first']}-{m['reps_most']} replications (95% CI; a tie counts as not met, so ties give "
-                  "more workers), with one fewer worker shown not to; districts are planned alone, runs of "
-                  f"{m['min_days']:g}-{m['max_days']:g} days, seed {m['seed']}; planned in {m.get('wall_s', '?')} s."]
+                  "more workers), while one fewer worker is not shown to meet them; districts are planned alone, "
+                  f"runs of {m['min_days']:g}-{m['max_days']:g} days, seed {m['seed']}; "
+                  f"planned in {m.get('wall_s', '?')} s."]
     return "\n".join(lines) + "\n"
 
 
@@ -140,7 +147,8 @@ def html_report(p: dict[str, Any], text: str, png: bytes) -> str:
             "<pre class='methods'>" + html.escape(text) + "</pre>", img(png, "plan map"),
             "<h2>Workers per district and service</h2>", table(rows, cols, numeric_from=2)]
     if hl is not None:
-        hcols = ["hour", "calls_per_hour_today", "calls_per_hour", "agents_today", "agents_in_plan", "agents_needed"]
+        hcols = ["hour", "calls_per_hour_today", "calls_per_hour", "agents_today", "agents_in_plan",
+                 "agents_needed_today", "agents_needed"]
         body += ["<h2>Helpline agents per hour (busiest day)</h2>",
                  table([[fmt(r[c], "{:,.4g}") for c in hcols] for _, r in hl.iterrows()], hcols)]
     return page(f"Launch plan {p['meta']['plan']}", "\n".join(body))

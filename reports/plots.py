@@ -122,7 +122,7 @@ def worker_frame(run: RunData) -> pd.DataFrame:
     wk = run.workers[run.workers["active"]].copy()
     shift_min = (wk["shift_end_h"] - wk["shift_start_h"]).clip(lower=1) * 60.0 * run.measured_days
     wk["utilisation"] = wk["busy_min"] / shift_min
-    wk["earned_rs_month"] = wk["earned_paise"] / 100.0 * 30.0 / run.measured_days
+    wk["earned_rs_month"] = wk["gross_paise"] / 100.0 * 30.0 / run.measured_days
     return wk
 
 
@@ -162,7 +162,7 @@ def workers_figure(run: RunData) -> Figure:
         ax_e.set(xlabel="earnings [₹ per 30 days]", ylabel="workers with ≥1 job")
         rupee_axis(ax_e.xaxis)
         count_axis(ax_e.yaxis)
-    p, c = lorenz(wk["earned_paise"].to_numpy())
+    p, c = lorenz(wk["gross_paise"].to_numpy())
     ax_l.plot(p, c, color="#3b75af")
     ax_l.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
     ax_l.set(xlabel="share of active workers", ylabel="share of earnings", title="Lorenz curve",

@@ -79,7 +79,7 @@ def add_workers(conn: Connection, rows: list[Any], now: float, idle_min: float,
     # One multi-row INSERT ... RETURNING, ids in the order of the rows (SQLAlchemy "insertmanyvalues").
     ids = list(conn.execute(insert(W).returning(W.c.id, sort_by_parameter_order=True), [dict(
         name=w.name, phone=w.phone, district=w.district, lat=w.lat, lon=w.lon, available=available,
-        idle_since_min=idle_min, jobs=0, earned_paise=0, rating_sum=0, rating_count=0, created_at=now,
+        idle_since_min=idle_min, jobs=0, gross_paise=0, rating_sum=0, rating_count=0, created_at=now,
     ) for w in rows]).scalars())
     conn.execute(insert(S), [{"worker_id": i, "category": c, "lat": w.lat, "lon": w.lon}
                              for i, w in zip(ids, rows, strict=True) for c in dict.fromkeys(w.skills)])

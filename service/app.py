@@ -16,7 +16,7 @@ from service.context import Context
 from service.errors import ApiError
 from service.limits import LimitsMiddleware
 from service.schemas import strict_openapi
-from sim.errors import ScenarioError
+from sim.errors import InputError
 from sim.ledger import LedgerError
 
 
@@ -52,7 +52,7 @@ def install_handlers(app: FastAPI) -> None:
     async def _invalid(_r: Request, e: RequestValidationError) -> JSONResponse:
         return _problem(422, _validation_reason(e))
 
-    @app.exception_handler(ScenarioError)
+    @app.exception_handler(InputError)
     @app.exception_handler(LedgerError)
     async def _rules(_r: Request, e: Exception) -> JSONResponse:
         return _problem(422, str(e))

@@ -22,7 +22,7 @@ from service.dispatch import release
 from service.errors import conflict, forbidden, not_found, unprocessable
 from service.reference import in_up
 from service.sql import Stmt
-from sim.errors import ScenarioError
+from sim.errors import InputError
 
 B, W = db.bookings, db.workers
 ADD_BOOKING = Stmt(
@@ -40,7 +40,7 @@ def check_place(ctx: Context, district: str, lat: float, lon: float) -> None:
     """422 unless the district exists and the point lies in Uttar Pradesh."""
     try:
         ctx.ref.check_district(district)
-    except ScenarioError as e:
+    except InputError as e:
         raise unprocessable(str(e)) from None
     if not in_up(lat, lon):
         raise unprocessable(f"lat/lon: ({lat}, {lon}) is outside Uttar Pradesh")
@@ -50,7 +50,7 @@ def price_of(ctx: Context, category: str, field: str = "category") -> int:
     """The fixed price of a category [paise]; 422 for an unknown one."""
     try:
         return ctx.ref.price(category, field)
-    except ScenarioError as e:
+    except InputError as e:
         raise unprocessable(str(e)) from None
 
 
@@ -117,9 +117,8 @@ def worker_step(ctx: Context, conn: Connection, caller: Caller, bid: int, action
     stamp = {"accept": "accepted_at", "start": "started_at", "complete": "ended_at"}[action]
     conn.execute(update(B).where(B.c.id == bid).values(status=to, **{stamp: now}))
     if action == "complete":
-        net = b.price_paise - money.commission(ctx, b.price_paise)
         conn.execute(update(W).where(W.c.id == caller.id).values(
-            jobs=W.c.jobs + 1, earned_paise=W.c.earned_paise + net))
+            jobs=W.c.jobs + 1, gross_paise=W.c.gross_paise + b.price_paise))
         if b.payment_method == "online":
             money.release_escrow(ctx, conn, b, now)
         release(conn, caller.id, now, ctx.disp)

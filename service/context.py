@@ -30,5 +30,6 @@ class Context:
         epoch = database.create_schema() if create else 0.0
         policy = make_policy(cfg.policy, cfg.policy_params)
         policy.bind(Streams(cfg.seed)["choices"])
-        return cls(cfg, database, load_reference(cfg.scenario), Dispatcher(policy, epoch),
+        ref = load_reference(cfg.scenario)
+        return cls(cfg, database, ref, Dispatcher(policy, epoch, ref.rating_prior),
                    TokenBook(database, cfg.admin_token, cfg.allow_reset))

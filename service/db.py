@@ -107,7 +107,7 @@ workers = Table(
     Column("active_booking_id", Integer, nullable=True),
     Column("idle_since_min", Float, nullable=False, default=0.0),  # [minutes since server epoch]
     Column("jobs", Integer, nullable=False, default=0),
-    Column("earned_paise", BigInteger, nullable=False, default=0),
+    Column("gross_paise", BigInteger, nullable=False, default=0),  # prices of completed jobs
     Column("rating_sum", Integer, nullable=False, default=0),
     Column("rating_count", Integer, nullable=False, default=0),
     Column("created_at", Float, nullable=False),

@@ -29,6 +29,7 @@ from service.sql import Stmt
 from sim.geography import EARTH_RADIUS_KM, KM_PER_DEG_LAT
 from sim.policies import Candidates, DispatchPolicy, JobRequest
 from sim.policies.base import subset
+from sim.ratings import rating_with_prior
 
 #: Pending bookings looked at when one worker frees up (oldest first).
 PENDING_SCAN = 20
@@ -50,7 +51,7 @@ def box(lat: float, lon: float, radius_km: float) -> tuple[float, float, float, 
 
 # Hot statements, written once per database (``service.sql``).
 CANDIDATES = Stmt(
-    "SELECT w.id, w.lat, w.lon, w.rating_sum, w.rating_count, w.earned_paise, w.idle_since_min, w.jobs"
+    "SELECT w.id, w.lat, w.lon, w.rating_sum, w.rating_count, w.gross_paise, w.idle_since_min, w.jobs"
     " FROM worker_skills s JOIN workers w ON w.id = s.worker_id"
     " WHERE s.category = :cat AND s.lat BETWEEN :lat0 AND :lat1 AND s.lon BETWEEN :lon0 AND :lon1"
     " AND w.available = TRUE AND w.active_booking_id IS NULL"
@@ -74,10 +75,15 @@ RELEASE = Stmt("UPDATE workers SET active_booking_id = NULL, idle_since_min = :i
 
 @dataclass
 class Dispatcher:
-    """Binds a policy to the database; ``epoch`` is the server epoch [unix seconds]."""
+    """Binds a policy to the database; ``epoch`` is the server epoch [unix seconds].
+
+    ``rating_prior`` is ``(mean [stars], weight [ratings])`` of ``sim.ratings.rating_with_prior``,
+    from the scenario (``Reference.rating_prior``), as in the twin.
+    """
 
     policy: DispatchPolicy
     epoch: float
+    rating_prior: tuple[float, float]
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def now_min(self, now: float | None = None) -> float:
@@ -94,11 +100,13 @@ class Dispatcher:
     def candidates_from(self, rows: Iterable[Sequence], lat: float, lon: float) -> Candidates:
         """Candidates from rows shaped like ``CANDIDATES``' columns, kept if within the radius."""
         r = self.policy.radius_km
+        mean, weight = self.rating_prior
         out = []
-        for wid, wlat, wlon, rating_sum, rating_count, earned, idle, jobs in rows:
+        for wid, wlat, wlon, rating_sum, rating_count, gross, idle, jobs in rows:
             d = haversine_km(lat, lon, wlat, wlon)
             if d <= r:
-                out.append((wid, d, rating_sum / rating_count if rating_count else 0.0, earned, idle, jobs))
+                shown = rating_with_prior(float(rating_sum), rating_count, mean, weight)
+                out.append((wid, d, shown, gross, idle, jobs))
         return Candidates.from_rows(out)
 
     def dispatch(self, conn: Connection, b: Row, now: float) -> int | None:

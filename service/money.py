@@ -30,11 +30,16 @@ def commission(ctx: Any, price_paise: int) -> int:
 
 def post(conn: Connection, key: str, legs: list[ledger.Leg], kind: str, now: float,
          booking_id: int | None = None) -> int:
-    """Write one balanced transaction; return its id.  Wallets may not go below zero."""
+    """Write one balanced transaction; return its id.
+
+    No wallet, escrow, commission or transit account may go below zero: the one rule of
+    ``sim.ledger.check_non_negative``.
+    """
     ledger.check_legs(legs)
-    for acct, amt in legs:
-        if amt < 0 and acct.startswith("wallet:") and balance(conn, acct) + amt < 0:
-            raise conflict(f"{acct}: balance cannot cover {-amt} paise")
+    try:
+        ledger.check_non_negative(legs, lambda acct: balance(conn, acct))
+    except ledger.LedgerError as e:
+        raise conflict(str(e)) from None
     txn = conn.execute(insert(T).values(idem_key=key, kind=kind, booking_id=booking_id, created_at=now)
                        ).inserted_primary_key[0]
     conn.execute(insert(E), [{"txn_id": txn, "account": a, "amount_paise": int(x)} for a, x in legs])
@@ -98,7 +103,7 @@ def wallet(conn: Connection, caller: Caller, wid: int) -> dict:
                func.coalesce(func.sum(E.c.amount_paise).filter(T.c.kind == "payout"), 0))
         .select_from(E.join(T, T.c.id == E.c.txn_id)).where(E.c.account == acct)
     ).one()
-    return {"worker_id": wid, "balance_paise": int(sums[0]), "earned_paise": int(sums[1]),
+    return {"worker_id": wid, "balance_paise": int(sums[0]), "credited_paise": int(sums[1]),
             "withdrawn_paise": -int(sums[2])}
 
 

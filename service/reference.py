@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sim.errors import ScenarioError
+from sim.errors import InputError
 
 #: Bounding box of Uttar Pradesh with a margin [degrees]: (lat_min, lat_max, lon_min, lon_max).
 UP_BBOX = (23.5, 31.0, 77.0, 84.9)
@@ -21,17 +21,18 @@ class Reference:
 
     districts: frozenset[str]
     prices: dict[str, int]
+    rating_prior: tuple[float, float]  # (mean [stars], weight [ratings]) for sim.ratings.rating_with_prior
 
     def check_district(self, district: str, field: str = "district") -> None:
-        """Raise ``ScenarioError`` if ``district`` is not one of UP's 75 districts."""
+        """Raise ``InputError`` if ``district`` is not one of UP's 75 districts."""
         if district not in self.districts:
-            raise ScenarioError(f"{field}: unknown district {district!r}")
+            raise InputError(f"{field}: unknown district {district!r}")
 
     def price(self, category: str, field: str = "category") -> int:
-        """Price of one booking of ``category`` [paise]; unknown categories raise ``ScenarioError``."""
+        """Price of one booking of ``category`` [paise]; unknown categories raise ``InputError``."""
         p = self.prices.get(category)
         if p is None:
-            raise ScenarioError(f"{field}: unknown or disabled category {category!r}")
+            raise InputError(f"{field}: unknown or disabled category {category!r}")
         return p
 
 
@@ -43,7 +44,8 @@ def load_reference(scenario: str = "baseline") -> Reference:
 
     sc = load_scenario(scenario)
     prices = {k: c.price_paise for k, c in sc.catalog.items() if c.enabled}
-    return Reference(frozenset(district_names()), prices)
+    wf = sc.workforce
+    return Reference(frozenset(district_names()), prices, (wf.quality_mean, wf.rating_prior_weight))
 
 
 def in_up(lat: float, lon: float) -> bool:

@@ -185,7 +185,7 @@ class WalletOut(BaseModel):
 
     worker_id: int
     balance_paise: int
-    earned_paise: int
+    credited_paise: int  # put into the wallet by completed online jobs (price − commission)
     withdrawn_paise: int
 
 

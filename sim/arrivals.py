@@ -18,13 +18,22 @@ from sim.seeds import Streams
 
 if TYPE_CHECKING:
     from sim.helpline.engine import HelplineResult
+    from sim.workforce import Workforce
 
 
-def build_arrivals(sc: Scenario, demand: DemandModel, cal: Calendar,
-                   streams: Streams) -> tuple[Arrivals, HelplineResult | None]:
-    """``(arrivals, helpline run or None)`` over the scenario's horizon."""
+def build_arrivals(sc: Scenario, demand: DemandModel, cal: Calendar, streams: Streams,
+                   wf: Workforce | None = None) -> tuple[Arrivals, HelplineResult | None]:
+    """``(arrivals, helpline run or None)`` over the scenario's horizon.
+
+    With ``helpline.arrivals: causes`` every booking comes from one demand and calls from
+    their causes (``sim.channels``; worker-caused calls need the workforce ``wf``).
+    """
     shares = sc.demand.channel_shares
     hl_on = sc.helpline.enabled and shares.get("helpline", 0) > 0
+    if hl_on and sc.helpline.arrivals == "causes" and wf is not None:
+        from sim.channels import arrivals_by_channel
+
+        return arrivals_by_channel(sc, demand, cal, streams, wf)
     chans = ("app", "web") if hl_on else CHANNELS
     p = np.array([shares.get(c, 0.0) for c in chans])
     total = p.sum()

@@ -19,10 +19,12 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from sim.catalog import CategoryConfig
 from sim.errors import ScenarioError
 from sim.geography import district_names
+from sim.growth import GrowthConfig
 from sim.helpline.config import HelplineConfig
 from sim.money_config import MoneyConfig
 from sim.scenario_yaml import check_values, load_file, load_text, short
 from sim.schema import StrictModel
+from sim.study_config import CalibrationConfig
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 #: Calendar dates a run may span (pandas timestamps end in 2262; keep well inside).
@@ -175,6 +177,8 @@ class Scenario(StrictModel):
     dispatch: DispatchConfig = DispatchConfig()
     helpline: HelplineConfig = HelplineConfig()
     money: MoneyConfig = MoneyConfig()
+    growth: GrowthConfig | None = None
+    calibration: CalibrationConfig | None = None
     output: OutputConfig = OutputConfig()
 
     @model_validator(mode="after")
@@ -203,6 +207,9 @@ class Scenario(StrictModel):
                     raise ScenarioError(f"demand.surges.{i}.districts: unknown district {d!r}")
         if not enabled:
             raise ScenarioError("catalog: no enabled category")
+        if self.growth is not None:
+            for err in self.growth.check_names(cats, known):
+                raise ScenarioError(err)
         for field in ("demand_weight", "worker_share"):
             if sum(getattr(self.catalog[k], field) for k in enabled) <= 0:
                 raise ScenarioError(f"catalog: {field} is zero for every enabled category")

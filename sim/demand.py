@@ -7,9 +7,15 @@ The intensity is piecewise constant per hour of simulated time:
 
 with hour and weekday profiles normalised to mean 1, seasonal rows to mean 1 and district
 weights w(d) ∝ population·(1 + uplift·urban share) summing to 1, so a year holds about
-``bookings_per_year·scale`` bookings.  Counts per (hour, category) are Poisson and times
-uniform within the hour (exact for a piecewise-constant intensity); district-specific
-surges are applied by thinning.  Citizens exist only as booking rows (never created up front).
+``bookings_per_year·scale`` bookings.  A scenario with a ``growth`` block multiplies this by
+the adoption curve A(t) and switches categories and districts on at their rollout dates
+(``sim.growth``); the demand of districts not yet on is not served (it is not moved).
+Within a district the urban uplift holds too: a booking is urban (near the HQ) with
+probability u(1+U)/(u(1+U) + 1 - u) for urban population share u and uplift U, and it
+travels at urban speed when within ``geography.urban_radius_km`` of the HQ.
+Counts per (hour, category) are Poisson and times uniform within the hour (exact for a
+piecewise-constant intensity); district-specific surges are applied by thinning.  Citizens
+exist only as booking rows (never created up front).
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ import numpy as np
 from sim.calendar import MIN_PER_HOUR, Calendar
 from sim.catalog import CatalogArrays
 from sim.config import Scenario
-from sim.geography import District, sample_points
+from sim.geography import District, haversine_km, sample_points
+from sim.growth import Growth
 from sim.seeds import Streams
 
 MIN_PER_YEAR = 365.0 * 1440.0
@@ -65,6 +72,8 @@ class DemandModel:
         #: Share of statewide demand that the selected districts generate.
         self.state_share = float(w.sum() / state_w)
         self.base_per_min = dm.bookings_per_year * dm.scale / MIN_PER_YEAR * self.state_share
+        self._w = w
+        self.growth = Growth(sc.growth, sc.start_date) if sc.growth is not None else None
 
     @staticmethod
     def _state_weight_total(uplift: float) -> float:
@@ -77,7 +86,34 @@ class DemandModel:
         """Time factor per hour slot and month index (0-11) per slot."""
         t = np.arange(n_slots) * MIN_PER_HOUR
         f = self.hour[self.cal.hour_of(t)] * self.weekday[self.cal.weekday_of(t)]
+        if self.growth is not None:
+            mid = t + MIN_PER_HOUR / 2
+            names = [d.name for d in self.districts]
+            on = self.growth.switched_on(names, "districts", mid)
+            f = f * self.growth.adoption(mid) * (on @ self._w) / self._w.sum()
         return f, self.cal.month_of(t) - 1
+
+    def _categories_on(self, n_slots: int) -> np.ndarray:
+        """(slot, category) mask of categories rolled out (all on without a growth block)."""
+        if self.growth is None:
+            return np.ones((n_slots, len(self.cat.keys)), dtype=bool)
+        return self.growth.switched_on(self.cat.keys, "categories", np.arange(n_slots) * MIN_PER_HOUR)
+
+    def _districts(self, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """District of each booking at times ``t``: by demand weight among districts rolled out."""
+        if self.growth is None or not any(r.districts for r in self.growth.cfg.rollouts):
+            return rng.choice(len(self.districts), size=t.size, p=self.district_share)
+        names = [d.name for d in self.districts]
+        on = self.growth.switched_on(names, "districts", t)
+        out = np.zeros(t.size, dtype=np.int64)
+        patterns, inv = np.unique(on, axis=0, return_inverse=True)
+        for k, pat in enumerate(patterns):
+            m = np.flatnonzero(inv.ravel() == k)
+            if not pat.any():  # no district on: these bookings were never drawn (rate 0)
+                continue
+            p = np.where(pat, self._w, 0.0)
+            out[m] = rng.choice(len(self.districts), size=m.size, p=p / p.sum())
+        return out
 
     def _surge(self, n_slots: int) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray, float, np.ndarray]]]:
         """Max surge multiplier per (slot, category) and district-specific surges to thin by."""
@@ -108,7 +144,7 @@ class DemandModel:
         n = int(slots.max()) + 1 if slots.size else 1
         f, month = self._slot_factors(n)
         surge, _ = self._surge(n)
-        per_cat = self.cat.demand_share[None, :] * self.cat.seasonal[:, month].T * surge
+        per_cat = self.cat.demand_share[None, :] * self.cat.seasonal[:, month].T * surge * self._categories_on(n)
         return self.base_per_min * channel_share * f[slots] * per_cat[slots].sum(axis=1)
 
     # -- sampling ----------------------------------------------------------------------
@@ -121,7 +157,8 @@ class DemandModel:
         surge, local = self._surge(n_slots)
         slot_len = np.minimum(MIN_PER_HOUR, horizon_min - np.arange(n_slots) * MIN_PER_HOUR)
         mean = (self.base_per_min * channel_share * (f * slot_len)[:, None]
-                * self.cat.demand_share[None, :] * self.cat.seasonal[:, month].T * surge)
+                * self.cat.demand_share[None, :] * self.cat.seasonal[:, month].T * surge
+                * self._categories_on(n_slots))
         counts = rng.poisson(mean)
         slot_idx, cat_idx = np.nonzero(counts)
         reps = counts[slot_idx, cat_idx]
@@ -129,7 +166,7 @@ class DemandModel:
         category = np.repeat(cat_idx, reps)
         t = slot * MIN_PER_HOUR + rng.random(slot.size) * slot_len[slot]
         prng = streams["places"]
-        district = prng.choice(len(self.districts), size=t.size, p=self.district_share)
+        district = self._districts(t, prng)
         keep = np.ones(t.size, dtype=bool)
         for in_win, cats, mult, dmask in local:  # thin district-specific surges
             hit = in_win[slot] & np.isin(category, cats)
@@ -148,6 +185,8 @@ class DemandModel:
         """Draw categories for bookings at given times (used for helpline bookings)."""
         month = self.cal.month_of(t_min) - 1
         p = self.cat.demand_share[None, :] * self.cat.seasonal[:, month].T
+        if self.growth is not None:
+            p = p * self.growth.switched_on(self.cat.keys, "categories", t_min)
         p /= p.sum(axis=1, keepdims=True)
         u = rng.random(len(month))
         return np.minimum((p.cumsum(axis=1) < u[:, None]).sum(axis=1), len(self.cat.keys) - 1)
@@ -159,10 +198,14 @@ class DemandModel:
         lon = np.empty(t.size)
         urban = np.zeros(t.size, dtype=bool)
         rng = streams["locations"]
+        geo, uplift = self.sc.geography, self.sc.demand.urban_uplift
         for i, d in enumerate(self.districts):
             m = np.flatnonzero(district == i)
             if m.size:
-                lat[m], lon[m], urban[m] = sample_points(d, m.size, rng, self.sc.geography.urban_sigma_km)
+                u = d.urban_share * (1 + uplift)
+                share = u / (u + 1 - d.urban_share)
+                lat[m], lon[m], _ = sample_points(d, m.size, rng, geo.urban_sigma_km, urban_share=share)
+                urban[m] = haversine_km(lat[m], lon[m], d.hq_lat, d.hq_lon) <= geo.urban_radius_km
         return Arrivals(t, category.astype(np.int64), district.astype(np.int64), chan, lat, lon, urban,
                         np.full(t.size, -1, dtype=np.int64))
 

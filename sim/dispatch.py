@@ -12,35 +12,40 @@ from scipy.spatial import cKDTree
 
 from sim.geography import INDEX_SLACK, haversine_km, project_km
 from sim.policies.base import Candidates, JobRequest
+from sim.ratings import rating_with_prior
 from sim.workforce import Workforce
 
 
 class WorkerState:
-    """Mutable per-worker state of a run (columnar)."""
+    """Mutable per-worker state of a run (columnar).
 
-    def __init__(self, n: int, initial_rating: np.ndarray, prior_weight: float) -> None:
+    ``gross_paise``: prices of the worker's completed jobs [paise] (before commission, cash or
+    online alike — what ``fair`` ranks on); the wallet credit is the money model's ``credited``.
+    """
+
+    def __init__(self, n: int, prior_mean: float, prior_weight: float) -> None:
         self.busy = np.zeros(n, dtype=bool)          # reserved by an offer or on a job
         self.jobs = np.zeros(n, dtype=np.int64)
         self.busy_min = np.zeros(n)                  # time from assignment to completion [minutes]
-        self.earned_paise = np.zeros(n, dtype=np.int64)
+        self.gross_paise = np.zeros(n, dtype=np.int64)
         self.idle_since = np.zeros(n)                # [minutes]
-        self.rating_sum = initial_rating * prior_weight
-        self.rating_n = np.full(n, float(prior_weight))
+        self.prior_mean, self.prior_weight = float(prior_mean), float(prior_weight)
+        self.rating_sum = np.zeros(n)                # citizens' stars
         self.ratings_received = np.zeros(n, dtype=np.int64)
 
     @property
     def rating(self) -> np.ndarray:
-        """Running mean rating including the prior [stars]."""
+        """The shown rating: citizens' stars shrunk towards the prior (``sim.ratings``) [stars]."""
         return self.rating_of(slice(None))
 
     def rating_of(self, ids: np.ndarray | slice) -> np.ndarray:
-        """Running mean rating of workers ``ids`` only [stars] (cheap for a few candidates)."""
-        return self.rating_sum[ids] / np.maximum(self.rating_n[ids], 1e-9)
+        """The shown rating of workers ``ids`` only [stars] (cheap for a few candidates)."""
+        return rating_with_prior(self.rating_sum[ids], self.ratings_received[ids], self.prior_mean,
+                                 self.prior_weight)
 
     def add_rating(self, w: int, stars: float) -> None:
-        """Fold one citizen rating into worker ``w``'s running mean (policies see it at once)."""
+        """Fold one citizen rating into worker ``w``'s shown rating (policies see it at once)."""
         self.rating_sum[w] += stars
-        self.rating_n[w] += 1
         self.ratings_received[w] += 1
 
 
@@ -126,14 +131,12 @@ class WorkerIndex:
 
     def _from_plan(self, job: JobRequest, c: int, hour: int, radius_km: float, limit: int) -> Candidates | None:
         """The head from the planned neighbours, or None if they do not settle it."""
-        ids_c, start_c, end_c = self._lists[c]
-        busy, excluded = self.state.busy, job.excluded
+        ids_c = self._lists[c][0]
         _, _, pos_p, hav_p, last_p = self._plan
         b = job.booking_id
+        pos, hav = pos_p[b].tolist(), hav_p[b].tolist()
         # (distance, worker id) of the planned neighbours free now: tuples sort like the lexsort in _ranked.
-        free = sorted((h, ids_c[p]) for p, h in zip(pos_p[b].tolist(), hav_p[b].tolist(), strict=True)
-                      if p >= 0 and h <= radius_km and start_c[p] <= hour < end_c[p]
-                      and not busy[ids_c[p]] and ids_c[p] not in excluded)[:limit]
+        free = sorted((hav[j], ids_c[pos[j]]) for j in self._free(job, c, pos, hour) if hav[j] <= radius_km)[:limit]
         last = float(last_p[b])
         if last != np.inf and not (len(free) == limit and last > free[-1][0] * INDEX_SLACK):
             return None
@@ -144,17 +147,13 @@ class WorkerIndex:
     def _widening(self, job: JobRequest, c: int, hour: int, radius_km: float, limit: int, k: int) -> Candidates:
         """k-nearest queries from ``k`` up, widened 4x until the head of the list is settled."""
         tree, n = self._trees[c], self._trees[c].n
-        ids_c, start_c, end_c = self._lists[c]
-        busy, excluded = self.state.busy, job.excluded
         xy = project_km(job.lat, job.lon)[0]
         ub = np.nextafter(radius_km * INDEX_SLACK, np.inf)
         while True:
             k = min(k, n)
             d, pos = tree.query(xy, k=k, distance_upper_bound=ub)
             pos = np.atleast_1d(pos).tolist()
-            # A scalar pass over the k nearest: cheaper than a dozen numpy calls on k items.
-            avail = [p for p in pos if p < n and start_c[p] <= hour < end_c[p]
-                     and not busy[ids_c[p]] and ids_c[p] not in excluded]
+            avail = [pos[j] for j in self._free(job, c, pos, hour)]
             out = self._ranked(job, c, np.array(avail, dtype=np.int64), radius_km, limit)
             # Any worker nearer than the limit-th candidate lies within INDEX_SLACK times its
             # distance in the plane, so the head is settled once the k-th point is farther
@@ -164,8 +163,22 @@ class WorkerIndex:
                 return out
             k *= 4
 
+    def _free(self, job: JobRequest, c: int, pos: list[int], hour: int) -> list[int]:
+        """Indices j of tree positions ``pos[j]`` (-1 or n = none) whose workers can take the job.
+
+        Free, on shift and not excluded: the availability rule for a few positions, in scalar
+        Python (cheaper than a dozen numpy calls on a handful of items).  Same rule as ``_available``.
+        """
+        ids_c, start_c, end_c = self._lists[c]
+        busy, excluded, n = self.state.busy, job.excluded, len(ids_c)
+        return [j for j, p in enumerate(pos) if 0 <= p < n and start_c[p] <= hour < end_c[p]
+                and not busy[ids_c[p]] and ids_c[p] not in excluded]
+
     def _available(self, job: JobRequest, c: int, pos: np.ndarray, hour: int) -> np.ndarray:
-        """The tree positions among ``pos`` whose workers are free, on shift and not excluded."""
+        """The tree positions among ``pos`` whose workers are free, on shift and not excluded.
+
+        The availability rule vectorised, for the many positions of a radius search (same rule as ``_free``).
+        """
         ids_c, _, _, start_c, end_c = self._cols[c]
         ok = ~self.state.busy[ids_c[pos]] & (start_c[pos] <= hour) & (hour < end_c[pos])
         if job.excluded:
@@ -187,4 +200,4 @@ class WorkerIndex:
     def _make(self, ids: np.ndarray, dist: np.ndarray) -> Candidates:
         """Candidates ``ids`` at ``dist`` [km] (already sorted) with their current state."""
         st = self.state
-        return Candidates(ids, dist, st.rating_of(ids), st.earned_paise[ids], st.idle_since[ids], st.jobs[ids])
+        return Candidates(ids, dist, st.rating_of(ids), st.gross_paise[ids], st.idle_since[ids], st.jobs[ids])

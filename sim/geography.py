@@ -136,20 +136,21 @@ INDEX_SLACK = 1.06
 
 
 def sample_points(
-    district: District, n: int, rng: np.random.Generator, urban_sigma_km: float
+    district: District, n: int, rng: np.random.Generator, urban_sigma_km: float,
+    urban_share: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sample ``n`` home locations in a district.
 
-    With probability equal to the urban share a point is drawn from a 2-D normal around
-    the HQ (σ = ``urban_sigma_km``), otherwise uniformly over the polygon; every point is
-    kept inside the polygon by rejection.
+    With probability ``urban_share`` (default: the district's urban population share) a
+    point is drawn from a 2-D normal around the HQ (σ = ``urban_sigma_km``), otherwise
+    uniformly over the polygon; every point is kept inside the polygon by rejection.
 
     Returns:
         lat [deg], lon [deg], urban flag (bool) arrays of length ``n``.
     """
     lat = np.empty(n)
     lon = np.empty(n)
-    urban = rng.random(n) < district.urban_share
+    urban = rng.random(n) < (district.urban_share if urban_share is None else urban_share)
     verts = district.polygon.vertices
     lo, hi = verts.min(axis=0), verts.max(axis=0)
     deg_lat = urban_sigma_km / KM_PER_DEG_LAT

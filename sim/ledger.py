@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import re
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -109,6 +109,19 @@ def check_legs(legs: Sequence[Leg]) -> None:
         total += int(amt)
     if total != 0:
         raise LedgerError(f"legs: transaction does not balance (sum {total} paise)")
+
+
+def check_non_negative(legs: Sequence[Leg], balance: Callable[[str], int]) -> None:
+    """Raise ``LedgerError`` if a leg would take an account of ``NON_NEGATIVE_PREFIXES`` below 0.
+
+    ``balance(account)`` is the account's balance before the transaction [paise].  The one
+    rule, used by ``Ledger.post`` and by the reference deployment's ledger.
+    """
+    for acct, amt in legs:
+        if amt < 0 and acct.startswith(NON_NEGATIVE_PREFIXES):
+            have = balance(acct)
+            if have + amt < 0:
+                raise LedgerError(f"{acct}: balance {have} paise cannot cover {-amt} paise")
 
 
 def commission_paise(price_paise: int, rate_bp: int) -> int:
@@ -291,13 +304,7 @@ class Ledger:
             raise LedgerError(f"time_min: must be finite, got {time_min!r}")
         if booking_id is not None and (not _is_int(booking_id) or booking_id < 0):
             raise LedgerError(f"booking_id: must be a non-negative integer or None, got {booking_id!r}")
-        bal, known = self._bal, self._acct_idx
-        for acct, amt in legs:
-            if amt < 0 and acct.startswith(NON_NEGATIVE_PREFIXES):
-                i = known.get(acct)
-                have = 0 if i is None else bal[i]
-                if have + amt < 0:
-                    raise LedgerError(f"{acct}: balance {have} paise cannot cover {-amt} paise")
+        check_non_negative(legs, self.balance)
         idx = [self._intern_account(acct) for acct, _ in legs]
         txn = len(self._t_start)
         self._t_start.append(len(self._e_amt))
@@ -305,7 +312,7 @@ class Ledger:
         self._t_kind.append(self._intern_kind(kind))
         self._t_booking.append(_NO_BOOKING if booking_id is None else int(booking_id))
         for i, (_, amt) in zip(idx, legs, strict=True):
-            bal[i] += int(amt)
+            self._bal[i] += int(amt)
             self._e_txn.append(txn)
             self._e_acct.append(i)
             self._e_amt.append(int(amt))

@@ -54,7 +54,7 @@ def worker_kpis(wk: pd.DataFrame, available_min: float) -> dict[str, float]:
         "workers_registered": int(len(wk)),
         "workers_active": int(n),
         "utilisation": float(act["busy_min"].sum() / (n * available_min)) if n and available_min > 0 else 0.0,
-        "gini_earnings": gini(act["earned_paise"].to_numpy()) if n else float("nan"),
+        "gini_earnings": gini(act["gross_paise"].to_numpy()) if n else float("nan"),
         "share_workers_no_job": float((act["jobs"] == 0).mean()) if n else float("nan"),
     }
 

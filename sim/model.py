@@ -45,9 +45,13 @@ class Model:
         dmap = district_map()
         self.districts: list[District] = [dmap[n] for n in sc.geography.selected()]
         self.cat = catalog_arrays(sc.catalog)
-        self.wf = workforce if workforce is not None else build_workforce(sc, self.districts, self.cat, streams)
-        init_rating = np.clip(self.wf.quality, 1, 5)
-        self.state = WorkerState(len(self.wf), init_rating, sc.workforce.rating_prior_weight)
+        self.wf = workforce if workforce is not None else self._workforce()
+        # New workers show the workforce's mean quality until citizens' ratings come in.
+        self.state = WorkerState(len(self.wf), sc.workforce.quality_mean, sc.workforce.rating_prior_weight)
+        if self.wf.registered_min is not None:  # a growing platform (sim.growth)
+            from sim.growth import hold_unavailable
+
+            hold_unavailable(self.wf, self.state.busy)
         self.index = WorkerIndex(self.wf, self.cat.keys, self.state)
         act = self.wf.active
         # Daily service window [minutes of day]: from the earliest shift start to the latest end.
@@ -57,7 +61,7 @@ class Model:
         self.policy.bind(streams["choices"])
         self.demand = DemandModel(sc, self.districts, self.cat)
         if arrivals is None:
-            self.arrivals, self.helpline = build_arrivals(sc, self.demand, self.cal, streams)
+            self.arrivals, self.helpline = build_arrivals(sc, self.demand, self.cal, streams, self.wf)
         else:
             self.arrivals, self.helpline = arrivals, None
         self.draws = draw_bookings(sc, self.cat, self.arrivals.category, streams)
@@ -76,10 +80,28 @@ class Model:
         #: told of every booking's lifecycle (the money model, when enabled)
         self.listeners: list[LifecycleListener] = [self.money] if self.money is not None else []
 
+    def _workforce(self) -> Workforce:
+        sc = self.sc
+        if sc.growth is None:
+            return build_workforce(sc, self.districts, self.cat, self.streams)
+        from sim.growth import Growth, date_workforce
+
+        # A growing platform: the workforce is everyone registered by the horizon, each dated.
+        g = Growth(sc.growth, sc.start_date)
+        total = g.registered_total(sc.horizon_min)
+        sized = sc.model_copy(update={"workforce": sc.workforce.model_copy(update={"registered": total})})
+        wf = build_workforce(sized, self.districts, self.cat, self.streams)
+        date_workforce(wf, g, self.streams["registrations"], total)
+        return wf
+
     # -- processes ---------------------------------------------------------------------
     def start(self) -> None:
         """Schedule every booking (called once, before ``env.run``)."""
         self.env.process(self._source())
+        if self.wf.registered_min is not None:
+            from sim.growth import availability
+
+            self.env.process(availability(self.env, self.wf, self.state.busy))
         for listener in self.listeners:
             listener.start()
 
@@ -149,7 +171,8 @@ class Model:
             ev.succeed(offer)
 
     def _release(self, w: int) -> None:
-        self.state.busy[w] = False
+        until = self.wf.active_until
+        self.state.busy[w] = until is not None and self.env.now >= until[w]  # dormant now: stays reserved
         self.state.idle_since[w] = self.env.now
         for c in (self.wf.skill1[w], self.wf.skill2[w]):
             if c >= 0:
@@ -270,7 +293,7 @@ class Model:
         st = self.state
         st.busy_min[w] += now - assigned
         st.jobs[w] += 1
-        st.earned_paise[w] += dr.price[b]
+        st.gross_paise[w] += dr.price[b]
         if dr.rate_u[b] < sc.lifecycle.rating_prob:
             stars = float(np.clip(np.round(self.wf.quality[w] + dr.rate_noise[b]), 1, 5))
             rec.rating[b] = stars

@@ -96,7 +96,7 @@ class Money:
         if len(self.worker_district) != self.n_workers:
             raise ValueError("worker_district: needs one entry per worker")
         z = lambda: np.zeros(self.n_workers, dtype=np.int64)  # noqa: E731
-        self.earned, self.commission, self.withdrawn, self.cash = z(), z(), z(), z()
+        self.credited, self.commission, self.withdrawn, self.cash = z(), z(), z(), z()  # credited: wallet credit
         self.penalties, self.in_transit, self.n_payouts = z(), z(), z()
         self._funded: set[int] = set()  # workers whose wallet may be positive
         self.counts = dict.fromkeys(
@@ -142,7 +142,7 @@ class Money:
             self.counts["duplicates_absorbed"] += 1
 
     def _credit(self, w: int, amount: int, now: float) -> None:
-        self.earned[w] += amount
+        self.credited[w] += amount
         self._funded.add(w)
         if self.cfg.payout_policy == "threshold":
             bal = self.ledger.balance(lg.account("wallet", w))
@@ -327,7 +327,7 @@ class Money:
         wallets = pd.DataFrame({
             "worker_id": np.arange(self.n_workers, dtype=np.int64),
             "district": self.worker_district,
-            "earned_paise": self.earned.copy(),
+            "credited_paise": self.credited.copy(),
             "commission_paise": self.commission.copy(),
             "withdrawn_paise": self.withdrawn.copy(),
             "balance_paise": self.wallet_balances(),

@@ -49,7 +49,7 @@ def wallet_summary(m: Money) -> dict[str, Any]:
     bal = m.ledger.balances()
     status, settled, price = c["status"][:n], c["settled"][:n], c["price"][:n]
     seen = c["seen"][:n].astype(bool)
-    credited = int(m.earned.sum())
+    credited = int(m.credited.sum())
     bookings = int(seen.sum())
     completed = int((status == Status.COMPLETED).sum())
     online = settled == Settled.ONLINE
@@ -79,21 +79,21 @@ def wallet_summary(m: Money) -> dict[str, Any]:
         "online_share_completed": float(online.sum() / completed) if completed else float("nan"),
         "credit_per_booking_paise": credited / bookings if bookings else float("nan"),
         "credit_per_completed_paise": credited / completed if completed else float("nan"),
-        "gini_earnings": gini(m.earned),
-        "share_workers_never_paid": float((m.earned == 0).mean()) if m.n_workers else float("nan"),
+        "gini_earnings": gini(m.credited),
+        "share_workers_never_paid": float((m.credited == 0).mean()) if m.n_workers else float("nan"),
         "ledger_entries": m.ledger.n_entries,
     }
     for name, prefix in (("escrow", lg.ESCROW), ("wallets", "wallet:"), ("in_transit", lg.TRANSIT)):
         t, level = m.ledger.balance_series(prefix)
         out[f"{name}_avg_paise"] = time_average(t, level, m.env.now)
         out[f"{name}_max_paise"] = int(level.max()) if level.size else 0
-    by = pd.DataFrame({"district": m.worker_district, "earned": m.earned})
+    by = pd.DataFrame({"district": m.worker_district, "credited": m.credited})
     out["districts"] = {
         str(d): {
             "workers": int(len(g)),
-            "credited_paise": int(g["earned"].sum()),
-            "gini_earnings": gini(g["earned"].to_numpy()),
-            "share_workers_never_paid": float((g["earned"] == 0).mean()),
+            "credited_paise": int(g["credited"].sum()),
+            "gini_earnings": gini(g["credited"].to_numpy()),
+            "share_workers_never_paid": float((g["credited"] == 0).mean()),
         }
         for d, g in by.groupby("district", sort=True)
     }
@@ -106,7 +106,7 @@ def check_invariants(m: Money) -> None:
     Checks: the ledger verifies (balanced transactions, no negative wallet/escrow/commission/
     transit, balances = entries); wallet credit from jobs = completed online prices − commission;
     cash + online = completed prices (once each booking is settled); escrow = prepayments held;
-    citizens paid = online + cash − refunds; each wallet = earned − penalties − payouts.
+    citizens paid = online + cash − refunds; each wallet = credited − penalties − payouts.
     """
     try:
         m.ledger.verify()
@@ -134,10 +134,10 @@ def check_invariants(m: Money) -> None:
     assert paid_online == bal.get(lg.ESCROW, 0) + int(price[online].sum()) + refunds + fees, "escrow leak"
     citizens = sum(v for k, v in bal.items() if k.startswith("citizen:"))
     assert -citizens == paid_online + int(price[cash].sum()) - refunds, "citizens' payments mismatch"
-    assert int(m.earned.sum()) == job_credit + sums.get(("cancellation_fee", "wallet"), 0), "credit mismatch"
+    assert int(m.credited.sum()) == job_credit + sums.get(("cancellation_fee", "wallet"), 0), "credit mismatch"
     wallets = m.wallet_balances()
-    expect = m.earned - m.penalties - m.withdrawn - m.in_transit
-    assert (wallets == expect).all(), "a wallet ≠ earned − penalties − payouts"
+    expect = m.credited - m.penalties - m.withdrawn - m.in_transit
+    assert (wallets == expect).all(), "a wallet ≠ credited − penalties − payouts"
     assert int(m.in_transit.sum()) == bal.get(lg.TRANSIT, 0), "payouts in transit mismatch"
     assert int(m.withdrawn.sum()) == bal.get(lg.SETTLEMENT, 0), "settled payouts mismatch"
     assert (np.asarray(wallets) >= 0).all(), "negative wallet"

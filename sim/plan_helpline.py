@@ -94,17 +94,23 @@ def helpline_plan(today: Scenario, agents_added: tuple[int, ...], added_calls_pe
     days = max(1, math.ceil(today.horizon_days))
     day, fresh_now = peak_day(hl, today.start_date, days)
     _, fresh = peak_day(cfg, today.start_date, days)
+    def needed(lam_h: float, open_h: bool, h: int) -> tuple[int, int, float]:
+        """(Erlang A start, simulated fewest agents, simulated service level) for one hour."""
+        n0 = agents_for_sl(lam_h / 3600.0, cfg.aht_s, cfg.sl_target, cfg.sl_seconds, cfg.patience_mean_s) \
+            if open_h and lam_h > 0 else 0
+        if not n0:
+            return 0, 0, float("nan")
+        n, sl = simulated_agents(cfg, lam_h, n0, cfg.sl_target, cfg.sl_seconds, reps, 24.0, seed + h)[:2]
+        return n0, n, sl
+
     rows = []
     for h in range(24):
         planned = hl.agents_by_hour[h] + agents_added[h]
-        lam_h = float(fresh[h]) * share
         open_h = planned > 0 or hl.after_hours == "queue"
-        n0 = agents_for_sl(lam_h / 3600.0, cfg.aht_s, cfg.sl_target, cfg.sl_seconds, cfg.patience_mean_s) \
-            if open_h and lam_h > 0 else 0
-        n, sl = (simulated_agents(cfg, lam_h, n0, cfg.sl_target, cfg.sl_seconds, reps, 24.0, seed + h)[:2]
-                 if n0 else (0, float("nan")))
+        n0, n, sl = needed(float(fresh[h]) * share, open_h, h)
+        n_now = needed(float(fresh_now[h]) * share, open_h, h)[1] if added_calls_per_day else n
         rows.append({"hour": h, "calls_per_hour_today": float(fresh_now[h]), "calls_per_hour": float(fresh[h]),
-                     "agents_today": hl.agents_by_hour[h], "agents_in_plan": planned, "agents_needed": n,
-                     "extra_agents": max(0, n - planned), "agents_analytic": n0, "sim_service_level": sl,
-                     "open": open_h, "peak_day": day})
+                     "agents_today": hl.agents_by_hour[h], "agents_in_plan": planned,
+                     "agents_needed_today": n_now, "agents_needed": n, "extra_agents": max(0, n - planned),
+                     "agents_analytic": n0, "sim_service_level": sl, "open": open_h, "peak_day": day})
     return pd.DataFrame(rows)

@@ -186,10 +186,14 @@ def plan_district(setting: Scenario, today: Scenario, district: str, cells: Sequ
     return [rows[c.category] for c in cells]
 
 
-def group_days(setting: Scenario, district: str, cells: Sequence[Cell], ps: PlanSettings) -> float:
-    """Measured days per run of a group: long enough for ``rep_bookings`` of its rarest cell at the first level."""
-    first = min(ladder([c.growth for c in cells]))
-    rates = [rate_per_year(setting, district, c.category) * min(first, c.growth) for c in cells]
+def group_days(setting: Scenario, district: str, cells: Sequence[Cell], ps: PlanSettings,
+               level: float | None = None) -> float:
+    """Measured days per run of a group: long enough for ``rep_bookings`` of its rarest cell.
+
+    At demand ``level`` (default the first of the ladder): higher levels need shorter runs.
+    """
+    at = min(ladder([c.growth for c in cells])) if level is None else level
+    rates = [rate_per_year(setting, district, c.category) * min(at, c.growth) for c in cells]
     rarest = min((r for r in rates if r > 0), default=0.0)
     if rarest <= 0:
         return ps.max_days
@@ -201,7 +205,7 @@ def plan_group(setting: Scenario, today: Scenario, district: str, cells: Sequenc
     """Rows of cells of one district planned in shared runs, searched along the demand ladder."""
     base = {c.category: rate_per_year(setting, district, c.category) for c in cells}
     levels = ladder([c.growth for c in cells])
-    days = group_days(setting, district, cells, ps)
+    days = 0.0
     floor = {c.category: 1 for c in cells}
     brackets: dict[str, Bracket] = {}
     sc_c = setting
@@ -210,6 +214,7 @@ def plan_group(setting: Scenario, today: Scenario, district: str, cells: Sequenc
     prev: dict[str, float] = {}
     for level in levels:
         mult = {c.category: min(level, c.growth) for c in cells}
+        days = group_days(setting, district, cells, ps, level)
         sc_c = planning_scenario(setting, district, mult, days + ps.warmup, ps.warmup)
         for c in cells:
             k = c.category
@@ -224,11 +229,13 @@ def plan_group(setting: Scenario, today: Scenario, district: str, cells: Sequenc
         prev = mult
     # One fewer than the answer, if the search never simulated it (answer at the floor or 1).
     fewer = {k: b.answer - 1 for k, b in brackets.items() if b.answer > 1 and not b.at_lo and b.hi is not None}
+    held: set[str] = set()  # answers held at a lower level's although one fewer meets the targets here
     if fewer:
         counts = {k: fewer.get(k, b.answer) for k, b in brackets.items()}
-        kpis, _ = probe(counts, sorted(fewer), ps.targets, _evaluator(sc_c, district, ps.seed), ps.reps)
+        kpis, verdict = probe(counts, sorted(fewer), ps.targets, _evaluator(sc_c, district, ps.seed), ps.reps)
         for k in fewer:
             brackets[k].at_lo = kpis[k]
+        held = {k for k in fewer if verdict[k] == "pass"}
         probes += 1
     rows = []
     for c in cells:
@@ -245,8 +252,8 @@ def plan_group(setting: Scenario, today: Scenario, district: str, cells: Sequenc
         row.update(kpi_columns("", b.at_hi))
         row.update(kpi_columns("fewer_", b.at_lo))
         feasible = b.start == 0 or b.hi is not None
-        row.update({"feasible": feasible, "undecided_at_cap": not feasible and b.last == "tie", "days": days,
-                    "probes": probes})
+        row.update({"feasible": feasible, "undecided_at_cap": not feasible and b.last == "tie",
+                    "held_by_lower_demand": c.category in held, "days": days, "probes": probes})
         rows.append(row)
     return rows
 

@@ -238,9 +238,9 @@ Evaluate = Callable[[dict[str, int], range], list[dict[str, dict[str, float]]]]
 class Replications:
     """How many replications a probe gets: ``first``, then ``step`` more while undecided, up to ``most``."""
 
-    first: int = 5
-    step: int = 5
-    most: int = 30
+    first: int = 4
+    step: int = 4
+    most: int = 20
 
 
 def stack(rows: list[dict[str, Any]]) -> RepKpis:

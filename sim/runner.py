@@ -24,6 +24,8 @@ from sim.model import Model
 from sim.records import NO_WORKER, OUTCOMES, STATUS
 from sim.seeds import Streams
 from sim.sizing import check_fits
+from sim.snapshots import snapshots
+from sim.window import available_min, helpline_window, measured_workers, wallet_window
 
 #: ``progress(done, total)``: called as simulated days complete (the CLI draws a bar with it).
 Progress = Callable[[int, int], None]
@@ -108,13 +110,14 @@ def collect_tables(m: Model) -> dict[str, pd.DataFrame]:
     st = m.state
     workers["jobs"] = st.jobs
     workers["busy_min"] = st.busy_min
-    workers["earned_paise"] = st.earned_paise
+    workers["gross_paise"] = st.gross_paise
     workers["rating"] = st.rating
     workers["ratings_received"] = st.ratings_received
     tables = {"bookings": bookings, "offers": offers, "workers": workers}
     districts = pd.DataFrame({"district": [d.name for d in m.districts],
                               "population_2011": [d.population for d in m.districts]})
-    tables["districts"] = district_table(_measured(m, bookings), workers, districts, _available_min(m))
+    tables["districts"] = district_table(_measured(m, bookings), _measured_workers(m, tables),
+                                         districts, _available_min(m, workers))
     if m.helpline is not None:
         calls = m.helpline.calls  # owned by this run: filled in place, not copied (1M rows)
         hl = np.flatnonzero(a.call_id >= 0)
@@ -129,6 +132,7 @@ def collect_tables(m: Model) -> dict[str, pd.DataFrame]:
         tables["helpline_hourly"] = m.helpline.hourly
     for listener in m.listeners:
         tables.update(listener.tables())
+    tables["snapshots"] = snapshots(m.sc.start_date, m.sc.horizon_days, tables)
     return tables
 
 
@@ -137,13 +141,14 @@ def _measured(m: Model, bookings: pd.DataFrame) -> pd.DataFrame:
     return bookings[bookings["created_min"] >= m.sc.warmup_min]
 
 
-def _available_min(m: Model) -> float:
+def _available_min(m: Model, workers: pd.DataFrame) -> float:
     """Mean on-shift minutes per active worker over the measured period."""
-    act = m.wf.active
-    if not act.any():
-        return 0.0
-    shift_min = float(np.mean(m.wf.shift_end_h[act] - m.wf.shift_start_h[act])) * 60.0
-    return shift_min * (m.sc.horizon_days - m.sc.warmup_days)
+    return available_min(workers, m.sc.warmup_min, m.sc.horizon_min)
+
+
+def _measured_workers(m: Model, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Workers with busy time, jobs and earnings over the measured period."""
+    return measured_workers(tables["workers"], tables["bookings"], m.sc.warmup_min, m.sc.horizon_min)
 
 
 def summarise(m: Model, tables: dict[str, pd.DataFrame], seed: int, replication: int) -> dict[str, Any]:
@@ -159,11 +164,15 @@ def summarise(m: Model, tables: dict[str, pd.DataFrame], seed: int, replication:
     out["open_at_end"] = int((bk["status"] == "open").sum())
     out["bookings_per_year"] = out["bookings"] * 365.0 / max(sc.horizon_days - sc.warmup_days, 1e-9)
     out["by_channel"] = {c: int(v) for c, v in bk["channel"].value_counts().sort_index().items()}
-    out.update(worker_kpis(tables["workers"], _available_min(m)))
+    out.update(worker_kpis(_measured_workers(m, tables), _available_min(m, tables["workers"])))
     if m.helpline is not None:
-        out["helpline"] = m.helpline.summary
+        out["helpline"] = dict(m.helpline.summary)
+        if sc.warmup_days > 0:  # queue KPIs over the measured window, like every other KPI
+            out["helpline"].update(helpline_window(tables["helpline_hourly"], sc.warmup_min, sc.horizon_min))
     for listener in m.listeners:
         out[listener.section] = listener.summary()
+    if "wallet" in out and sc.warmup_days > 0:
+        out["wallet"]["credited_paise_measured"] = wallet_window(tables["ledger"], sc.warmup_min, sc.horizon_min)
     return out
 
 
@@ -185,8 +194,8 @@ def write_run(res: RunResult, out_dir: str | Path) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name, df in sorted(res.tables.items()):
-        if name == "districts":
-            df.to_csv(out / "districts.csv", index=False, float_format="%.6g")
+        if name in ("districts", "snapshots"):
+            df.to_csv(out / f"{name}.csv", index=False, float_format="%.6g")
         else:
             df.to_parquet(out / f"{name}.parquet", index=False, compression="zstd")
     (out / "summary.json").write_text(json.dumps(_jsonable(res.summary), indent=2, sort_keys=True) + "\n")

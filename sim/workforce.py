@@ -40,6 +40,8 @@ class Workforce:
     quality: np.ndarray        # true mean service quality [stars]
     names: list[str]
     phones: np.ndarray         # int64, 10-digit mobile numbers
+    registered_min: np.ndarray | None = None  # registration time [minutes]; None = all before the start
+    active_until: np.ndarray | None = None    # dormant from [minutes]; None = never (sim.growth)
 
     def __len__(self) -> int:
         return int(self.district_idx.shape[0])
@@ -48,11 +50,19 @@ class Workforce:
         """Mask of workers with category ``cat`` as main or second skill."""
         return (self.skill1 == cat) | (self.skill2 == cat)
 
+    def available(self, ids: np.ndarray, now_min: float) -> np.ndarray:
+        """Mask: registered and not yet dormant at ``now_min`` (all True without growth)."""
+        if self.registered_min is None:
+            return np.ones(ids.shape, dtype=bool)
+        return (self.registered_min[ids] <= now_min) & (now_min < self.active_until[ids])
+
     def frame(self, district_names: list[str], cat_keys: tuple[str, ...]) -> pd.DataFrame:
         """Static columns of ``workers.parquet``."""
         keys = np.array(cat_keys, dtype=object)
         s2 = np.where(self.skill2 >= 0, keys[np.maximum(self.skill2, 0)], "")
         skills = [a if not b else f"{a},{b}" for a, b in zip(keys[self.skill1], s2, strict=True)]
+        dated = {} if self.registered_min is None else {
+            "registered_min": self.registered_min, "active_until_min": self.active_until}
         return pd.DataFrame({
             "worker_id": np.arange(len(self), dtype=np.int64),
             "name": self.names,
@@ -66,6 +76,7 @@ class Workforce:
             "shift_start_h": self.shift_start_h,
             "shift_end_h": self.shift_end_h,
             "accept_prob": self.accept_prob,
+            **dated,
         })
 
 

@@ -87,7 +87,6 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
             if len(comp) > 1:
                 out.append(sorted(comp))
 
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
     for v in sorted(graph):
         if v not in index:
             visit(v)
@@ -113,9 +112,7 @@ def test_sim_is_a_library():
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
             found += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in banned]
-    # The planner's and the trace export's command tails move to cli/ with issues 14 and 16.
-    pending = {"sim/planner.py: argparse", "sim/planner.py: reports.plan_report", "sim/trace.py: argparse"}
-    assert set(found) <= pending, sorted(set(found) - pending)
+    assert found == []
 
 
 def test_public_api_snippet_runs_from_any_folder(tmp_path):

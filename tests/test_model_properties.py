@@ -52,6 +52,6 @@ def test_properties_hold_for_any_seed(small_path, seed):
     # Counts agree between tables.
     wk = res.tables["workers"]
     assert wk["jobs"].sum() == done.sum()
-    assert wk["earned_paise"].sum() == bk.loc[done, "price_paise"].sum()
+    assert wk["gross_paise"].sum() == bk.loc[done, "price_paise"].sum()
     s = res.summary
     assert s["completed"] + s["cancelled"] + s["unfulfilled"] == s["bookings"]

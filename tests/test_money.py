@@ -72,7 +72,7 @@ def test_prepaid_online_job_with_commission_then_weekly_payout_t_plus_2():
     assert (bal["bank:payout_transit"], bal["bank:settlement"], bal["wallet:1"]) == (0, 45_000, 0)
     assert kinds(m)[-1] == (PAY_T + 2 * DAY, "payout_settled")
     w = m.tables()["wallets"].set_index("worker_id")
-    assert w.loc[1, ["earned_paise", "commission_paise", "withdrawn_paise", "balance_paise"]].tolist() == [
+    assert w.loc[1, ["credited_paise", "commission_paise", "withdrawn_paise", "balance_paise"]].tolist() == [
         45_000, 5_000, 45_000, 0]
     assert w["district"].tolist() == ["Agra", "Lucknow", "Agra"]
 
@@ -255,7 +255,7 @@ def test_books_balance_over_many_seeds(seed):
 # ---- end to end: the statewide baseline ---------------------------------------------------------
 
 LEDGER_COLUMNS = ["entry_id", "txn_id", "time_min", "account", "amount_paise", "kind", "booking_id"]
-WALLET_COLUMNS = ["worker_id", "district", "earned_paise", "commission_paise", "withdrawn_paise", "balance_paise"]
+WALLET_COLUMNS = ["worker_id", "district", "credited_paise", "commission_paise", "withdrawn_paise", "balance_paise"]
 
 
 @pytest.mark.slow

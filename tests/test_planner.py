@@ -294,3 +294,18 @@ def test_every_plan_file_resolves(path):
     pf = load_plan(path)
     rp = resolve_plan(pf)
     assert rp.cells and parse_targets(pf.target or "fulfilment>=0.8")
+
+
+def test_dask_and_serial_plans_are_identical():
+    from distributed import Client
+
+    from sim.planner import plan, run_tasks
+
+    raw = {"name": "two", "changes": [{"date": "2025-07-01", "demand_growth": 1.0, "districts": ["Lucknow", "Agra"],
+                                       "services": ["electrician"]}]}
+    rp = resolve_plan(parse_plan(raw))
+    with Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as client:
+        assert run_tasks([4.0, 9.0], np.sqrt, dask=client) == [2.0, 3.0]
+        on_dask = plan(rp, QUICK, dask=client, helpline_reps=1)
+    serial = plan(rp, QUICK, helpline_reps=1)
+    pd.testing.assert_frame_equal(on_dask.workers, serial.workers)

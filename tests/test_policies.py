@@ -27,7 +27,7 @@ BASE = [
 
 
 def cands(rows: list[tuple[int, float, float, int, float, int]]) -> Candidates:
-    """Candidates from ``(worker_id, km, rating, earned_paise, idle_since_min, jobs)`` rows."""
+    """Candidates from ``(worker_id, km, rating, gross_paise, idle_since_min, jobs)`` rows."""
     return Candidates.from_rows(rows)
 
 
@@ -204,14 +204,15 @@ def test_broadcast_first_acceptance_wins_in_the_model():
 
 
 def test_ratings_feed_back_into_rating_weighted_choices():
-    # Equal starting ratings; worker 0 (nearer) does poor work.  After one rated job its running
-    # rating falls and the next job goes to worker 1.
+    # Both start at the same prior rating (new workers show the workforce's mean quality);
+    # worker 0 (nearer) does poor work.  After one rated job its shown rating falls and the
+    # next job goes to worker 1.
     sc = load_scenario("baseline", [*BASE, "dispatch.policy=rating_weighted", "dispatch.params.alpha=0.5",
                                     "dispatch.params.distance_scale_km=5", "lifecycle.rating_prob=1",
-                                    "workforce.rating_prior_weight=1"])
+                                    "workforce.rating_prior_weight=1", "workforce.quality_mean=4"])
     arr, wf = world(sc, [(600.0, 0.0), (900.0, 0.0)], [1.0, 1.5], quality=[1.0, 5.0])
     m = Model(sc, Streams(1), arrivals=arr, workforce=wf)
-    m.state.rating_sum[:] = 4.0  # same prior for both: only the feedback can separate them
+    assert list(m.state.rating) == [4.0, 4.0]
     m.run()
     assert list(m.rec.worker) == [0, 1]
     assert m.rec.rating[0] <= 3 and m.state.rating[0] < 4.0
@@ -220,7 +221,7 @@ def test_ratings_feed_back_into_rating_weighted_choices():
 def test_rating_updates_are_visible_to_the_next_candidates_call():
     sc = load_scenario("baseline", BASE)
     _, wf = world(sc, [(0.0, 0.0)], [1.0, 1.5])
-    st = WorkerState(2, np.array([4.0, 4.0]), 1.0)
+    st = WorkerState(2, 4.0, 1.0)
     idx = WorkerIndex(wf, tuple(k for k, c in sc.catalog.items() if c.enabled), st)
     pol = make_policy("rating_weighted", {"alpha": 0.5, "distance_scale_km": 5})
     assert pol.choose(JOB, idx.candidates(JOB, 20, 600), 600) == [0]

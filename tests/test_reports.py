@@ -56,7 +56,7 @@ def fake_run(folder: Path, seed: int = 1, helpline: bool = True, money: bool = T
         "phone": [str(9000000000 + i) for i in range(20)], "district": rng.choice(names, 20),
         "skills": "electrician", "primary_skill": "electrician", "active": np.arange(20) < 16,
         "lat": rng.uniform(26, 27, 20), "lon": rng.uniform(80, 81, 20), "shift_start_h": 8, "shift_end_h": 18,
-        "accept_prob": 0.8, "jobs": jobs, "busy_min": jobs * 80.0, "earned_paise": jobs * 30000,
+        "accept_prob": 0.8, "jobs": jobs, "busy_min": jobs * 80.0, "gross_paise": jobs * 30000,
         "rating": 4.2,
     })
     workers.to_parquet(folder / "workers.parquet", index=False)
@@ -93,8 +93,8 @@ def fake_run(folder: Path, seed: int = 1, helpline: bool = True, money: bool = T
                       "kind": np.repeat(rng.choice(["payment", "payout"], k), 2),
                       "booking_id": np.repeat(np.arange(k), 2)}).to_parquet(folder / "ledger.parquet", index=False)
         pd.DataFrame({"worker_id": np.arange(20), "district": workers["district"],
-                      "earned_paise": workers["earned_paise"], "commission_paise": 0,
-                      "withdrawn_paise": 0, "balance_paise": workers["earned_paise"]},
+                      "credited_paise": workers["gross_paise"], "commission_paise": 0,
+                      "withdrawn_paise": 0, "balance_paise": workers["gross_paise"]},
                      ).to_parquet(folder / "wallets.parquet", index=False)
         summary["wallet"] = {"paid_paise": int(amounts.sum())}
     (folder / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
@@ -297,7 +297,7 @@ def test_plots_with_nothing_to_show_say_so_and_money_has_no_offset(tmp_path):
     assert flows.xaxis.get_offset_text().get_text() == ""
     assert all(t.get_text().startswith("₹") for t in flows.get_xticklabels() if t.get_text())
     assert "payouts started to workers' banks" in [t.get_text() for t in flows.get_yticklabels()]
-    run.workers = run.workers.assign(jobs=0, busy_min=0.0, earned_paise=0)
+    run.workers = run.workers.assign(jobs=0, busy_min=0.0, gross_paise=0)
     texts = [t.get_text() for ax in workers_figure(run).axes for t in ax.texts]
     assert any("0 active workers had a job" in t for t in texts)
     assert indian_digits(2753794) == "27,53,794" and indian_digits(999) == "999"

@@ -29,7 +29,7 @@ def test_lifecycle_offers_nearest_and_pays_wallet(api):
     assert r.json()["status"] == "completed"
     assert api.call("POST", f"/v1/bookings/{bid}/rating", c["token"], json={"stars": 5}).status_code == 200
     w = api.call("GET", f"/v1/workers/{near['id']}/wallet", near["token"]).json()
-    assert w == {"worker_id": near["id"], "balance_paise": 27000, "earned_paise": 27000, "withdrawn_paise": 0}
+    assert w == {"worker_id": near["id"], "balance_paise": 27000, "credited_paise": 27000, "withdrawn_paise": 0}
     po = api.call("POST", f"/v1/workers/{near['id']}/payouts", near["token"], "po1", json={"amount_paise": 20000})
     assert po.status_code == 201 and po.json()["balance_paise"] == 7000
     over = api.call("POST", f"/v1/workers/{near['id']}/payouts", near["token"], "po2", json={"amount_paise": 7001})

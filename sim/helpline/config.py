@@ -45,10 +45,38 @@ class CallbackConfig(StrictModel):
     extra_s: float = Field(20.0, ge=0, description="dialling time added to the callback's handle time [s]")
 
 
+class CallCauses(StrictModel):
+    """Fresh calls by cause, used when ``helpline.arrivals`` is ``causes``.
+
+    Booking calls are the helpline channel's share of the one booking demand
+    (``demand.channel_shares.helpline``); the other causes are rates per booking, per
+    registration, per registered worker and per day of adoption (``sim.helpline.causes``).
+    """
+
+    followups_per_booking: float = Field(1.5, ge=0, le=100, description="booking_status calls per booking")
+    complaints_per_booking: float = Field(0.3, ge=0, le=100, description="complaint calls per booking")
+    followup_delay_mean_h: float = Field(24.0, gt=0, le=24 * 90, description="mean delay booking -> follow-up [h]")
+    registration_calls_per_worker: float = Field(3.0, ge=0, le=1000,
+                                                 description="worker_registration calls per new registration")
+    enquiries_per_worker_month: float = Field(0.5, ge=0, le=1000,
+                                              description="job-enquiry calls (typed other) per registered worker-month")
+    info_calls_per_day: float = Field(1000.0, ge=0, le=1e8,
+                                      description="information calls (typed other) per day at adoption 1")
+    registrations_per_day: float = Field(
+        154.0, ge=0, le=1e6,
+        description="new registrations a day when the scenario has no growth block (June 2025 rate, see config)")
+    switch_to_app_prob: float = Field(0.3, ge=0, le=1,
+                                      description="P(a booking caller who gives up for good books in the app)")
+    switch_delay_mean_min: float = Field(30.0, gt=0, le=10_080, description="mean delay before that app booking")
+
+
 class HelplineConfig(StrictModel):
     """Calls, IVR, agents, caller behaviour and KPI settings of the helpline."""
 
     enabled: bool = True
+    arrivals: Literal["fixed", "causes"] = Field(
+        "fixed", description="fresh calls at calls_per_day with type_shares, or from their causes (causes:)")
+    causes: CallCauses = CallCauses()
     calls_per_day: float = Field(2_800.0, ge=0, le=1e8, description="fresh calls per average day (D9)")
     type_shares: dict[CallType, float] = Field(default_factory=lambda: {
         # assumed: S23 lists booking, queries and provider calls; mix not published (§8 gap)

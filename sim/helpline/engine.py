@@ -40,6 +40,7 @@ class HelplineResult:
     calls: pd.DataFrame             # per-call table (only booking calls when calls="hourly")
     hourly: pd.DataFrame            # helpline_hourly table
     summary: dict[str, Any] = field(default_factory=dict)
+    booking_fresh: np.ndarray | None = None  # fresh-call number behind each booking (same order)
 
     @property
     def daily(self) -> pd.DataFrame:
@@ -88,19 +89,25 @@ def _redials(cfg: HelplineConfig, rng: np.random.Generator) -> Redials:
 
 def simulate_helpline(cfg: HelplineConfig, streams: Streams, horizon_min: float, calendar: Calendar,
                       surge: Callable[[np.ndarray], np.ndarray] | None = None,
-                      calls: str = "full") -> HelplineResult:
+                      calls: str = "full", fresh: tuple[np.ndarray, np.ndarray] | None = None) -> HelplineResult:
     """Simulate the helpline over ``[0, horizon_min)`` [minutes].
 
     ``calls="hourly"`` keeps only the booking calls in the per-call table (``output.calls``).
+    ``fresh`` = (sorted times [minutes], type codes) of fresh calls made from their causes
+    (``sim.helpline.causes``); it replaces the Poisson arrivals and the type mix.
     """
     hours = max(1, math.ceil(horizon_min / 60.0))
-    rate = hourly_rate(cfg, calendar, hours)
-    if surge is not None:
-        rate = rate * np.asarray(surge(np.arange(hours) * 60.0 + 30.0), dtype=np.float64)
-    t = _arrivals(rate, streams["helpline_arrivals"])
-    t = t[t < horizon_min]
+    if fresh is None:
+        rate = hourly_rate(cfg, calendar, hours)
+        if surge is not None:
+            rate = rate * np.asarray(surge(np.arange(hours) * 60.0 + 30.0), dtype=np.float64)
+        t = _arrivals(rate, streams["helpline_arrivals"])
+        t = t[t < horizon_min]
+        ty = streams["helpline_types"].choice(len(CALL_TYPES), size=t.size,
+                                              p=np.asarray(cfg.type_probs())).astype(np.int8)
+    else:
+        t, ty = fresh
     n = t.size
-    ty = streams["helpline_types"].choice(len(CALL_TYPES), size=n, p=np.asarray(cfg.type_probs())).astype(np.int8)
     conv_u = streams["helpline_types"].random(n)
     ivr = streams["helpline_ivr"].random(n) < np.asarray(cfg.ivr_probs())[ty]
     q = np.flatnonzero(~ivr)
@@ -135,9 +142,9 @@ def _assemble(cfg: HelplineConfig, calendar: Calendar, hours: int, horizon_min: 
     iv = np.flatnonzero(ivr)
     n_q, n_iv = len(out.arrive), iv.size
     created_all = np.concatenate([t[iv], created])
-    order = np.argsort(created_all, kind="stable")  # creation time, then row: stable ties
+    del created  # the large temporaries go as soon as they are used: this is the run's memory peak
+    order = np.argsort(created_all, kind="stable").astype(np.int32)  # creation time, then row: stable ties
     order = order[np.concatenate([np.ones(n_iv, bool), keep])[order]]
-    order = order.astype(np.int32)
     call_id = np.full(n_iv + n_q, -1, dtype=np.int32)
     call_id[order] = np.arange(order.size, dtype=np.int32)
     qid = call_id[n_iv:]
@@ -164,7 +171,7 @@ def _assemble(cfg: HelplineConfig, calendar: Calendar, hours: int, horizon_min: 
     rows = order if calls == "full" else b_rows[np.argsort(qid[books])]  # ascending call id
     frame = _calls_frame(rows, n_iv, created_all, call_id, np.concatenate([ty[iv], ty[fresh_of]]),
                          out, wait_s, handle_s, np.where(is_redial, qid[np.maximum(out.redial_of, 0)], -1))
-    return HelplineResult(b_end[b_ord], booking_ids, frame, hourly, summary)
+    return HelplineResult(b_end[b_ord], booking_ids, frame, hourly, summary, fresh_of[books][b_ord])
 
 
 def _calls_frame(rows: np.ndarray, n_iv: int, created_all: np.ndarray, call_id: np.ndarray, types: np.ndarray,

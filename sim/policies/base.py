@@ -45,15 +45,16 @@ class JobRequest:
 class Candidates:
     """Workers able to take a job now, sorted by ``(distance_km, worker_id)``.
 
-    All arrays have the same length.  ``rating`` is the worker's running mean [stars],
-    ``earned_paise`` their earnings so far [paise], ``idle_since_min`` the time they last
-    became free [minutes], ``jobs`` their completed jobs.
+    All arrays have the same length.  ``rating`` is the worker's shown rating (``sim.ratings``)
+    [stars], ``gross_paise`` the prices of their completed jobs so far [paise] (before
+    commission), ``idle_since_min`` the time they last became free [minutes], ``jobs`` their
+    completed jobs.
     """
 
     worker_id: np.ndarray
     distance_km: np.ndarray
     rating: np.ndarray
-    earned_paise: np.ndarray
+    gross_paise: np.ndarray
     idle_since_min: np.ndarray
     jobs: np.ndarray
 
@@ -68,7 +69,7 @@ class Candidates:
 
     @classmethod
     def from_rows(cls, rows: list[tuple[int, float, float, int, float, int]]) -> Candidates:
-        """Build from ``(worker_id, distance_km, rating, earned_paise, idle_since_min, jobs)`` rows.
+        """Build from ``(worker_id, distance_km, rating, gross_paise, idle_since_min, jobs)`` rows.
 
         Rows are sorted here by ``(distance_km, worker_id)``, so callers (e.g. a database
         query) need not sort them.
@@ -157,5 +158,5 @@ def subset(c: Candidates, mask: np.ndarray) -> Candidates:
     """The candidates where ``mask`` is true, order kept."""
     return Candidates(
         c.worker_id[mask], c.distance_km[mask], c.rating[mask],
-        c.earned_paise[mask], c.idle_since_min[mask], c.jobs[mask],
+        c.gross_paise[mask], c.idle_since_min[mask], c.jobs[mask],
     )

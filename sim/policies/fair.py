@@ -1,9 +1,9 @@
 """``fair``: spread work, giving the job to the worker who has had least of it lately.
 
 Among the candidates within ``share_radius_km`` (default: the whole search radius), pick
-the one with the least earnings so far (``least_earned``) or the one free for longest
+the one with the least gross earnings so far (``least_gross``: prices of completed jobs) or the one free for longest
 (``longest_idle``).  Ties go to the nearer worker, then the lower id.  Needs from the model:
-``Candidates.earned_paise`` [paise] and ``Candidates.idle_since_min`` [minutes], both
+``Candidates.gross_paise`` [paise] and ``Candidates.idle_since_min`` [minutes], both
 current at the time of the call.
 """
 
@@ -21,8 +21,8 @@ from sim.policies.registry import register
 class FairParams(PolicyParams):
     """Parameters of ``fair``."""
 
-    criterion: Literal["least_earned", "longest_idle"] = Field(
-        "least_earned", description="what 'had least work' means")
+    criterion: Literal["least_gross", "longest_idle"] = Field(
+        "least_gross", description="what 'had least work' means")
     share_radius_km: float | None = Field(
         None, gt=0, le=500,
         description="only candidates this close compete on fairness [km]; None = radius_km")
@@ -44,6 +44,6 @@ class Fair(DispatchPolicy):
         n = int(np.searchsorted(cands.distance_km, share, side="right"))  # candidates are sorted by distance
         if n == 0:
             return [int(cands.worker_id[0])]  # nobody that close: fall back to the nearest
-        key = cands.earned_paise[:n] if p.criterion == "least_earned" else cands.idle_since_min[:n]
+        key = cands.gross_paise[:n] if p.criterion == "least_gross" else cands.idle_since_min[:n]
         best = int(np.argmin(key))  # first minimum: nearer, then lower id, wins ties
         return [int(cands.worker_id[best])]
