@@ -117,6 +117,9 @@ def run(args: argparse.Namespace, command: str) -> int:
         tr = step_trace(rows_i, step.copies, copy, lead_s * step.speedup / 60.0, GAP_S * step.speedup / 60.0)
         lead_s += GAP_S
         copy += step.copies
+        if n == 0:  # a window this short holds no request of the hour: nothing to measure
+            print(f"  {m:>7g}×: the window ({step.window_min * 60:.0f} simulated s) sends nothing; next level")
+            continue
         if n > args.max_requests:
             stopped = f"the next level ({m:g}×, {n:,} requests) exceeds --max-requests {args.max_requests:,}"
             break
@@ -142,6 +145,9 @@ def run(args: argparse.Namespace, command: str) -> int:
             broke = (m, bad[0])
             break
         holds = m
+    if not rows:
+        print("no level sent any request: raise --step-seconds or the --multiples")
+        return 0
     table = pd.DataFrame(rows)
     table.to_csv(out / "capacity.csv", index=False)
     if len(table):

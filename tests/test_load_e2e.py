@@ -174,7 +174,7 @@ def test_capacity_prints_a_multiple_and_writes_its_plot(service, tmp_path):
     """Two short levels of the busiest hour: a headroom line, the CSV and the plot."""
     out = tmp_path / "cap"
     args = [PY, "run_sim.py", "capacity", "--scenario", "baseline", "--days", "1", "--service-url", service,
-            "--multiples", "1,20", "--step-seconds", "3", "--max-minutes", "2", "--out", str(out)]
+            "--multiples", "1,100,300", "--step-seconds", "3", "--max-minutes", "2", "--out", str(out)]
     for s in SMALL:
         args += ["--set", s]
     res = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=180,
