@@ -184,7 +184,12 @@ def test_helpline_calls_follow_the_demand_change():
     # ... and so its share of today's booking-caused calls (not of all calls: no global multiplier).
     added = caused_calls_per_day(today, extra, 0.0)
     hl = today.helpline
-    booking_calls = hl.calls_per_day * sum(hl.type_shares[t] for t in BOOKING_CAUSED)
+    if hl.arrivals == "causes":  # calls from their causes (issue 12): so many calls per booking
+        c = hl.causes
+        per_booking = today.demand.channel_shares["helpline"] + c.followups_per_booking + c.complaints_per_booking
+        booking_calls = today.demand.bookings_per_year * per_booking / 365.0
+    else:
+        booking_calls = hl.calls_per_day * sum(hl.type_shares[t] for t in BOOKING_CAUSED)
     assert added["booking_caused"] == pytest.approx(share * booking_calls, rel=1e-9)
     assert added["worker_caused"] == 0 and added["information"] == 0
     assert caused_calls_per_day(today, 2 * extra, 0.0)["booking_caused"] == pytest.approx(2 * added["booking_caused"])
