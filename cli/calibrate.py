@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sim.errors import ScenarioError
+from sim.errors import InputError
 
 
 def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
@@ -39,13 +39,13 @@ def run(args: argparse.Namespace, command: str) -> int:
     from sim.experiments.replications import Pool
 
     if args.trials < 1 or args.reps < 1 or args.eval_reps < 1:
-        raise ScenarioError("--trials/--reps/--eval-reps: must be >= 1")
+        raise InputError("--trials/--reps/--eval-reps: must be >= 1")
     sc = load_scenario(args.scenario, args.set)
     block = sc.calibration
     declared = dict(block.params) if block else {}
     params = parse_params(args.params, declared) if args.params else declared
     if not params:
-        raise ScenarioError("--params: the scenario declares no calibration.params; give --params a.b=LO:HI")
+        raise InputError("--params: the scenario declares no calibration.params; give --params a.b=LO:HI")
     anchors = load_anchors(args.anchors or (block.anchors if block else "anchors"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

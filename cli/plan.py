@@ -33,7 +33,8 @@ def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
                    help="multiple of demand in every planned cell (on top of the plan's own changes)")
     p.add_argument("--reps", type=int, default=4, help="replications of a probe before its first decision")
     p.add_argument("--max-reps", type=int, default=20, help="most replications per probe (undecided = not met)")
-    p.add_argument("--days", type=float, default=365.0, help="shortest measured period per run [days]")
+    p.add_argument("--min-days", type=float, default=365.0,
+                   help="shortest measured period per run [days] (each planning run's own horizon)")
     p.add_argument("--max-days", type=float, default=3650.0, help="longest measured period per run [days]")
     p.add_argument("--rep-bookings", type=float, default=30.0,
                    help="runs are lengthened (up to --max-days) until a replication expects this many "
@@ -51,8 +52,8 @@ def _check(args: argparse.Namespace) -> None:
         raise InputError("--demand-growth: must be > 0")
     if not 2 <= args.reps <= args.max_reps:
         raise InputError("--reps: must be >= 2 and at most --max-reps")
-    if args.days <= 0 or args.max_days < args.days:
-        raise InputError("--days: must be > 0 and at most --max-days")
+    if args.min_days <= 0 or args.max_days < args.min_days:
+        raise InputError("--min-days: must be > 0 and at most --max-days")
     if args.warmup < 0:
         raise InputError("--warmup: must be >= 0")
     if args.max_days + args.warmup > 3650:  # the scenario's horizon limit
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace, command: str) -> int:
     targets = parse_targets(args.target or pf.target or DEFAULT_TARGET)
     rp = resolve_plan(pf, tuple(args.overrides), args.demand_growth)
     ps = PlanSettings(targets, reps=Replications(args.reps, args.reps, args.max_reps),
-                      seed=rp.setting.seed if args.seed is None else args.seed, min_days=args.days,
+                      seed=rp.setting.seed if args.seed is None else args.seed, min_days=args.min_days,
                       rep_bookings=args.rep_bookings, max_days=args.max_days, warmup=args.warmup,
                       cap=args.max_workers)
     t0 = time.perf_counter()

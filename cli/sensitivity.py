@@ -6,7 +6,7 @@ import argparse
 from functools import partial
 from pathlib import Path
 
-from sim.errors import ScenarioError
+from sim.errors import InputError
 
 
 def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace, command: str) -> int:
     from sim.sensitivity import scenario_outputs, study
 
     if args.samples < 2 or args.reps < 1:
-        raise ScenarioError("--samples/--reps: need samples >= 2 and reps >= 1")
+        raise InputError("--samples/--reps: need samples >= 2 and reps >= 1")
     sc = load_scenario(args.scenario, args.set)
     params = parse_params(args.params, {})
     outputs = tuple(o.strip() for o in args.outputs.split(",") if o.strip())

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from sim.errors import ScenarioError
+from sim.errors import InputError
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -75,11 +75,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.workers < 1 or not 0 < args.port < 65536:
-            raise ScenarioError("--workers/--port: out of range")
+            raise InputError("--workers/--port: out of range")
         try:
             params = None if args.policy_params is None else json.loads(args.policy_params)
         except json.JSONDecodeError as e:
-            raise ScenarioError(f"--policy-params: not JSON ({e.msg})") from None
+            raise InputError(f"--policy-params: not JSON ({e.msg})") from None
         cfg = build({
             "db": args.db, "admin_token": os.environ.get(ADMIN_TOKEN_ENV, ""), "policy": args.policy,
             "policy_params": params, "scenario": args.scenario, "seed": args.seed,
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         database = Database(cfg.db)
         database.create_schema()
         database.dispose()
-    except (ScenarioError, ValueError) as e:
+    except (InputError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except Exception as e:  # noqa: BLE001 - e.g. the database is unreachable: one line, exit 2

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from sim.errors import ScenarioError
+from sim.errors import InputError
 from sim.schema import StrictModel
 
 ENV_PREFIX = "SEWAMITRA_"
@@ -94,20 +94,20 @@ class ServiceConfig(StrictModel):
 
 
 def build(raw: dict[str, Any]) -> ServiceConfig:
-    """Validate settings; bad values raise ``ScenarioError`` naming the field."""
+    """Validate settings; bad values raise ``InputError`` naming the field."""
     try:
         cfg = ServiceConfig(**raw)
     except ValidationError as e:
         err = e.errors()[0]
-        raise ScenarioError(f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}") from None
+        raise InputError(f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}") from None
     if not cfg.admin_token:
         cfg = cfg.model_copy(update={"admin_token": secrets.token_urlsafe(24)})
     elif len(cfg.admin_token) < 16:
-        raise ScenarioError(f"{ADMIN_TOKEN_ENV}: needs at least 16 characters")
+        raise InputError(f"{ADMIN_TOKEN_ENV}: needs at least 16 characters")
     from sim.policies import make_policy
 
     cfg = _with_scenario_rules(cfg)
-    make_policy(cfg.policy, cfg.policy_params)  # raises ScenarioError naming the field
+    make_policy(cfg.policy, cfg.policy_params)  # raises InputError naming the field
     return cfg
 
 

@@ -23,12 +23,12 @@ from sim.calendar import Calendar
 from sim.catalog import catalog_arrays
 from sim.config import Scenario
 from sim.demand import Arrivals, DemandModel
-from sim.dispatch import WorkerIndex, WorkerState
 from sim.draws import draw_bookings
 from sim.geography import District, district_map, haversine_km
 from sim.policies import JobRequest, make_policy
 from sim.records import BookingRecords, LifecycleListener, OfferLog, Outcome, Status, Winner
 from sim.seeds import Streams
+from sim.worker_index import WorkerIndex, WorkerState
 from sim.workforce import Workforce, build_workforce
 
 

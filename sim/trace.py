@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.errors import ScenarioError
+from sim.errors import InputError
 
 #: Causal order of actions that share a timestamp (a booking's rate follows its pay ...).
 ACTION_RANK = {
@@ -195,7 +195,7 @@ def partition(trace: pd.DataFrame, parts: int, index: int) -> pd.DataFrame:
     Preloaded rows (worker registrations) belong to no partition.
     """
     if parts < 1 or not 0 <= index < parts:
-        raise ScenarioError(f"partition: need 0 <= index < parts (got {index} of {parts})")
+        raise InputError(f"partition: need 0 <= index < parts (got {index} of {parts})")
     key = trace["booking_ref"].fillna(trace["worker_ref"]).fillna(-1).to_numpy(np.int64)
     mine = (key % parts == index) & ~trace["action"].isin(PRELOAD_ACTIONS).to_numpy()
     return trace[mine]
@@ -216,7 +216,7 @@ def sample_workers(trace: pd.DataFrame, fraction: float, seed: int) -> pd.DataFr
     from sim.seeds import Streams
 
     if not 0.0 <= fraction <= 1.0:
-        raise ScenarioError(f"--sample-workers: {fraction} is not a fraction in [0, 1]")
+        raise InputError(f"--sample-workers: {fraction} is not a fraction in [0, 1]")
     reg = trace.loc[trace["action"] == "register_worker", "worker_ref"].to_numpy(np.int64)
     keep = np.unique(reg)
     keep = keep[Streams(seed)["trace-sample"].random(keep.size) < fraction]
@@ -240,7 +240,7 @@ def compress_idle(trace: pd.DataFrame, keep_min: float = 1.0) -> tuple[pd.DataFr
     of every hour (for the metadata).
     """
     if not 0 < keep_min <= 60:
-        raise ScenarioError(f"--compress-idle: {keep_min} minutes is not in (0, 60]")
+        raise InputError(f"--compress-idle: {keep_min} minutes is not in (0, 60]")
     t = trace["t_min"].to_numpy(np.float64)
     hours = np.floor(t / 60.0).astype(np.int64)
     n = int(hours.max()) + 1 if len(hours) else 0
@@ -286,15 +286,15 @@ def write_trace(trace: pd.DataFrame, path: str | Path, meta: dict) -> Path:
 
 
 def read_trace(path: str | Path) -> tuple[pd.DataFrame, dict]:
-    """Read a trace and its metadata; ``ScenarioError`` if it is not a trace file."""
+    """Read a trace and its metadata; ``InputError`` if it is not a trace file."""
     import pyarrow.parquet as pq
 
     try:
         table = pq.read_table(path)
     except (OSError, ValueError) as e:
-        raise ScenarioError(f"--trace: cannot read {str(path)!r}: {e}") from None
+        raise InputError(f"--trace: cannot read {str(path)!r}: {e}") from None
     missing = set(COLUMNS) - set(table.column_names)
     if missing:
-        raise ScenarioError(f"--trace: {str(path)!r} lacks trace columns {sorted(missing)}")
+        raise InputError(f"--trace: {str(path)!r} lacks trace columns {sorted(missing)}")
     meta = json.loads((table.schema.metadata or {}).get(b"sewamitra.trace", b"{}"))
     return table.to_pandas(), meta

@@ -252,7 +252,7 @@ def test_cli_plan_file_writes_tables_map_summary_and_html(tmp_path):
     f.write_text(yaml.safe_dump({"name": "small", "target": "fulfilment>=0.6", "changes": [
         {"date": "2025-07-01", "demand_growth": 1.0, "districts": ["Lucknow", "Agra"], "services": ["electrician"]}]}))
     out = tmp_path / "out"
-    p = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "plan", str(f), "--days", "120", "--max-days",
+    p = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), "plan", str(f), "--min-days", "120", "--max-days",
                         "120", "--reps", "3", "--max-reps", "6", "--cores", "2", "--quiet", "--out", str(out)],
                        capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert p.returncode == 0, p.stderr

@@ -7,12 +7,12 @@ import pytest
 
 from sim.config import load_scenario
 from sim.demand import CHANNELS, Arrivals
-from sim.dispatch import WorkerIndex, WorkerState
 from sim.errors import ScenarioError
 from sim.model import Model
 from sim.policies import Candidates, JobRequest, make_policy, policy_names
 from sim.policies.batch import assign_min_distance
 from sim.seeds import Streams
+from sim.worker_index import WorkerIndex, WorkerState
 from sim.workforce import Workforce
 
 LKO = (26.8467, 80.9462)   # Lucknow HQ [deg]

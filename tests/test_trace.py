@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from sim.config import load_scenario
-from sim.errors import ScenarioError
+from sim.errors import InputError
 from sim.runner import run_one
 from sim.trace import ACTION_RANK, COLUMNS, build_trace, partition, read_trace, write_trace
 
@@ -92,7 +92,7 @@ def test_partition_covers_every_timed_row_once_and_keeps_bookings_whole(trace, p
 
 
 def test_partition_rejects_bad_index(trace):
-    with pytest.raises(ScenarioError):
+    with pytest.raises(InputError):
         partition(trace, 2, 2)
 
 
@@ -156,7 +156,7 @@ def test_sample_workers_keeps_every_touched_worker_and_all_booking_rows(trace, r
     assert len(s[s["booking_ref"].notna()]) == len(booking)
     pd.testing.assert_frame_equal(s, sample_workers(trace, 0.3, run.seed))  # same seed, same workers
     assert len(sample_workers(trace, 1.0, run.seed)) == len(trace)
-    with pytest.raises(ScenarioError, match="--sample-workers"):
+    with pytest.raises(InputError, match="--sample-workers"):
         sample_workers(trace, 1.5, 0)
 
 

@@ -1,6 +1,6 @@
 """Workers' ``earned_paise`` (price − commission) becomes ``gross_paise`` (prices of completed jobs).
 
-The twin's meaning (``sim.dispatch.WorkerState.gross_paise``), which the ``fair`` policy ranks on.
+The twin's meaning (``sim.worker_index.WorkerState.gross_paise``), which the ``fair`` policy ranks on.
 
 Revision ID: 0003
 Revises: 0002
