@@ -32,13 +32,13 @@ class _ApiUser(FastHttpUser):
     abstract = True
     token: str | None = None
 
-    def call(self, req: Request) -> tuple[int, Any]:
-        """Send ``req``; return ``(status, JSON body or None)``."""
+    def call(self, req: Request, expected: tuple[int, ...] = (409,)) -> tuple[int, Any]:
+        """Send ``req``; return ``(status, JSON body or None)``; ``expected`` codes are races, not failures."""
         headers = req.headers()
         with self.client.request(req.method, req.path, name=req.name, json=req.body, headers=headers,
                                  catch_response=True, context={"actor": req.actor}) as r:
             code = r.status_code or 0
-            if code == 409:
+            if code in expected:
                 r.success()
             body = None
             if 200 <= code < 300 and r.content:
@@ -166,7 +166,9 @@ class WorkerUser(_ApiUser):
                 self.call(Request("POST", f"/v1/workers/{self.wid}/payouts", "/v1/workers/[id]/payouts", "worker",
                                   {"amount_paise": 100}, self.token, f"w{next(_ids)}"))
             return
-        code, b = self.call(Request("GET", f"/v1/bookings/{bid}", "/v1/bookings/[id]", "worker", None, self.token))
+        # 404: the offer timed out and the live clock offered the booking to someone else meanwhile.
+        code, b = self.call(Request("GET", f"/v1/bookings/{bid}", "/v1/bookings/[id]", "worker", None, self.token),
+                            expected=(404, 409))
         step = {"offered": "accept" if self.rng.random() < 0.75 else "decline", "accepted": "start",
                 "in_progress": "complete"}.get(b["status"]) if b else None
         if step:
