@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.args import add_out, add_quiet, add_scenario, progress_bar, scenario
+from cli.outdir import add_force, prepare_out_dir
 from sim.errors import InputError
 from sim.helpline.erlang import kpis
 from sim.helpline.stationary import KPIS, Stationary, run_stationary
@@ -32,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         add_scenario(parser)  # --days: the horizon searched for the peak day
         parser.add_argument("--sl", default=None, help="target PERCENT/SECONDS, e.g. 80/20 (default: scenario's)")
         add_out(parser, "runs/staff-<scenario>/")
+        add_force(parser)
         parser.add_argument("--reps", type=int, default=5, help="replications per simulated hour")
         parser.add_argument("--hours", type=float, default=24.0, help="simulated length per hour check [h]")
         parser.add_argument("--max-abandon", type=float, default=None,
@@ -81,10 +83,11 @@ def _run_staff(args: argparse.Namespace) -> int:
     target, t_s = parse_sl(args.sl) if args.sl else (cfg.sl_target, cfg.sl_seconds)
     if args.reps < 1 or args.hours <= 0:
         raise InputError("reps: must be >= 1" if args.reps < 1 else "hours: must be > 0")
+    out_dir = Path(args.out) if args.out else Path("runs") / f"staff-{sc.name}"
+    prepare_out_dir(out_dir, args.force or not args.out)  # before the search; the default folder is replaced
     table = staffing_table(cfg, sc.start_date, math.ceil(sc.horizon_days), target, t_s, args.reps, args.hours,
                            sc.seed, args.min_calls, args.max_abandon,
                            progress=progress_bar(args.quiet, "hours", "hour"))
-    out_dir = Path(args.out) if args.out else Path("runs") / f"staff-{sc.name}"
     csv, png = write_staffing(table, out_dir, f"{sc.name}: fewest agents for {target:.0%} in {t_s:g} s")
     wk = table[table["period"] == "typical_week"]
     print(f"fewest agents for {target:.0%} of calls answered within {t_s:g} s "

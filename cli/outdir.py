@@ -14,7 +14,8 @@ from pathlib import Path
 from sim.errors import InputError
 
 #: A folder holding one of these was written by this tool (a run, a study, a plan, a staffing table).
-MARKERS = ("summary.json", "experiment.json", "scenario.yaml", "plan_summary.txt")
+MARKERS = ("summary.json", "experiment.json", "scenario.yaml", "plan_workers.csv", "plan_summary.txt",
+           "staffing.csv", "indices.csv")
 
 
 def add_force(p: argparse.ArgumentParser) -> None:

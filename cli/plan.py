@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from cli.args import add_out, add_quiet, add_scenario, progress_bar
+from cli.outdir import add_force, prepare_out_dir
 from sim.errors import InputError
 
 DEFAULT_TARGET = "fulfilment>=0.8,p90_wait_min<=60"
@@ -44,6 +45,7 @@ def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
     p.add_argument("--cores", type=int, default=1, help="local processes planning districts in parallel")
     p.add_argument("--dask", metavar="ADDRESS", help="plan districts on a Dask cluster (scheduler address)")
     add_out(p, "runs/plan-<plan name>")
+    add_force(p)
     add_quiet(p)
 
 
@@ -107,6 +109,10 @@ def run(args: argparse.Namespace, command: str) -> int:
                       seed=rp.setting.seed if args.seed is None else args.seed, min_days=args.min_days,
                       rep_bookings=args.rep_bookings, max_days=args.max_days, warmup=args.warmup,
                       cap=args.max_workers)
+    name = f"plan-{pf.name}" + (f"-x{args.demand_growth:g}" if args.demand_growth != 1 else "")
+    out = Path(args.out) if args.out else Path("runs") / name
+    # Checked before planning; the default folder is this plan's own, so a re-run replaces it.
+    prepare_out_dir(out, args.force or not args.out)
     t0 = time.perf_counter()
     try:
         result = plan(rp, ps, cores=args.cores, dask=args.dask,
@@ -117,8 +123,6 @@ def run(args: argparse.Namespace, command: str) -> int:
         raise
     result.meta["wall_s"] = round(time.perf_counter() - t0, 1)
     result.meta["demand_growth"] = args.demand_growth
-    name = f"plan-{pf.name}" + (f"-x{args.demand_growth:g}" if args.demand_growth != 1 else "")
-    out = Path(args.out) if args.out else Path("runs") / name
     write_plan_tables(result, rp, out)
     summary = write_plan_report(out)
     print(summary.read_text(encoding="utf-8"), end="")

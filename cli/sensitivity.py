@@ -6,7 +6,10 @@ import argparse
 from functools import partial
 from pathlib import Path
 
+from cli.outdir import add_force, prepare_out_dir
 from sim.errors import InputError
+
+DEFAULT_OUT = "runs/sensitivity"
 
 
 def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
@@ -21,7 +24,8 @@ def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
     p.add_argument("--reps", type=int, default=1, help="replications per point (common random numbers)")
     p.add_argument("--cores", type=int, default=1, help="local processes")
     p.add_argument("--dask", default=None, metavar="ADDRESS", help="evaluate on a Dask scheduler")
-    p.add_argument("--out", default="runs/sensitivity", help="output folder")
+    p.add_argument("--out", default=DEFAULT_OUT, help="output folder")
+    add_force(p)
 
 
 def run(args: argparse.Namespace, command: str) -> int:
@@ -35,10 +39,10 @@ def run(args: argparse.Namespace, command: str) -> int:
     sc = load_scenario(args.scenario, args.set)
     params = parse_params(args.params, {})
     outputs = tuple(o.strip() for o in args.outputs.split(",") if o.strip())
+    out = Path(args.out)
+    prepare_out_dir(out, args.force or args.out == DEFAULT_OUT)  # before sampling; the default folder is replaced
     func = partial(scenario_outputs, scenario=sc, outputs=outputs, seed=sc.seed, reps=args.reps)
     samples, indices = study(params, func, args.method, args.samples, sc.seed % 2**32, _mapper(args))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     indices.to_csv(out / "indices.csv", index=False, float_format="%.6g")
     samples.to_csv(out / "samples.csv", index=False, float_format="%.6g")
     _plots(indices, args.method, out)

@@ -318,3 +318,31 @@ def test_study_tables_print_without_scientific_notation():
     res = run_study(StudySpec(kind="compare", policies=("nearest", "fair"), reps=3), runner=fake_metrics)
     text = render(res.tables, "policy")
     assert "±" in text and not re.search(r"\de[+-]?\d", text)
+
+
+@pytest.mark.parametrize("argv", [
+    ["plan", "--districts", "Lucknow", "--services", "plumber", "--quiet"],
+    ["staff", "--days", "1", "--quiet"],
+    ["sensitivity", "--params", "demand.scale=0.5:2", "--samples", "2"],
+])
+def test_plan_staff_sensitivity_refuse_a_used_out_before_working(tmp_path, capsys, argv):
+    import run_sim
+    import sim.helpline.staffing
+    import sim.planner
+    import sim.sensitivity
+
+    def no_work(*a, **k):
+        raise AssertionError("worked despite a bad --out")
+
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "notes.txt").write_text("mine")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sim.planner, "plan", no_work)
+        mp.setattr(sim.helpline.staffing, "staffing_table", no_work)
+        mp.setattr(sim.sensitivity, "study", no_work)
+        assert run_sim.main([*argv, "--out", str(used)]) == 2
+        assert_one_line(2, capsys.readouterr().err, "--out", "already holds 1 entries", "--force")
+        assert run_sim.main([*argv, "--out", str(used), "--force"]) == 2
+        assert_one_line(2, capsys.readouterr().err, "does not hold an earlier run")
+    assert (used / "notes.txt").read_text() == "mine"
