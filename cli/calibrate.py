@@ -12,35 +12,36 @@ import argparse
 import sys
 from pathlib import Path
 
+from cli.args import add_scenario, scenario
 from sim.errors import InputError
 
 
 def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
     """Options of ``calibrate``."""
-    p.add_argument("--scenario", default="history", help="scenario name or YAML path (default: history)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario field")
+    add_scenario(p)  # the shared --scenario/--set/--days/--seed, here on the history by default
+    p.set_defaults(scenario="history")
     p.add_argument("--anchors", default=None, help="anchor file (default: the scenario's calibration.anchors)")
     p.add_argument("--params", default=None,
                    help="a.b=LO:HI,c.d (bare keys take the scenario's bounds; default: its calibration block)")
-    p.add_argument("--trials", type=int, default=12, help="Optuna trials (default 12)")
-    p.add_argument("--reps", type=int, default=1, help="replications per trial, common random numbers (default 1)")
-    p.add_argument("--eval-reps", type=int, default=5, help="replications for the before/after table (default 5)")
+    p.add_argument("--trials", type=int, default=12, help="Optuna trials")
+    p.add_argument("--reps", type=int, default=1, help="replications per trial, common random numbers")
+    p.add_argument("--eval-reps", type=int, default=5, help="replications for the before/after table")
     p.add_argument("--fit-all", action="store_true", help="fit every anchor (no held-out prediction)")
     p.add_argument("--storage", default=None, help="Optuna storage URL (sqlite:///..., postgresql://...)")
     p.add_argument("--cores", type=int, default=1, help="local processes for replications")
     p.add_argument("--dask", default=None, metavar="ADDRESS", help="run replications on a Dask scheduler")
-    p.add_argument("--out", default="runs/calibration", help="output folder (default runs/calibration)")
+    p.add_argument("--out", default="runs/calibration", help="output folder (keeps its resumable Optuna study)")
 
 
 def run(args: argparse.Namespace, command: str) -> int:
     """Calibrate and write the outputs."""
     from sim.calibration import calibrate, fitted_yaml, load_anchors, parse_params
-    from sim.config import load_scenario, resolve_path
+    from sim.config import resolve_path
     from sim.experiments.replications import Pool
 
     if args.trials < 1 or args.reps < 1 or args.eval_reps < 1:
         raise InputError("--trials/--reps/--eval-reps: must be >= 1")
-    sc = load_scenario(args.scenario, args.set)
+    sc = scenario(args)
     block = sc.calibration
     declared = dict(block.params) if block else {}
     params = parse_params(args.params, declared) if args.params else declared

@@ -6,6 +6,7 @@ import argparse
 from functools import partial
 from pathlib import Path
 
+from cli.args import add_scenario, scenario
 from cli.outdir import add_force, prepare_out_dir
 from sim.errors import InputError
 
@@ -14,8 +15,7 @@ DEFAULT_OUT = "runs/sensitivity"
 
 def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
     """Options of ``sensitivity``."""
-    p.add_argument("--scenario", default="baseline", help="scenario name or YAML path")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario field")
+    add_scenario(p)  # the shared --scenario/--set/--days/--seed
     p.add_argument("--params", required=True, help="a.b=LO:HI,c.d=LO:HI")
     p.add_argument("--outputs", default="fulfilment_rate,utilisation",
                    help="summary.json keys or snapshots.csv columns (value at the last month end)")
@@ -31,12 +31,11 @@ def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
 def run(args: argparse.Namespace, command: str) -> int:
     """Run the study and write ``indices.csv``, ``samples.csv`` and one plot per output."""
     from sim.calibration import parse_params
-    from sim.config import load_scenario
     from sim.sensitivity import scenario_outputs, study
 
     if args.samples < 2 or args.reps < 1:
         raise InputError("--samples/--reps: need samples >= 2 and reps >= 1")
-    sc = load_scenario(args.scenario, args.set)
+    sc = scenario(args)
     params = parse_params(args.params, {})
     outputs = tuple(o.strip() for o in args.outputs.split(",") if o.strip())
     out = Path(args.out)
