@@ -29,7 +29,7 @@ import pandas as pd
 import yaml
 from pydantic import Field, ValidationError
 
-from sim.config import SCENARIO_DIR, Scenario, apply_overrides, validate
+from sim.config import SCENARIO_DIR, Scenario, apply_overrides, validate, value_at
 from sim.errors import ScenarioError
 from sim.experiments.replications import Arm, Pool, replicate
 from sim.schema import StrictModel
@@ -192,7 +192,8 @@ def calibrate(sc: Scenario, anchors: Sequence[Anchor], params: dict[str, tuple[f
                                              constant_liar=parallel_trials > 1)
         study = optuna.create_study(direction="minimize", sampler=sampler, storage=storage,
                                     study_name=study_name, load_if_exists=True)
-        start = {k: _value_at(sc, k) for k in params}
+        raw = sc.model_dump()
+        start = {k: value_at(raw, k) for k in params}
         if not study.trials and all(isinstance(v, int | float) and lo <= v <= hi
                                     for v, (lo, hi) in zip(start.values(), params.values(), strict=True)):
             # The input is the first trial, so the fit is never worse than what it was given.
@@ -214,14 +215,6 @@ def calibrate(sc: Scenario, anchors: Sequence[Anchor], params: dict[str, tuple[f
         if own:
             pool.__exit__(None, None, None)
     return Calibration(best, summary_table(anchors, fitted, before, after), study.trials_dataframe(), study)
-
-
-def _value_at(sc: Scenario, key: str) -> Any:
-    """The scenario's value at a dotted ``key`` (None if there is none)."""
-    node: Any = sc.model_dump()
-    for part in key.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
 
 
 def fitted_yaml(input_path: Path, best: dict[str, float], name: str) -> str:

@@ -312,6 +312,13 @@ def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return _deep_merge(_read_raw(parent_path(parent, path), (*seen, path)), raw)
 
 
+def value_at(raw: Any, key: str) -> Any:
+    """The value at dotted ``key`` ("a.b.c") of nested mappings; None where there is none."""
+    for k in key.split("."):
+        raw = raw.get(k) if isinstance(raw, dict) else None
+    return raw
+
+
 def parse_override(item: str) -> tuple[list[str], Any]:
     """``"a.b.c=value"`` → (["a","b","c"], YAML-parsed value)."""
     if "=" not in item:

@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from sim.config import Scenario, _deep_merge, load_scenario, validate
+from sim.config import Scenario, _deep_merge, load_scenario, validate, value_at
 from sim.errors import InputError, ScenarioError
 from sim.geography import district_names, load_districts
 from sim.schema import StrictModel
@@ -165,9 +165,7 @@ def _apply_set(raw: dict[str, Any], plan: PlanFile) -> dict[str, Any]:
     """``set`` overrides; list values are appended to the scenario's unless in ``replace``."""
     out = raw
     for key, value in plan.set.items():
-        cur: Any = out
-        for k in key.split("."):
-            cur = cur.get(k) if isinstance(cur, dict) else None
+        cur = value_at(out, key)
         if isinstance(value, list) and isinstance(cur, list | tuple) and key not in plan.replace:
             value = [*cur, *value]
         patch: Any = value
