@@ -16,7 +16,7 @@ the steadier figure (the rate a free core would reach is about 1 / CPU per reque
 Targets (issue 15), one server process: mixed >= 2,000 requests/s on SQLite and >= 1,000/s on
 PostgreSQL, p99 < 50 ms at half that rate; bookings alone >= 2,000/s on SQLite.
 Usage: python bench/bench_service.py [--db sqlite,postgres] [--mix mixed,bookings] [--seconds 10]
-       [--users 64] [--workers 5000] [--trace trace.parquet]
+       [--users 64] [--workers 5000] [--trace trace.parquet] [--port P] [--profile PREFIX]
 """
 
 from __future__ import annotations
@@ -211,18 +211,60 @@ def run_locust(url: str, tmp: Path, users: int, user_rate: float, seconds: int, 
             "generator_cpu": (c1 - c0) / max(t1 - t0, 1e-9)}
 
 
+def print_profile(path: str, title: str, top: int = 30) -> None:
+    """Where the server's samples went (py-spy's raw stacks): by function alone and with its callees."""
+    own: dict[str, int] = {}
+    incl: dict[str, int] = {}
+    total = idle = 0
+    with open(path) as fh:
+        for line in fh:
+            stack, _, n = line.rstrip().rpartition(" ")
+            frames = stack.split(";")
+            total += int(n)
+            leaf = frames[-1]
+            if any(w in leaf for w in ("select (", "_run_once (", "wait (", "_worker (", "poll (")):
+                idle += int(n)  # an idle event loop or thread (--idle samples them too)
+                continue
+            own[leaf] = own.get(leaf, 0) + int(n)
+            for f in set(frames):
+                incl[f] = incl.get(f, 0) + int(n)
+    busy = max(total - idle, 1)
+    print(f"\n== {title}: {busy} busy samples of {total} (py-spy, {path})")
+    by_pkg: dict[str, int] = {}
+    for f, n in own.items():
+        where = f.rpartition("(")[2]
+        pkg = where.split("/")[0] if "/" in where else "python"
+        by_pkg[pkg] = by_pkg.get(pkg, 0) + n
+    print("  -- own, by package: " + ", ".join(f"{k} {100 * n / busy:.0f}%" for k, n in
+                                                sorted(by_pkg.items(), key=lambda kv: -kv[1])[:12]))
+    mine = {f: n for f, n in incl.items() if f.rpartition("(")[2].startswith(("service/", "sim/"))}
+    for label, d in (("own", own), ("with callees, service/ and sim/", mine)):
+        print(f"  -- {label} (% of busy samples)")
+        for f, n in sorted(d.items(), key=lambda kv: -kv[1])[:top]:
+            print(f"  {100 * n / busy:5.1f}  {f[:150]}")
+
+
 def bench_one(name: str, db: str, mix: str, args: argparse.Namespace, tmp: Path, weights: dict) -> dict:
-    port = free_port()
+    port = args.port or free_port()
     srv = start_server(db, port, args.server_workers)
     url = f"http://127.0.0.1:{port}"
     try:
         world = load_world(url, args.workers, args.citizens, args.seed) | {"weights": weights}
         (tmp / "data.json").write_text(json.dumps(world))
+        spy = None
+        if args.profile:  # sample the server's stacks during the peak run (py-spy, on the generator's core)
+            spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(srv.pid),
+                                    "--format", "raw", "--rate", "200", "--nonblocking", "--duration",
+                                    str(args.seconds), "--output", f"{args.profile}-{name}-{mix}.txt"],
+                                   preexec_fn=pin(1), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         s0, w0 = cpu_s(srv.pid), time.monotonic()
         peak = run_locust(url, tmp, args.users, 0.0, args.seconds, mix)
         peak["server_cpu"] = (cpu_s(srv.pid) - s0) / (time.monotonic() - w0)
         s1 = cpu_s(srv.pid)
         peak["server_ms"] = 1000 * (s1 - s0) / max(peak["requests"], 1)
+        if spy is not None:
+            spy.wait(30)
+            print_profile(f"{args.profile}-{name}-{mix}.txt", f"{name} / {mix}")
         half_rate = peak["rps"] / 2
         half = run_locust(url, tmp, args.users // 2, half_rate / (args.users // 2), args.seconds, mix)
         inv = httpx.get(url + "/v1/admin/invariants", headers={"Authorization": f"Bearer {ADMIN}"}).json()
@@ -243,6 +285,8 @@ def main() -> None:
     ap.add_argument("--citizens", type=int, default=1000)
     ap.add_argument("--server-workers", type=int, default=1, help="server processes")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--profile", help="sample the server with py-spy in the peak run: PREFIX-<db>-<mix>.txt")
+    ap.add_argument("--port", type=int, default=0, help="server port (default: a free one)")
     args = ap.parse_args()
     targets = {("sqlite", "mixed"): 2000.0, ("postgres", "mixed"): 1000.0, ("sqlite", "bookings"): 2000.0,
                ("postgres", "bookings"): 1000.0}

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, Response
-
 from service import bookings, callers, money, people, sql
 from service.admin import add_citizens, add_workers
-from service.auth import require
-from service.deps import ERRORS, Ctx, Id, IdemKey, Who
+from service.auth import Caller, require
+from service.context import Context
 from service.dispatch import WORKER
 from service.errors import ApiError, forbidden, not_found, unprocessable
 from service.idempotency import run_once
@@ -32,19 +30,20 @@ from service.schemas import (
     WorkerIn,
     WorkerOut,
 )
+from service.web import Routes
 
-router = APIRouter(prefix="/v1", responses=ERRORS)
+router = Routes("/v1")
 
 
-def _check_skills(ctx: Ctx, skills: list[str]) -> None:
+def _check_skills(ctx: Context, skills: list[str]) -> None:
     if len(set(skills)) != len(skills):
         raise unprocessable("skills: listed twice")
     for i, k in enumerate(skills):
         bookings.price_of(ctx, k, f"skills.{i}")
 
 
-@router.post("/workers", status_code=201, response_model=Created, tags=["people"])
-async def register_worker(body: WorkerIn, ctx: Ctx) -> dict:
+@router.add("POST", "/workers", status=201, response=Created, tags=["people"])
+async def register_worker(body: WorkerIn, ctx: Context) -> dict:
     """Register a worker (not yet available: see ``PUT /v1/workers/{id}/status``)."""
     _check_skills(ctx, body.skills)
     bookings.check_place(ctx, body.district, body.lat, body.lon)
@@ -52,16 +51,16 @@ async def register_worker(body: WorkerIn, ctx: Ctx) -> dict:
     return {"id": ids[0], "token": toks[0]}
 
 
-@router.post("/citizens", status_code=201, response_model=Created, tags=["people"])
-async def register_citizen(body: CitizenIn, ctx: Ctx) -> dict:
+@router.add("POST", "/citizens", status=201, response=Created, tags=["people"])
+async def register_citizen(body: CitizenIn, ctx: Context) -> dict:
     """Register a citizen."""
     bookings.check_place(ctx, body.district, body.lat, body.lon)
     ids, toks = await ctx.db.run(lambda conn: add_citizens(conn, [body], time.time()))
     return {"id": ids[0], "token": toks[0]}
 
 
-@router.get("/workers/{worker_id}", response_model=WorkerOut, tags=["people"])
-async def get_worker(worker_id: Id, ctx: Ctx, who: Who) -> dict:
+@router.add("GET", "/workers/{worker_id}", response=WorkerOut, tags=["people"])
+async def get_worker(worker_id: int, ctx: Context, who: Caller) -> dict:
     """A worker's state, including the booking they hold (the worker themself or the admin)."""
     if not (who.role == "admin" or (who.role == "worker" and who.id == worker_id)):
         raise forbidden("only the worker or the admin may read this worker")
@@ -71,8 +70,8 @@ async def get_worker(worker_id: Id, ctx: Ctx, who: Who) -> dict:
     return people.worker_out(w)
 
 
-@router.put("/workers/{worker_id}/status", response_model=WorkerOut, tags=["people"])
-async def set_status(worker_id: Id, body: StatusIn, ctx: Ctx, who: Who) -> dict:
+@router.add("PUT", "/workers/{worker_id}/status", response=WorkerOut, tags=["people"])
+async def set_status(worker_id: int, body: StatusIn, ctx: Context, who: Caller) -> dict:
     """A worker's availability and position; becoming free may bring an offer at once."""
     require(who, "worker")
     if who.id != worker_id:
@@ -83,9 +82,9 @@ async def set_status(worker_id: Id, body: StatusIn, ctx: Ctx, who: Who) -> dict:
         lambda conn: people.set_status(ctx, conn, worker_id, body.available, body.lat, body.lon, time.time()))
 
 
-@router.post("/bookings", status_code=201, response_model=BookingOut, response_model_exclude_none=True,
+@router.add("POST", "/bookings", status=201, response=BookingOut, exclude_none=True,
              tags=["bookings"])
-async def create_booking(body: BookingIn, ctx: Ctx, who: Who, key: IdemKey) -> dict:
+async def create_booking(body: BookingIn, ctx: Context, who: Caller, key: str) -> dict:
     """Book a service; dispatched at once (``offered`` to a worker, or ``pending``)."""
     require(who, "citizen")
     _, out = await run_once(ctx.db, who.scope, key, "bookings", body.model_dump(),
@@ -93,9 +92,9 @@ async def create_booking(body: BookingIn, ctx: Ctx, who: Who, key: IdemKey) -> d
     return out
 
 
-@router.post("/helpline/bookings", status_code=201, response_model=BookingOut, response_model_exclude_none=True,
+@router.add("POST", "/helpline/bookings", status=201, response=BookingOut, exclude_none=True,
              tags=["bookings"])
-async def helpline_booking(body: HelplineBookingIn, ctx: Ctx, who: Who, key: IdemKey) -> dict:
+async def helpline_booking(body: HelplineBookingIn, ctx: Context, who: Caller, key: str) -> dict:
     """A helpline agent books for a caller record, found by phone (E.164) or made on the spot."""
     require(who, "agent")
 
@@ -112,9 +111,9 @@ async def helpline_booking(body: HelplineBookingIn, ctx: Ctx, who: Who, key: Ide
     return out
 
 
-@router.post("/citizens/{citizen_id}/claims", status_code=202, response_model=ClaimOut,
-             response_model_exclude_none=True, tags=["people"])
-async def claim_caller(citizen_id: Id, body: ClaimIn, ctx: Ctx, who: Who, response: Response) -> dict:
+@router.add("POST", "/citizens/{citizen_id}/claims", status=202, response=ClaimOut,
+             exclude_none=True, tags=["people"])
+async def claim_caller(citizen_id: int, body: ClaimIn, ctx: Context, who: Caller) -> tuple[int, dict]:
     """Claim the helpline bookings made for this citizen's phone number.
 
     Without ``code``: a one-time code is sent to the number (202).  With it: claimed (200).
@@ -122,12 +121,11 @@ async def claim_caller(citizen_id: Id, body: ClaimIn, ctx: Ctx, who: Who, respon
     status, out = await ctx.db.run(lambda conn: callers.claim(conn, who, citizen_id, body.code, time.time()))
     if status >= 400:  # after the commit: the failed attempt counts
         raise ApiError(status, out["detail"])
-    response.status_code = status
-    return out
+    return status, out
 
 
-@router.get("/bookings/{booking_id}", response_model=BookingOut, tags=["bookings"])
-async def get_booking(booking_id: Id, ctx: Ctx, who: Who) -> dict:
+@router.add("GET", "/bookings/{booking_id}", response=BookingOut, tags=["bookings"])
+async def get_booking(booking_id: int, ctx: Context, who: Caller) -> dict:
     """A booking, for its citizen (or whoever claimed that helpline caller), its current worker or the admin."""
     def read(conn) -> dict:  # noqa: ANN001
         b = bookings.load(conn, booking_id, lock=False)
@@ -138,7 +136,7 @@ async def get_booking(booking_id: Id, ctx: Ctx, who: Who) -> dict:
 
 
 def _step(action: str):  # noqa: ANN202
-    async def step(booking_id: Id, ctx: Ctx, who: Who) -> dict:
+    async def step(booking_id: int, ctx: Context, who: Caller) -> dict:
         return await ctx.db.run(lambda conn: bookings.worker_step(ctx, conn, who, booking_id, action, time.time()))
 
     step.__name__ = f"{action}_booking"
@@ -148,37 +146,37 @@ def _step(action: str):  # noqa: ANN202
 
 
 for _action in ("accept", "decline", "start", "complete"):
-    router.post(f"/bookings/{{booking_id}}/{_action}", response_model=BookingOut, tags=["bookings"])(_step(_action))
+    router.add("POST", f"/bookings/{{booking_id}}/{_action}", response=BookingOut, tags=["bookings"])(_step(_action))
 
 
-@router.post("/bookings/{booking_id}/cancel", response_model=BookingOut, tags=["bookings"])
-async def cancel_booking(booking_id: Id, ctx: Ctx, who: Who) -> dict:
+@router.add("POST", "/bookings/{booking_id}/cancel", response=BookingOut, tags=["bookings"])
+async def cancel_booking(booking_id: int, ctx: Context, who: Caller) -> dict:
     """The citizen cancels a booking that has not started (an online payment is refunded)."""
     return await ctx.db.run(lambda conn: bookings.cancel(ctx, conn, who, booking_id, time.time()))
 
 
-@router.post("/bookings/{booking_id}/rating", response_model=BookingOut, tags=["bookings"])
-async def rate_booking(booking_id: Id, body: RatingIn, ctx: Ctx, who: Who) -> dict:
+@router.add("POST", "/bookings/{booking_id}/rating", response=BookingOut, tags=["bookings"])
+async def rate_booking(booking_id: int, body: RatingIn, ctx: Context, who: Caller) -> dict:
     """The citizen rates a completed booking (1–5 stars, once)."""
     return await ctx.db.run(lambda conn: bookings.rate(conn, who, booking_id, body.stars))
 
 
-@router.post("/bookings/{booking_id}/payments", status_code=201, response_model=PaymentOut, tags=["money"])
-async def pay_booking(booking_id: Id, body: PaymentIn, ctx: Ctx, who: Who, key: IdemKey) -> dict:
+@router.add("POST", "/bookings/{booking_id}/payments", status=201, response=PaymentOut, tags=["money"])
+async def pay_booking(booking_id: int, body: PaymentIn, ctx: Context, who: Caller, key: str) -> dict:
     """The citizen pays the booking's price, online (escrow) or cash (to the worker)."""
     _, out = await run_once(ctx.db, who.scope, key, "payments", {"booking": booking_id, **body.model_dump()},
                       lambda conn: money.pay(ctx, conn, who, booking_id, body.method, body.amount_paise, time.time()))
     return out
 
 
-@router.get("/workers/{worker_id}/wallet", response_model=WalletOut, tags=["money"])
-async def get_wallet(worker_id: Id, ctx: Ctx, who: Who) -> dict:
+@router.add("GET", "/workers/{worker_id}/wallet", response=WalletOut, tags=["money"])
+async def get_wallet(worker_id: int, ctx: Context, who: Caller) -> dict:
     """A worker's wallet balance, earnings and withdrawals [paise]."""
     return await ctx.db.run(lambda conn: money.wallet(conn, who, worker_id), write=False)
 
 
-@router.post("/workers/{worker_id}/payouts", status_code=201, response_model=PayoutOut, tags=["money"])
-async def request_payout(worker_id: Id, body: PayoutIn, ctx: Ctx, who: Who, key: IdemKey) -> dict:
+@router.add("POST", "/workers/{worker_id}/payouts", status=201, response=PayoutOut, tags=["money"])
+async def request_payout(worker_id: int, body: PayoutIn, ctx: Context, who: Caller, key: str) -> dict:
     """The worker withdraws from the wallet to the bank (never below zero)."""
     _, out = await run_once(ctx.db, who.scope, key, "payouts", {"worker": worker_id, **body.model_dump()},
                       lambda conn: money.payout(conn, who, worker_id, body.amount_paise, key, time.time()))

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
 
-from fastapi import APIRouter, Query
 from sqlalchemy import exists, insert, select
 
 from service import admin, callers, db
-from service.auth import issue, require
+from service.auth import Caller, issue, require
 from service.bookings import check_place
-from service.deps import ERRORS, Ctx, Who
+from service.context import Context
 from service.errors import ApiError, forbidden
 from service.routes import _check_skills
 from service.schemas import (
@@ -22,46 +20,47 @@ from service.schemas import (
     CreatedMany,
     InvariantsOut,
     OutboxOut,
+    OutboxQuery,
     WorkersBulkIn,
 )
+from service.web import Routes
 
-router = APIRouter(prefix="/v1/admin", responses=ERRORS, tags=["admin"])
+router = Routes("/v1/admin", tags=["admin"])
 
 
-@router.get("/stats")
-def stats(ctx: Ctx, who: Who) -> dict:
+@router.add("GET", "/stats")
+def stats(ctx: Context, who: Caller) -> dict:
     """Bookings by status, district and category; assignment latency [seconds]; workers."""
     require(who, "admin")
     with ctx.db.read() as conn:
         return admin.stats(conn)
 
 
-@router.get("/config", response_model=ConfigOut)
-def config(ctx: Ctx, who: Who) -> dict:
+@router.add("GET", "/config", response=ConfigOut)
+def config(ctx: Context, who: Caller) -> dict:
     """The rules this deployment runs by: policy, radius, clocks [minutes], scenario and seed."""
     require(who, "admin")
     return ctx.cfg.public()
 
 
-@router.get("/outbox", response_model=OutboxOut)
-def read_outbox(ctx: Ctx, who: Who, phone: Annotated[str | None, Query(max_length=25)] = None,
-                limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict:
+@router.add("GET", "/outbox", response=OutboxOut)
+def read_outbox(ctx: Context, who: Caller, query: OutboxQuery) -> dict:
     """Messages the deployment "sent" (one-time codes), newest first; ``phone`` filters (E.164 or local)."""
     require(who, "admin")
     with ctx.db.read() as conn:
-        return {"messages": callers.outbox(conn, phone, limit)}
+        return {"messages": callers.outbox(conn, query.phone, query.limit)}
 
 
-@router.get("/invariants", response_model=InvariantsOut)
-def invariants(ctx: Ctx, who: Who) -> dict:
+@router.add("GET", "/invariants", response=InvariantsOut)
+def invariants(ctx: Context, who: Caller) -> dict:
     """Consistency checks: one active booking per worker, balanced ledger, no negative balance, valid states."""
     require(who, "admin")
     with ctx.db.read() as conn:
         return admin.invariants(conn)
 
 
-@router.post("/agents", status_code=201, response_model=Created)
-def create_agent(body: AgentIn, ctx: Ctx, who: Who) -> dict:
+@router.add("POST", "/agents", status=201, response=Created)
+def create_agent(body: AgentIn, ctx: Context, who: Caller) -> dict:
     """A helpline agent and their token."""
     require(who, "admin")
     with ctx.db.write() as conn:
@@ -69,8 +68,8 @@ def create_agent(body: AgentIn, ctx: Ctx, who: Who) -> dict:
         return {"id": aid, "token": issue(conn, "agent", aid)}
 
 
-@router.post("/workers:bulk", status_code=201, response_model=CreatedMany)
-def bulk_workers(body: WorkersBulkIn, ctx: Ctx, who: Who) -> dict:
+@router.add("POST", "/workers:bulk", status=201, response=CreatedMany)
+def bulk_workers(body: WorkersBulkIn, ctx: Context, who: Caller) -> dict:
     """Register many workers in one transaction (e.g. a scenario's workforce before a replay)."""
     require(who, "admin")
     for i, w in enumerate(body.workers):
@@ -88,8 +87,8 @@ def bulk_workers(body: WorkersBulkIn, ctx: Ctx, who: Who) -> dict:
     return {"ids": ids, "tokens": toks}
 
 
-@router.post("/citizens:bulk", status_code=201, response_model=CreatedMany)
-def bulk_citizens(body: CitizensBulkIn, ctx: Ctx, who: Who) -> dict:
+@router.add("POST", "/citizens:bulk", status=201, response=CreatedMany)
+def bulk_citizens(body: CitizensBulkIn, ctx: Context, who: Caller) -> dict:
     """Register many citizens in one transaction."""
     require(who, "admin")
     for i, c in enumerate(body.citizens):
@@ -102,8 +101,8 @@ def bulk_citizens(body: CitizensBulkIn, ctx: Ctx, who: Who) -> dict:
     return {"ids": ids, "tokens": toks}
 
 
-@router.post("/reset", status_code=204)
-def reset(ctx: Ctx, who: Who) -> None:
+@router.add("POST", "/reset", status=204)
+def reset(ctx: Context, who: Caller) -> None:
     """Delete all data (only when the server was started with ``--allow-reset``)."""
     require(who, "admin")
     if not ctx.cfg.allow_reset:

@@ -128,6 +128,13 @@ class PayoutIn(Request):
     amount_paise: Paise
 
 
+class OutboxQuery(BaseModel):
+    """``GET /v1/admin/outbox``'s query: ``phone`` (E.164 or local) filters; at most ``limit`` messages."""
+
+    phone: str | None = Field(None, max_length=25)
+    limit: int = Field(100, ge=1, le=1000)
+
+
 class Created(BaseModel):
     """A new citizen, worker or agent and its bearer token (shown once)."""
 

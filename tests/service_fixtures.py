@@ -7,6 +7,7 @@ Import the fixtures into a test module with ``from tests.service_fixtures import
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -30,10 +31,17 @@ __all__ = ["ADMIN", "LUCKNOW", "Api", "Server", "api", "backend", "pg_available"
 
 
 def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free TCP port on loopback; within ``SEWAMITRA_TEST_PORTS=LO-HI`` if set (a shared machine)."""
+    lo, _, hi = os.environ.get("SEWAMITRA_TEST_PORTS", "0-0").partition("-")
+    candidates = random.sample(range(int(lo), int(hi) + 1), int(hi) - int(lo) + 1) if int(lo) else [0]
+    for port in candidates:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise RuntimeError(f"no free port in {lo}-{hi}")
 
 
 def pg_available() -> str | None:
