@@ -112,7 +112,9 @@ def tick(ctx: Any, now: float | None = None) -> dict[str, int]:
         # PostgreSQL: one process at a time runs the clocks (SQLite serializes writers anyway)
         if not ctx.db.is_sqlite and not conn.execute(TRY_LOCK, {"lock": CLOCK_LOCK}).scalar():
             return {}
-        return {step.__name__: step(ctx, conn, now) for step in STEPS}
+        done = {step.__name__: step(ctx, conn, now) for step in STEPS}
+    ctx.db.checkpoint()  # SQLite's WAL, here in the clocks' thread rather than in a request's commit
+    return done
 
 
 def period_s(ctx: Any) -> float:

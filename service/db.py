@@ -52,6 +52,8 @@ ACTIVE = ("offered", "accepted", "in_progress")
 ENDED = ("completed", "cancelled", "unfulfilled")
 STATUSES = ("pending", *ACTIVE, *ENDED)
 
+#: SQLite: a commit checkpoints by itself only when the WAL has grown this long [pages of 4 KiB].
+WAL_BACKSTOP_PAGES = 50_000
 T = TypeVar("T")
 BEGIN = {mode: sql.Stmt(f"BEGIN {mode}") for mode in ("DEFERRED", "IMMEDIATE")}
 md = MetaData()
@@ -205,6 +207,9 @@ def _sqlite_pragmas(engine: Engine, synchronous: str) -> None:
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA busy_timeout=10000")
         cur.execute("PRAGMA foreign_keys=ON")
+        # Checkpoints (copying the WAL into the database, with fsyncs) run in the clocks' thread
+        # (``Database.checkpoint``), not in a request's commit on the event loop; this is a backstop.
+        cur.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -246,6 +251,7 @@ class Database:
             _pg_timeouts(self.engine)
         else:
             raise ValueError(f"db: unsupported database {u.get_backend_name()!r} (sqlite or postgresql)")
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._wlock = threading.Lock()
         self._loop_conns: dict[bool, Connection] = {}  # SQLite: used on the event loop only (``run``)
 
@@ -286,6 +292,11 @@ class Database:
         return await asyncio.to_thread(self._in_thread, fn, write)
 
     def _in_thread(self, fn: Callable[[Connection], T], write: bool) -> T:
+        if not write and not self.is_sqlite:
+            # PostgreSQL reads in autocommit: one round trip per statement instead of BEGIN and COMMIT
+            # around them; the same answers, as READ COMMITTED gives each statement its own snapshot anyway.
+            with self._autocommit.connect() as conn:
+                return fn(conn)
         with self.write() if write else self.read() as conn:
             return fn(conn)
 
@@ -303,6 +314,12 @@ class Database:
             raise _Busy from e
         with tx:
             return fn(conn)
+
+    def checkpoint(self) -> None:
+        """SQLite: copy the WAL into the database without waiting for anyone (``PASSIVE``); a worker thread's job."""
+        if self.is_sqlite:
+            with self.engine.connect() as conn:  # the driver's connection: outside any transaction
+                conn.connection.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
