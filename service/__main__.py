@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     uvicorn.run("service.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_level=args.log_level, access_log=False)
+                log_level=args.log_level, access_log=False, proxy_headers=False)  # clients connect directly
     return 0
 
 

@@ -252,6 +252,9 @@ class Database:
         else:
             raise ValueError(f"db: unsupported database {u.get_backend_name()!r} (sqlite or postgresql)")
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._local = threading.local()  # PostgreSQL: each worker thread's connections (``_thread_conn``)
+        self._pinned: list[Connection] = []
+        self._pinned_lock = threading.Lock()
         self._wlock = threading.Lock()
         self._loop_conns: dict[bool, Connection] = {}  # SQLite: used on the event loop only (``run``)
 
@@ -292,13 +295,30 @@ class Database:
         return await asyncio.to_thread(self._in_thread, fn, write)
 
     def _in_thread(self, fn: Callable[[Connection], T], write: bool) -> T:
-        if not write and not self.is_sqlite:
-            # PostgreSQL reads in autocommit: one round trip per statement instead of BEGIN and COMMIT
-            # around them; the same answers, as READ COMMITTED gives each statement its own snapshot anyway.
-            with self._autocommit.connect() as conn:
+        if self.is_sqlite:
+            with self.write() if write else self.read() as conn:
                 return fn(conn)
-        with self.write() if write else self.read() as conn:
+        conn = self._thread_conn(write)
+        with conn.begin():
             return fn(conn)
+
+    def _thread_conn(self, write: bool) -> Connection:
+        """PostgreSQL: this worker thread's own connection for writes, or for reads (autocommit).
+
+        Kept across requests (no pool checkout and reset per transaction); replaced if it broke.
+        Reads in autocommit take one round trip per statement instead of BEGIN and COMMIT around
+        them, with the same answers: READ COMMITTED gives each statement its own snapshot anyway.
+        """
+        conns = self._local.__dict__.setdefault("conns", {})
+        conn = conns.get(write)
+        if conn is None or conn.closed or conn.invalidated:
+            old, conn = conn, (self.engine if write else self._autocommit).connect()
+            conns[write] = conn
+            with self._pinned_lock:
+                self._pinned = [c for c in self._pinned if c is not old] + [conn]
+            if old is not None:
+                old.close()
+        return conn
 
     def _on_loop(self, fn: Callable[[Connection], T], write: bool) -> T:
         conn = self._loop_conns.get(write)
@@ -345,9 +365,10 @@ class Database:
 
     def dispose(self) -> None:
         """Close every pooled connection."""
-        for conn in self._loop_conns.values():
+        for conn in [*self._loop_conns.values(), *self._pinned]:
             conn.close()
         self._loop_conns.clear()
+        self._pinned.clear()
         self.engine.dispose()
 
 

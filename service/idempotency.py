@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, bindparam, func, select
 
 from service import sql
@@ -75,7 +76,7 @@ async def run_once(database: Database, scope: str, key: str | None, route: str, 
         if row is not None:
             if row.request_hash != digest:
                 raise ApiError(422, "Idempotency-Key: already used with a different request")
-            return (*_replay(row.status_code, json.loads(row.body)), None)
+            return (*_replay(row.status_code, orjson.loads(row.body)), None)
         refusal, code = None, status
         sql.run(conn, SAVEPOINT)  # a refusal undoes the effect's partial writes only
         try:
@@ -86,7 +87,7 @@ async def run_once(database: Database, scope: str, key: str | None, route: str, 
             sql.run(conn, ROLLBACK_TO)
             refusal, code, answer = e, e.status, {"detail": e.detail}
         sql.run(conn, ADD, {"scope": scope, "key": key, "request_hash": digest, "status_code": code,
-                            "body": json.dumps(answer), "created_at": time.time()})
+                            "body": orjson.dumps(answer).decode(), "created_at": time.time()})
         return code, answer, refusal
 
     code, answer, refusal = await database.run(once)
