@@ -9,14 +9,15 @@ generator means the figure is the generator's):
   weights read from the trace;
 * ``bookings``: ``POST /v1/bookings`` alone.
 
-Phase 1 finds the maximum rate (no think time); phase 2 offers half of it at a constant rate
-and reports latency there.  Server CPU per request is printed too: on a shared machine it is
-the steadier figure (the rate a free core would reach is about 1 / CPU per request).
+Phase 1 finds the maximum rate (no think time); phase 2 offers half of it (or ``--latency-rate``,
+e.g. half the target) at a constant rate and reports latency there.  Server CPU per request is
+printed too: on a shared machine it is the steadier figure (the rate a free core would reach is
+about 1 / CPU per request).
 
 Targets (issue 15), one server process: mixed >= 2,000 requests/s on SQLite and >= 1,000/s on
 PostgreSQL, p99 < 50 ms at half that rate; bookings alone >= 2,000/s on SQLite.
 Usage: python bench/bench_service.py [--db sqlite,postgres] [--mix mixed,bookings] [--seconds 10]
-       [--users 64] [--workers 5000] [--trace trace.parquet] [--port P] [--profile PREFIX]
+       [--users 64] [--workers 5000] [--trace trace.parquet] [--port P] [--profile PREFIX] [--latency-rate R]
 """
 
 from __future__ import annotations
@@ -274,7 +275,7 @@ def bench_one(name: str, db: str, mix: str, args: argparse.Namespace, tmp: Path,
         if spy is not None:
             spy.wait(30)
             print_profile(f"{args.profile}-{name}-{mix}.txt", f"{name} / {mix}")
-        half_rate = peak["rps"] / 2
+        half_rate = args.latency_rate or peak["rps"] / 2
         half = run_locust(url, tmp, args.users // 2, half_rate / (args.users // 2), args.seconds, mix)
         inv = httpx.get(url + "/v1/admin/invariants", headers={"Authorization": f"Bearer {ADMIN}"}).json()
         return {"db": name, "mix": mix, "peak": peak, "half": half, "invariants_ok": inv["ok"]}
@@ -295,6 +296,8 @@ def main() -> None:
     ap.add_argument("--server-workers", type=int, default=1, help="server processes")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--profile", help="sample the server with py-spy in the peak run: PREFIX-<db>-<mix>.txt")
+    ap.add_argument("--latency-rate", type=float, default=0.0,
+                    help="requests/s offered in the latency phase (default: half the peak just measured)")
     ap.add_argument("--port", type=int, default=0, help="server port (default: a free one)")
     args = ap.parse_args()
     targets = {("sqlite", "mixed"): 2000.0, ("postgres", "mixed"): 1000.0, ("sqlite", "bookings"): 2000.0,
@@ -328,7 +331,8 @@ def main() -> None:
         print(f"  peak  {p['rps']:8.0f} requests/s  p50 {p['p50_ms']:5.0f} ms  p99 {p['p99_ms']:5.0f} ms  "
               f"failures {p['failures']}/{p['requests']}  server CPU {p['server_cpu']:.0%}  "
               f"generator CPU {p['generator_cpu']:.0%}")
-        print(f"  half  {h['rps']:8.0f} requests/s  p50 {h['p50_ms']:5.0f} ms  p99 {h['p99_ms']:5.0f} ms  "
+        phase = "fixed" if args.latency_rate else "half"
+        print(f"  {phase}  {h['rps']:8.0f} requests/s  p50 {h['p50_ms']:5.0f} ms  p99 {h['p99_ms']:5.0f} ms  "
               f"failures {h['failures']}/{h['requests']}  generator CPU {h['generator_cpu']:.0%}")
         ms = p["server_ms"]
         print(f"  server CPU per request {ms:.2f} ms (system {p['server_sys_ms']:.2f}) -> at most ~{1000 / ms:.0f} "
