@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection, String, cast, exists, literal, select, update
 
-from service import db, money
+from service import db, money, sql
 from service.dispatch import release
 from service.idempotency import TRY_LOCK
 from sim import ledger
@@ -110,7 +110,7 @@ def tick(ctx: Any, now: float | None = None) -> dict[str, int]:
     now = time.time() if now is None else now
     with ctx.db.write() as conn:
         # PostgreSQL: one process at a time runs the clocks (SQLite serializes writers anyway)
-        if not ctx.db.is_sqlite and not conn.execute(TRY_LOCK, {"lock": CLOCK_LOCK}).scalar():
+        if not ctx.db.is_sqlite and not sql.scalar(conn, TRY_LOCK, {"lock": CLOCK_LOCK}):
             return {}
         done = {step.__name__: step(ctx, conn, now) for step in STEPS}
     ctx.db.checkpoint()  # SQLite's WAL, here in the clocks' thread rather than in a request's commit

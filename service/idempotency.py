@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection
 
 from service import sql
 from service.db import Database
@@ -32,7 +32,8 @@ FIND = Stmt("SELECT request_hash, status_code, body FROM idempotency WHERE scope
 ADD = Stmt("INSERT INTO idempotency (scope, key, request_hash, state, status_code, body, created_at)"
            " VALUES (:scope, :key, :request_hash, 'done', :status_code, :body, :created_at)")
 SAVEPOINT, ROLLBACK_TO = Stmt("SAVEPOINT idem_effect"), Stmt("ROLLBACK TO SAVEPOINT idem_effect")
-TRY_LOCK = select(func.pg_try_advisory_xact_lock(bindparam("lock")))
+#: PostgreSQL only: a transaction-scoped advisory lock, taken if free (``True``) or not at all (``False``).
+TRY_LOCK = Stmt("SELECT pg_try_advisory_xact_lock(:lock)")
 #: Refusals not stored, so a retry may succeed later (state conflicts, rate limits).
 TRANSIENT = (409, 429)
 
@@ -69,7 +70,7 @@ async def run_once(database: Database, scope: str, key: str | None, route: str, 
     scope = f"{scope}:{route}"
 
     def once(conn: Connection) -> tuple[int, Any, ApiError | None]:
-        if not database.is_sqlite and not conn.execute(TRY_LOCK, {"lock": lock_id(scope, key)}).scalar():
+        if not database.is_sqlite and not sql.scalar(conn, TRY_LOCK, {"lock": lock_id(scope, key)}):
             raise ApiError(409, "Idempotency-Key: the first request with this key is still in flight",
                            {"Retry-After": "1"})
         row = sql.first(conn, FIND, {"scope": scope, "key": key})
