@@ -24,7 +24,6 @@ table and models, so it stays exactly as strict as the validation.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import decimal
 import inspect
@@ -47,6 +46,8 @@ from service.schemas import Problem
 log = logging.getLogger("service.web")
 MAX_ID = 2**31 - 1
 MAX_KEY = 200
+#: Bodies longer than this [bytes] are validated in a worker thread (bulk loads).
+BIG_BODY_BYTES = 64 * 1024
 #: Error codes every operation documents (``{"detail": ...}``), and why.
 ERRORS: dict[int, str] = {
     400: "malformed request (e.g. body is not JSON)", 401: "missing or unknown bearer token",
@@ -56,6 +57,10 @@ ERRORS: dict[int, str] = {
 }
 _NAMED = {"ctx", "who", "body", "key", "query"}
 _JSON = (b"content-type", b"application/json")
+
+
+class _Gone(Exception):
+    """The client went away before its body arrived: nothing to answer."""
 
 
 class _Invalid(Exception):
@@ -101,7 +106,7 @@ class Endpoint:
     wants: frozenset[str] = frozenset()
     is_async: bool = True
     pattern: re.Pattern | None = None
-    _body_adapter: TypeAdapter | None = field(default=None, repr=False)
+    adapter: TypeAdapter | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -135,7 +140,7 @@ class Routes:
                 wants=frozenset(names), is_async=inspect.iscoroutinefunction(fn),
                 pattern=re.compile("^" + re.sub(r"{(\w+)}", r"(?P<\1>[^/]+)", re.escape(full).replace(
                     r"\{", "{").replace(r"\}", "}")) + "$") if path_params else None,
-                _body_adapter=TypeAdapter(body) if body is not None else None))
+                adapter=TypeAdapter(body) if body is not None else None))
             return fn
 
         return register
@@ -184,7 +189,10 @@ class Api:
         """Answer one request (or run the lifespan protocol)."""
         kind = scope["type"]
         if kind == "http":
-            status, answer, headers = await self._answer(scope, receive)
+            try:
+                status, answer, headers = await self._answer(scope, receive)
+            except _Gone:
+                return
             body = b"" if status == 204 else dumps(answer)
             hdrs = [_JSON, (b"content-length", str(len(body)).encode())] if status != 204 else []
             hdrs += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
@@ -208,6 +216,8 @@ class Api:
             return status, out, {}
         except ApiError as err:
             return err.status, {"detail": err.detail}, err.headers
+        except _Gone:
+            raise
         except _Invalid as err:
             return err.status, {"detail": err.detail}, {}
         except Exception as err:  # noqa: BLE001 - mapped below; anything else is a bug (500, logged)
@@ -250,8 +260,12 @@ class Api:
             if not 1 <= len(k) <= MAX_KEY:
                 raise _Invalid(422, f"header.Idempotency-Key: 1 to {MAX_KEY} characters")
             kw["key"] = k
-        if e._body_adapter is not None:
-            kw["body"] = self._body(e, await _read_body(receive), ctype)
+        if e.adapter is not None:
+            raw_body = await _read_body(receive)
+            if len(raw_body) > BIG_BODY_BYTES:  # a bulk load: validating it takes seconds, not on the event loop
+                kw["body"] = await anyio.to_thread.run_sync(self._body, e, raw_body, ctype)
+            else:
+                kw["body"] = self._body(e, raw_body, ctype)
         if e.is_async:
             return await e.fn(**kw)
         return await anyio.to_thread.run_sync(lambda: e.fn(**kw))
@@ -264,7 +278,7 @@ class Api:
         if mtype != b"application/json" and not (mtype.startswith(b"application/") and mtype.endswith(b"+json")):
             raise _Invalid(422, "body: Content-Type must be application/json")
         try:
-            return e._body_adapter.validate_json(raw)
+            return e.adapter.validate_json(raw)
         except ValidationError as err:
             if err.errors(include_url=False)[0]["type"] == "json_invalid":
                 raise _Invalid(400, "body: not valid JSON") from None
@@ -301,7 +315,7 @@ async def _read_body(receive: Callable) -> bytes:
     while True:
         msg = await receive()
         if msg["type"] == "http.disconnect":
-            raise asyncio.CancelledError("client went away")
+            raise _Gone
         chunks.append(msg.get("body", b""))
         if not msg.get("more_body", False):
             return b"".join(chunks)
