@@ -200,3 +200,34 @@ def test_duplicate_while_first_in_flight_gets_409_on_postgres(api, backend):
         assert r.status_code == 409 and r.headers["Retry-After"] == "1" and "in flight" in r.json()["detail"]
         held.rollback()
     assert api.book(c, key="k1").status_code == 201
+
+
+def test_http_layer_refuses_malformed_requests_with_one_line_reasons(api):
+    c = api.citizen()
+    w = api.worker()
+    cases = [  # (method, path, token, headers, content, expected status, words in the reason)
+        ("POST", "/v1/bookings", c["token"], {"Idempotency-Key": "m1", "Content-Type": "application/json"},
+         b'{"category": ', 400, "JSON"),
+        ("POST", "/v1/bookings", c["token"], {"Idempotency-Key": "m2", "Content-Type": "text/plain"},
+         b'{"category": "electrician"}', 422, "Content-Type"),
+        ("POST", "/v1/bookings", c["token"], {"Content-Type": "application/json"},
+         b'{"category": "electrician"}', 422, "Idempotency-Key"),
+        ("POST", "/v1/bookings", c["token"], {"Idempotency-Key": "m3"}, b"", 422, "body"),
+        ("GET", "/v1/workers/0", w["token"], {}, None, 422, "worker_id"),
+        ("GET", "/v1/workers/abc", w["token"], {}, None, 422, "worker_id"),
+        ("GET", "/v1/workers/99999999999", w["token"], {}, None, 422, "worker_id"),
+        ("GET", "/v1/admin/outbox?limit=0", ADMIN, {}, None, 422, "limit"),
+        ("GET", "/v1/nowhere", None, {}, None, 404, "Not Found"),
+        ("DELETE", "/v1/bookings", c["token"], {}, None, 405, "Method Not Allowed"),
+        ("PUT", f"/v1/workers/{w['id']}/status", None, {"Content-Type": "application/json"}, b"{", 401, "bearer"),
+    ]
+    for method, path, token, headers, content, status, words in cases:
+        r = api.call(method, path, token, headers=dict(headers), content=content)
+        assert r.status_code == status, (method, path, r.status_code, r.text)
+        assert words in r.json()["detail"], (method, path, r.text)
+    assert api.call("DELETE", "/v1/bookings", c["token"]).headers["allow"] == "POST"
+    head = api.call("HEAD", f"/v1/workers/{w['id']}", w["token"])
+    assert head.status_code == 200 and head.content == b""
+    spec = api.call("GET", "/openapi.json").json()
+    assert spec["paths"]["/v1/bookings"]["post"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/BookingIn"}
