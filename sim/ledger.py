@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import re
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 
 import numpy as np
 import pandas as pd
@@ -83,11 +83,12 @@ def account(kind: str, ident: int | None = None) -> str:
     raise LedgerError(f"account: unknown account kind {kind!r} (id {ident!r})")
 
 
-def check_legs(legs: Sequence[Leg]) -> None:
+def check_legs(legs: Sequence[Leg], known: Container[str] = ()) -> None:
     """Raise ``LedgerError`` unless ``legs`` is one valid balanced transaction.
 
     Rules: at least two legs; accounts well-formed and distinct; amounts are integers
-    (bool and float refused) and non-zero; amounts sum to zero.
+    (bool and float refused) and non-zero; amounts sum to zero.  Names in ``known`` (a
+    ledger's accounts, already checked when first posted) skip the name check.
     """
     if len(legs) < 2:
         raise LedgerError("legs: a transaction needs at least two legs")
@@ -97,7 +98,7 @@ def check_legs(legs: Sequence[Leg]) -> None:
         if not isinstance(leg, tuple | list) or len(leg) != 2:
             raise LedgerError(f"legs: {leg!r} is not an (account, amount) pair")
         acct, amt = leg
-        if not valid_account(acct):
+        if acct not in known and not valid_account(acct):
             raise LedgerError(f"legs: bad account {acct!r}")
         if acct in seen:
             raise LedgerError(f"legs: account {acct!r} appears twice")
@@ -291,7 +292,7 @@ class Ledger:
         """
         if not isinstance(key, str) or not key:
             raise LedgerError(f"key: must be a non-empty string, got {key!r}")
-        check_legs(legs)
+        check_legs(legs, self._acct_idx)
         prior = self._keys.get(key)
         if prior is not None:
             if sorted(self.txn_legs(prior)) != sorted((a, int(x)) for a, x in legs) or self.txn_kind(prior) != kind:
@@ -305,14 +306,18 @@ class Ledger:
         if booking_id is not None and (not _is_int(booking_id) or booking_id < 0):
             raise LedgerError(f"booking_id: must be a non-negative integer or None, got {booking_id!r}")
         check_non_negative(legs, self.balance)
-        idx = [self._intern_account(acct) for acct, _ in legs]
+        known, bal = self._acct_idx, self._bal
         txn = len(self._t_start)
         self._t_start.append(len(self._e_amt))
         self._t_time.append(t)
-        self._t_kind.append(self._intern_kind(kind))
+        k = self._kind_idx.get(kind)
+        self._t_kind.append(self._intern_kind(kind) if k is None else k)
         self._t_booking.append(_NO_BOOKING if booking_id is None else int(booking_id))
-        for i, (_, amt) in zip(idx, legs, strict=True):
-            self._bal[i] += int(amt)
+        for acct, amt in legs:
+            i = known.get(acct)
+            if i is None:
+                i = self._intern_account(acct)
+            bal[i] += int(amt)
             self._e_txn.append(txn)
             self._e_acct.append(i)
             self._e_amt.append(int(amt))

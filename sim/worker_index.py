@@ -63,9 +63,15 @@ class WorkerIndex:
         self._cols: list[tuple[np.ndarray, ...]] = []  # (ids, lat, lon, shift start, shift end)
         self._lists: list[tuple[list, ...]] = []  # (ids, shift start, shift end) as lists: scalar reads
         self._trees: list[cKDTree | None] = []
+        #: per category, whether any of its workers is on shift in each hour of the day: outside
+        #: those hours a search finds nobody, so it is not made (night-time retries are many)
+        self._staffed: list[list[bool]] = []
         xy = project_km(wf.lat, wf.lon)
+        hours = np.arange(24)
         for c in range(len(cat_keys)):
             ids = np.flatnonzero(wf.active & wf.has_skill(c)).astype(np.int64)
+            on = (wf.shift_start_h[ids, None] <= hours) & (hours < wf.shift_end_h[ids, None])
+            self._staffed.append(on.any(axis=0).tolist())
             self._cols.append((ids, wf.lat[ids], wf.lon[ids], wf.shift_start_h[ids], wf.shift_end_h[ids]))
             self._lists.append((ids.tolist(), wf.shift_start_h[ids].tolist(), wf.shift_end_h[ids].tolist()))
             self._trees.append(cKDTree(xy[ids]) if ids.size else None)
@@ -114,9 +120,9 @@ class WorkerIndex:
         """
         c = self.cat_pos[job.category]
         tree = self._trees[c]
-        if tree is None:
-            return Candidates.empty()
         hour = int(now_min // 60) % 24
+        if tree is None or not self._staffed[c][hour]:
+            return Candidates.empty()
         if limit is None:
             xy = project_km(job.lat, job.lon)[0]
             pos = np.asarray(tree.query_ball_point(xy, radius_km * INDEX_SLACK), dtype=np.int64)
