@@ -33,13 +33,19 @@ class Ring:
         self.vertices = np.asarray(vertices, dtype=np.float64)
         self._x0, self._y0 = self.vertices[:, 0], self.vertices[:, 1]
         self._x1, self._y1 = np.roll(self._x0, -1), np.roll(self._y0, -1)
+        #: bounding box [(min lon, min lat), (max lon, max lat)] as floats
+        self.lo = tuple(float(v) for v in self.vertices.min(axis=0))
+        self.hi = tuple(float(v) for v in self.vertices.max(axis=0))
 
     def contains_points(self, pts: np.ndarray) -> np.ndarray:
         """Which of the (lon, lat) points lie inside (bool array)."""
         pts = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
-        out = np.empty(len(pts), dtype=bool)
-        _ray_cast(np.ascontiguousarray(pts[:, 0]), np.ascontiguousarray(pts[:, 1]),
-                  self._x0, self._y0, self._x1, self._y1, out)
+        return self.contains(np.ascontiguousarray(pts[:, 0]), np.ascontiguousarray(pts[:, 1]))
+
+    def contains(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Which points (contiguous float64 ``lon``, ``lat`` arrays [degrees]) lie inside (bool array)."""
+        out = np.empty(lon.shape[0], dtype=bool)
+        _ray_cast(lon, lat, self._x0, self._y0, self._x1, self._y1, out)
         return out
 
 
@@ -151,23 +157,27 @@ def sample_points(
     lat = np.empty(n)
     lon = np.empty(n)
     urban = rng.random(n) < (district.urban_share if urban_share is None else urban_share)
-    verts = district.polygon.vertices
-    lo, hi = verts.min(axis=0), verts.max(axis=0)
+    poly = district.polygon
+    (lo_x, lo_y), (hi_x, hi_y) = poly.lo, poly.hi
+    hq_lon, hq_lat = district.hq_lon, district.hq_lat
     deg_lat = urban_sigma_km / KM_PER_DEG_LAT
-    deg_lon = deg_lat / np.cos(np.radians(district.hq_lat))
+    deg_lon = deg_lat / np.cos(np.radians(hq_lat))
+    normal, uniform, where = rng.standard_normal, rng.uniform, np.where
     todo = np.arange(n)
-    for _ in range(200):
-        if todo.size == 0:
+    u = urban
+    for _ in range(200):  # the rejection loop runs ~7 times per call: keep its body lean
+        m = todo.size
+        if m == 0:
             break
-        u = urban[todo]
-        cand_lon = np.where(u, district.hq_lon + deg_lon * rng.standard_normal(todo.size),
-                            rng.uniform(lo[0], hi[0], todo.size))
-        cand_lat = np.where(u, district.hq_lat + deg_lat * rng.standard_normal(todo.size),
-                            rng.uniform(lo[1], hi[1], todo.size))
-        ok = district.polygon.contains_points(np.column_stack([cand_lon, cand_lat]))
-        lat[todo[ok]] = cand_lat[ok]
-        lon[todo[ok]] = cand_lon[ok]
-        todo = todo[~ok]
+        # Both draws every time, in this order (the stream must not depend on who is urban).
+        cand_lon = where(u, hq_lon + deg_lon * normal(m), uniform(lo_x, hi_x, m))
+        cand_lat = where(u, hq_lat + deg_lat * normal(m), uniform(lo_y, hi_y, m))
+        ok = poly.contains(cand_lon, cand_lat)
+        done = todo[ok]
+        lat[done] = cand_lat[ok]
+        lon[done] = cand_lon[ok]
+        miss = ~ok
+        todo, u = todo[miss], u[miss]
     if todo.size:  # pathological polygon: fall back to the HQ point
         lat[todo], lon[todo] = district.hq_lat, district.hq_lon
     return lat, lon, urban
