@@ -148,7 +148,6 @@ def _assemble(cfg: HelplineConfig, calendar: Calendar, hours: int, horizon_min: 
     call_id = np.full(n_iv + n_q, -1, dtype=np.int32)
     call_id[order] = np.arange(order.size, dtype=np.int32)
     qid = call_id[n_iv:]
-    wait_s, handle_s = out.wait * 60.0, out.handle * 60.0
     books = out.answered & keep & (ty[fresh_of] == 0) & (conv_u[fresh_of] < cfg.booking_conversion)
     b_end = (out.start + out.handle)[books]
     b_ord = np.lexsort((qid[books], b_end))
@@ -162,20 +161,20 @@ def _assemble(cfg: HelplineConfig, calendar: Calendar, hours: int, horizon_min: 
         "after_hours": np.bincount((out.arrive[keep & out.closed] // 60).astype(np.int64),
                                    minlength=hours)[:hours],
     }
-    hourly = hourly_table(out.arrive[offered], out.start[offered], wait_s[offered], handle_s[offered],
-                          out.answered[offered], out.abandoned[offered], agents, cfg.sl_seconds, extra)
+    hourly = hourly_table(out.arrive, out.start, out.wait, out.handle, out.answered, out.abandoned, offered,
+                          agents, cfg.sl_seconds, extra)
     counts = {"calls": int(order.size), "ivr_resolved": int(n_iv), "redials": int((is_redial & keep).sum()),
               "callbacks": int((out.callback & keep).sum())}
-    summary = _summary(cfg, counts, hourly, wait_s[offered], out, offered, b_end.size)
+    summary = _summary(cfg, counts, hourly, out.wait[offered] * 60.0, out, offered, b_end.size)
     b_rows = np.flatnonzero(books) + n_iv
     rows = order if calls == "full" else b_rows[np.argsort(qid[books])]  # ascending call id
     frame = _calls_frame(rows, n_iv, created_all, call_id, np.concatenate([ty[iv], ty[fresh_of]]),
-                         out, wait_s, handle_s, np.where(is_redial, qid[np.maximum(out.redial_of, 0)], -1))
+                         out, np.where(is_redial, qid[np.maximum(out.redial_of, 0)], -1))
     return HelplineResult(b_end[b_ord], booking_ids, frame, hourly, summary, fresh_of[books][b_ord])
 
 
 def _calls_frame(rows: np.ndarray, n_iv: int, created_all: np.ndarray, call_id: np.ndarray, types: np.ndarray,
-                 out: QueueOut, wait_s: np.ndarray, handle_s: np.ndarray, redial_of: np.ndarray) -> pd.DataFrame:
+                 out: QueueOut, redial_of: np.ndarray) -> pd.DataFrame:
     """The per-call table for ``rows`` (IVR-ended rows < ``n_iv``, then queue records), in that order."""
     is_q = rows >= n_iv
     qr = np.where(is_q, rows - n_iv, 0)
@@ -190,8 +189,8 @@ def _calls_frame(rows: np.ndarray, n_iv: int, created_all: np.ndarray, call_id: 
         "type": pd.Categorical.from_codes(types[rows], categories=list(CALL_TYPES)),
         "ivr_resolved": ~is_q,
         "answered": queued(out.answered, False),
-        "wait_s": queued(wait_s, 0.0),
-        "handle_s": queued(handle_s, 0.0),
+        "wait_s": queued(out.wait, 0.0) * 60.0,  # [minutes] -> [s] for the kept rows only
+        "handle_s": queued(out.handle, 0.0) * 60.0,
         "abandoned": queued(out.abandoned, False),
         "redial_of": pd.arrays.IntegerArray(red.astype(np.int64), red < 0),
         "callback": queued(out.callback, False),
