@@ -57,12 +57,17 @@ def _ray_cast(px, py, x0, y0, x1, y1, out):  # pragma: no cover - compiled
     the points × edges numpy version spent its time on temporaries.
     """
     for i in range(px.shape[0]):
-        x, y = px[i], py[i]
-        inside = False
-        for j in range(x0.shape[0]):
-            if (y0[j] > y) != (y1[j] > y) and x < x0[j] + (y - y0[j]) * (x1[j] - x0[j]) / (y1[j] - y0[j]):
-                inside = not inside
-        out[i] = inside
+        out[i] = _inside(px[i], py[i], x0, y0, x1, y1)
+
+
+@njit(cache=True)
+def _inside(x, y, x0, y0, x1, y1):  # pragma: no cover - compiled
+    """Even-odd rule for one point (x, y) against the edges (x0, y0) -> (x1, y1)."""
+    inside = False
+    for j in range(x0.shape[0]):
+        if (y0[j] > y) != (y1[j] > y) and x < x0[j] + (y - y0[j]) * (x1[j] - x0[j]) / (y1[j] - y0[j]):
+            inside = not inside
+    return inside
 
 
 @dataclass(frozen=True)
@@ -162,22 +167,44 @@ def sample_points(
     hq_lon, hq_lat = district.hq_lon, district.hq_lat
     deg_lat = urban_sigma_km / KM_PER_DEG_LAT
     deg_lon = deg_lat / np.cos(np.radians(hq_lat))
-    normal, uniform, where = rng.standard_normal, rng.uniform, np.where
+    normal, uniform = rng.standard_normal, rng.uniform
     todo = np.arange(n)
-    u = urban
-    for _ in range(200):  # the rejection loop runs ~7 times per call: keep its body lean
-        m = todo.size
+    u = urban.copy()
+    m = n
+    for _ in range(200):  # the rejection loop runs ~7 times per call: one compiled step per round
         if m == 0:
             break
-        # Both draws every time, in this order (the stream must not depend on who is urban).
-        cand_lon = where(u, hq_lon + deg_lon * normal(m), uniform(lo_x, hi_x, m))
-        cand_lat = where(u, hq_lat + deg_lat * normal(m), uniform(lo_y, hi_y, m))
-        ok = poly.contains(cand_lon, cand_lat)
-        done = todo[ok]
-        lat[done] = cand_lat[ok]
-        lon[done] = cand_lon[ok]
-        miss = ~ok
-        todo, u = todo[miss], u[miss]
+        # All four draws every round, in this order (the stream must not depend on who is urban).
+        n_lon, u_lon = normal(m), uniform(lo_x, hi_x, m)
+        n_lat, u_lat = normal(m), uniform(lo_y, hi_y, m)
+        m = _place_inside(n_lon, u_lon, n_lat, u_lat, hq_lon, deg_lon, hq_lat, deg_lat, poly._x0, poly._y0,
+                          poly._x1, poly._y1, todo, u, lat, lon)
+    todo = todo[:m]
     if todo.size:  # pathological polygon: fall back to the HQ point
         lat[todo], lon[todo] = district.hq_lat, district.hq_lon
     return lat, lon, urban
+
+
+@njit(cache=True)
+def _place_inside(n_lon, u_lon, n_lat, u_lat, hq_lon, deg_lon, hq_lat, deg_lat, x0, y0, x1, y1,
+                  todo, urban, lat, lon):  # pragma: no cover - compiled
+    """One rejection round for the points ``todo[:m]``; returns how many are left.
+
+    Candidates are near the HQ (urban) or uniform in the bounding box; those inside the polygon
+    are placed, the rest are packed to the front of ``todo`` (and ``urban``).
+    """
+    m = n_lon.shape[0]
+    left = 0
+    for i in range(m):
+        if urban[i]:
+            x, y = hq_lon + deg_lon * n_lon[i], hq_lat + deg_lat * n_lat[i]
+        else:
+            x, y = u_lon[i], u_lat[i]
+        if _inside(x, y, x0, y0, x1, y1):
+            lat[todo[i]] = y
+            lon[todo[i]] = x
+        else:
+            todo[left] = todo[i]
+            urban[left] = urban[i]
+            left += 1
+    return left
