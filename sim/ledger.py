@@ -35,6 +35,7 @@ Money flows (accounts):
 
 from __future__ import annotations
 
+import math
 import re
 from array import array
 from collections.abc import Callable, Container, Sequence
@@ -95,7 +96,7 @@ def check_legs(legs: Sequence[Leg], known: Container[str] = ()) -> None:
     seen: set[str] = set()
     total = 0
     for leg in legs:
-        if not isinstance(leg, tuple | list) or len(leg) != 2:
+        if not isinstance(leg, (tuple, list)) or len(leg) != 2:  # noqa: UP038 - the tuple form is faster
             raise LedgerError(f"legs: {leg!r} is not an (account, amount) pair")
         acct, amt = leg
         if acct not in known and not valid_account(acct):
@@ -301,7 +302,7 @@ class Ledger:
         if not isinstance(kind, str) or not kind:
             raise LedgerError(f"kind: must be a non-empty string, got {kind!r}")
         t = float(time_min)
-        if not np.isfinite(t):
+        if not math.isfinite(t):
             raise LedgerError(f"time_min: must be finite, got {time_min!r}")
         if booking_id is not None and (not _is_int(booking_id) or booking_id < 0):
             raise LedgerError(f"booking_id: must be a non-negative integer or None, got {booking_id!r}")

@@ -32,21 +32,24 @@ class WorkerState:
         self.prior_mean, self.prior_weight = float(prior_mean), float(prior_weight)
         self.rating_sum = np.zeros(n)                # citizens' stars
         self.ratings_received = np.zeros(n, dtype=np.int64)
+        # The shown rating, kept current by add_rating (a search reads it, it is not recomputed).
+        self._shown = rating_with_prior(self.rating_sum, self.ratings_received, self.prior_mean, self.prior_weight)
 
     @property
     def rating(self) -> np.ndarray:
         """The shown rating: citizens' stars shrunk towards the prior (``sim.ratings``) [stars]."""
-        return self.rating_of(slice(None))
+        return self._shown.copy()
 
     def rating_of(self, ids: np.ndarray | slice) -> np.ndarray:
-        """The shown rating of workers ``ids`` only [stars] (cheap for a few candidates)."""
-        return rating_with_prior(self.rating_sum[ids], self.ratings_received[ids], self.prior_mean,
-                                 self.prior_weight)
+        """The shown rating of workers ``ids`` only [stars]."""
+        return self._shown[ids]
 
     def add_rating(self, w: int, stars: float) -> None:
         """Fold one citizen rating into worker ``w``'s shown rating (policies see it at once)."""
         self.rating_sum[w] += stars
         self.ratings_received[w] += 1
+        self._shown[w] = rating_with_prior(float(self.rating_sum[w]), int(self.ratings_received[w]),
+                                           self.prior_mean, self.prior_weight)
 
 
 class WorkerIndex:
