@@ -223,7 +223,7 @@ class Ledger:
         self._acct_idx: dict[str, int] = {}
         self._kind_names: list[str] = []
         self._kind_idx: dict[str, int] = {}
-        self._bal: list[int] = []  # by account index [paise]
+        self._bal = array("q")  # by account index [paise]; C int64s, not an int object per account
         self._e_txn = array("q")
         self._e_acct = array("q")
         self._e_amt = array("q")
@@ -354,7 +354,7 @@ class Ledger:
             raise LedgerError(f"verify: transaction {int(bad[0])} sums to {int(sums[bad[0]])} paise")
         recomputed = np.zeros(len(self._acct_names), dtype=np.int64)
         np.add.at(recomputed, acct, amt)
-        if recomputed.tolist() != self._bal:
+        if recomputed.tolist() != self._bal.tolist():
             raise LedgerError("verify: balances differ from the sum of their entries")
         for name, bal in zip(self._acct_names, self._bal, strict=True):
             if bal < 0 and name.startswith(NON_NEGATIVE_PREFIXES):

@@ -76,7 +76,7 @@ class Model:
             from sim.money import Money
 
             self.money = Money(sc.money, self.env, streams, len(self.wf), self.wf.district_idx,
-                               [d.name for d in self.districts])
+                               [d.name for d in self.districts], n_bookings=len(self.arrivals))
         #: told of every booking's lifecycle (the money model, when enabled)
         self.listeners: list[LifecycleListener] = [self.money] if self.money is not None else []
 

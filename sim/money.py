@@ -52,9 +52,9 @@ class _Columns:
             "status": (Status.OPEN, I8), "settled": (Settled.NONE, I8), "seen": (0, I8), "dup": (0, I8),
             "pre_ok": (-1, I8), "later_ok": (-1, I8)}  # first UPI attempt that goes through, -1 = none
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int = BLOCK) -> None:
         self.n = 0
-        self.cols = {k: np.full(BLOCK, v, dtype=t) for k, (v, t) in self.SPEC.items()}
+        self.cols = {k: np.full(max(capacity, 1), v, dtype=t) for k, (v, t) in self.SPEC.items()}
 
     def ensure(self, b: int) -> None:
         cap = len(self.cols["price"])
@@ -80,17 +80,19 @@ class Money:
         n_workers: registered workers (ids ``0..n_workers-1``).
         worker_district: district of each worker (index or name).
         district_names: names for integer ``worker_district`` values (optional).
+        n_bookings: bookings expected (booking ids ``0..n_bookings-1``); the columns grow past it if needed.
     """
 
     def __init__(self, cfg: MoneyConfig, env: simpy.Environment, streams: Streams, n_workers: int,
-                 worker_district: np.ndarray, district_names: Sequence[str] | None = None) -> None:
+                 worker_district: np.ndarray, district_names: Sequence[str] | None = None,
+                 n_bookings: int = BLOCK) -> None:
         self.section = "wallet"  # its key in summary.json
         self.cfg, self.env = cfg, env
         self.ledger = lg.Ledger()
         self._pay_ss = streams.seed_sequence("payments")
         self._payout_ss = streams.seed_sequence("payouts")
         self._blocks: dict[int, dict[str, np.ndarray]] = {}
-        self.per_booking = _Columns()
+        self.per_booking = _Columns(n_bookings)  # sized for the run's bookings: no doubling copies
         self._cats: dict[str, int] = {}
         self._pending_pay: dict[int, simpy.Process] = {}
         self._collecting: set[int] = set()
