@@ -129,7 +129,8 @@ def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
     dp = p2 - p1
     dl = np.radians(np.asarray(lon2) - np.asarray(lon1))
     a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    # minimum(maximum()) is clip's arithmetic without its Python-level dispatch (one booking at a time)
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(np.maximum(a, 0.0), 1.0)))
 
 
 def project_km(lat, lon) -> np.ndarray:
