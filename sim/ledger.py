@@ -104,7 +104,7 @@ def check_legs(legs: Sequence[Leg], known: Container[str] = ()) -> None:
         if acct in seen:
             raise LedgerError(f"legs: account {acct!r} appears twice")
         seen.add(acct)
-        if not _is_int(amt):
+        if type(amt) is not int and not _is_int(amt):  # the common case without a call
             raise LedgerError(f"legs: amount of {acct} must be an integer number of paise, got {amt!r}")
         if amt == 0:
             raise LedgerError(f"legs: zero amount on {acct}")
@@ -308,8 +308,9 @@ class Ledger:
             raise LedgerError(f"booking_id: must be a non-negative integer or None, got {booking_id!r}")
         check_non_negative(legs, self.balance)
         known, bal = self._acct_idx, self._bal
+        e_txn, e_acct, e_amt = self._e_txn, self._e_acct, self._e_amt
         txn = len(self._t_start)
-        self._t_start.append(len(self._e_amt))
+        self._t_start.append(len(e_amt))
         self._t_time.append(t)
         k = self._kind_idx.get(kind)
         self._t_kind.append(self._intern_kind(kind) if k is None else k)
@@ -318,10 +319,11 @@ class Ledger:
             i = known.get(acct)
             if i is None:
                 i = self._intern_account(acct)
-            bal[i] += int(amt)
-            self._e_txn.append(txn)
-            self._e_acct.append(i)
-            self._e_amt.append(int(amt))
+            amt = int(amt)
+            bal[i] += amt
+            e_txn.append(txn)
+            e_acct.append(i)
+            e_amt.append(amt)
         self._keys[key] = txn
         return txn
 
