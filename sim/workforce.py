@@ -58,18 +58,19 @@ class Workforce:
 
     def frame(self, district_names: list[str], cat_keys: tuple[str, ...]) -> pd.DataFrame:
         """Static columns of ``workers.parquet``."""
-        keys = np.array(cat_keys, dtype=object)
-        s2 = np.where(self.skill2 >= 0, keys[np.maximum(self.skill2, 0)], "")
-        skills = [a if not b else f"{a},{b}" for a, b in zip(keys[self.skill1], s2, strict=True)]
+        n_cat = len(cat_keys)
+        # Skill pairs as codes into their few labels: one string per label, not per worker.
+        pairs = [a if b < 0 else f"{a},{cat_keys[b]}" for a in cat_keys for b in range(-1, n_cat)]
+        pair = self.skill1 * (n_cat + 1) + (self.skill2 + 1)
         dated = {} if self.registered_min is None else {
             "registered_min": self.registered_min, "active_until_min": self.active_until}
         return pd.DataFrame({
             "worker_id": np.arange(len(self), dtype=np.int64),
             "name": self.names,
             "phone": self.phones.astype(str),
-            "district": np.array(district_names, dtype=object)[self.district_idx],
-            "skills": skills,
-            "primary_skill": keys[self.skill1],
+            "district": _labels(district_names, self.district_idx),
+            "skills": _labels(pairs, pair),
+            "primary_skill": _labels(cat_keys, self.skill1),
             "active": self.active,
             "lat": self.lat,
             "lon": self.lon,
@@ -78,6 +79,15 @@ class Workforce:
             "accept_prob": self.accept_prob,
             **dated,
         })
+
+
+def _labels(labels: list[str] | tuple[str, ...], codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """A text column of ``labels[codes]``: the labels in pandas' own text type, taken by code.
+
+    Same values and dtype as a column built from one string object per row, without pandas
+    converting every row (half a million workers at 10x).
+    """
+    return pd.Series(np.asarray(labels, dtype=object)).array.take(np.asarray(codes, dtype=np.int64))
 
 
 def _district_weights(districts: list[District]) -> np.ndarray:
