@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import ipaddress
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
 import pandas as pd
 
 from load.actions import LiveIds, Request, _py, citizen_phone
@@ -23,6 +25,9 @@ from load.profile import Call, Preload, Profile, compile_item, dig, render
 from sim.errors import InputError
 
 CONNECT_TIMEOUT_S = 3.0
+#: Bulk preload requests in flight at once: the next chunk is encoded and sent while the
+#: deployment stores the last one (a 52,349-worker preload has to fit in about 3 s).
+BULK_IN_FLIGHT = 2
 
 
 def check_loopback(url: str, allow_remote: bool = False) -> None:
@@ -49,8 +54,13 @@ def send(c: httpx.Client, prof: Profile, call: Call, v: dict[str, Any], token: s
     req = Request(call.method, render(call.path, v), call.label, call.actor, render(call.body, v), token,
                   render(call.idempotency_key, v) if call.idempotency_key else None, what, prof.auth_for(call.actor))
     url = f"{c.base_url}{req.path}"
+    headers = req.headers()
+    content = None
+    if req.body is not None:
+        content = orjson.dumps(req.body, option=orjson.OPT_SERIALIZE_NUMPY)
+        headers = headers | {"Content-Type": "application/json"}
     try:
-        r = c.request(req.method, req.path, json=req.body, headers=req.headers())
+        r = c.request(req.method, req.path, content=content, headers=headers)
     except httpx.HTTPError as e:
         raise InputError(f"{what}: {url}: cannot connect ({type(e).__name__}: {e})") from None
     if r.status_code in (401, 403):
@@ -111,15 +121,18 @@ def _load(c: httpx.Client, prof: Profile, pre: Preload, kind: str, refs: list[in
     toks: list[Any] = []
     if pre.mode == "bulk":
         fill = compile_item(pre.item)
-        for lo in range(0, len(items), pre.chunk):
-            chunk = [fill(it) for it in items[lo:lo + pre.chunk]]
-            out = send(c, prof, call, {"items": chunk}, token, f"preload {kind}")
-            got_ids, got_toks = dig(out, pre.ids) or [], dig(out, pre.tokens) if pre.tokens else None
-            if len(got_ids) != len(chunk) or (got_toks is not None and len(got_toks) != len(chunk)):
-                raise InputError(f"preload {kind}: {c.base_url}{call.path}: answered {len(got_ids)} ids "
-                                    f"for {len(chunk)} {kind} (profile paths ids={pre.ids!r} tokens={pre.tokens!r})")
-            ids += got_ids
-            toks += got_toks if got_toks is not None else [None] * len(chunk)
+        chunks = ([fill(it) for it in items[lo:lo + pre.chunk]] for lo in range(0, len(items), pre.chunk))
+        with ThreadPoolExecutor(BULK_IN_FLIGHT) as pool:
+            # answers come back in the chunks' order, whatever order the deployment stored them in
+            answers = pool.map(lambda chunk: (chunk, send(c, prof, call, {"items": chunk}, token,
+                                                          f"preload {kind}")), chunks)
+            for chunk, out in answers:
+                got_ids, got_toks = dig(out, pre.ids) or [], dig(out, pre.tokens) if pre.tokens else None
+                if len(got_ids) != len(chunk) or (got_toks is not None and len(got_toks) != len(chunk)):
+                    raise InputError(f"preload {kind}: {c.base_url}{call.path}: answered {len(got_ids)} ids for "
+                                     f"{len(chunk)} {kind} (profile paths ids={pre.ids!r} tokens={pre.tokens!r})")
+                ids += got_ids
+                toks += got_toks if got_toks is not None else [None] * len(chunk)
     else:
         for it in items:
             body = render(pre.item, it) if pre.item is not None else None

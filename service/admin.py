@@ -6,9 +6,10 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, not_, or_, select
 
-from service import db
+from service import db, sql
 from service.auth import issue_many
 from service.dispatch import stats_rows
+from service.sql import Stmt
 from sim import ledger
 
 B, W, S, E = db.bookings, db.workers, db.worker_skills, db.ledger_entries
@@ -73,25 +74,33 @@ def invariants(conn: Connection) -> dict[str, Any]:
     return {"ok": not any(checks.values()), "checks": checks}
 
 
+ADD_WORKER = Stmt("INSERT INTO workers (id, name, phone, district, lat, lon, available, idle_since_min, jobs,"
+                  " gross_paise, rating_sum, rating_count, created_at) VALUES (:id, :name, :phone, :district,"
+                  " :lat, :lon, :available, :idle, 0, 0, 0, 0, :now)")
+ADD_SKILL = Stmt("INSERT INTO worker_skills (worker_id, category, lat, lon) VALUES (:wid, :category, :lat, :lon)")
+ADD_CITIZEN = Stmt("INSERT INTO citizens (id, name, phone, district, lat, lon, created_at, origin)"
+                   " VALUES (:id, :name, :phone, :district, :lat, :lon, :now, :origin)")
+
+
 def add_workers(conn: Connection, rows: list[Any], now: float, idle_min: float,
                 available: bool = False) -> tuple[list[int], list[str]]:
-    """Insert workers with their skills; return ids and tokens."""
-    # One multi-row INSERT ... RETURNING, ids in the order of the rows (SQLAlchemy "insertmanyvalues").
-    ids = list(conn.execute(insert(W).returning(W.c.id, sort_by_parameter_order=True), [dict(
-        name=w.name, phone=w.phone, district=w.district, lat=w.lat, lon=w.lon, available=available,
-        idle_since_min=idle_min, jobs=0, gross_paise=0, rating_sum=0, rating_count=0, created_at=now,
-    ) for w in rows]).scalars())
-    conn.execute(insert(S), [{"worker_id": i, "category": c, "lat": w.lat, "lon": w.lon}
-                             for i, w in zip(ids, rows, strict=True) for c in dict.fromkeys(w.skills)])
+    """Insert workers with their skills; return ids (in the order of ``rows``) and tokens."""
+    # Ids drawn first and one executemany per table: a preload of 52,349 workers is on the clock.
+    ids = sql.new_ids(conn, "workers", len(rows))
+    sql.many(conn, ADD_WORKER, [{"id": i, "name": w.name, "phone": w.phone, "district": w.district, "lat": w.lat,
+                                 "lon": w.lon, "available": available, "idle": idle_min, "now": now}
+                                for i, w in zip(ids, rows, strict=True)])
+    sql.many(conn, ADD_SKILL, [{"wid": i, "category": c, "lat": w.lat, "lon": w.lon}
+                               for i, w in zip(ids, rows, strict=True) for c in dict.fromkeys(w.skills)])
     return ids, issue_many(conn, "worker", ids)
 
 
 def add_citizens(conn: Connection, rows: list[Any], now: float,
                  origin: str = "app") -> tuple[list[int], list[str]]:
-    """Insert citizens (``origin="helpline"``: caller records); return ids and tokens."""
-    ids = [conn.execute(insert(db.citizens).values(
-        name=c.name, phone=c.phone, district=c.district, lat=c.lat, lon=c.lon, created_at=now, origin=origin,
-    )).inserted_primary_key[0] for c in rows]
+    """Insert citizens (``origin="helpline"``: caller records); return ids (in order) and tokens."""
+    ids = sql.new_ids(conn, "citizens", len(rows))
+    sql.many(conn, ADD_CITIZEN, [{"id": i, "name": c.name, "phone": c.phone, "district": c.district, "lat": c.lat,
+                                  "lon": c.lon, "now": now, "origin": origin} for i, c in zip(ids, rows, strict=True)])
     return ids, issue_many(conn, "citizen", ids)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -33,20 +34,32 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+#: Random bytes per token: 24 bytes are exactly 32 URL-safe base64 characters.
+TOKEN_BYTES = 24
+
+
+def new_tokens(n: int) -> list[str]:
+    """``n`` random bearer tokens (32 URL-safe base64 characters each, as ``secrets.token_urlsafe(24)``)."""
+    # One draw and one encoding for all of a bulk load's tokens (per token they cost a third of it).
+    text = base64.urlsafe_b64encode(secrets.token_bytes(TOKEN_BYTES * n)).decode("ascii")
+    return [text[i:i + 32] for i in range(0, 32 * n, 32)]
+
+
 def issue(conn: Connection, role: str, subject_id: int) -> str:
     """Create and store a new token for ``role`` ``subject_id``; return it in clear."""
-    token = secrets.token_urlsafe(24)
+    token = new_tokens(1)[0]
     conn.execute(db.tokens.insert().values(token_hash=hash_token(token), role=role, subject_id=subject_id))
     return token
 
 
+ADD_TOKEN = Stmt("INSERT INTO tokens (token_hash, role, subject_id) VALUES (:h, :role, :sid)")
+
+
 def issue_many(conn: Connection, role: str, subject_ids: list[int]) -> list[str]:
     """Tokens for many subjects in one statement."""
-    toks = [secrets.token_urlsafe(24) for _ in subject_ids]
-    if toks:
-        conn.execute(db.tokens.insert(), [
-            {"token_hash": hash_token(t), "role": role, "subject_id": s} for t, s in zip(toks, subject_ids, strict=True)
-        ])
+    toks = new_tokens(len(subject_ids))
+    sql.many(conn, ADD_TOKEN, [{"h": hash_token(t), "role": role, "sid": s}
+                               for t, s in zip(toks, subject_ids, strict=True)])
     return toks
 
 

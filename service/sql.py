@@ -51,13 +51,40 @@ def run(conn: Connection, stmt: Stmt, params: dict[str, Any] | None = None) -> A
     Driver errors come out as SQLAlchemy's (``IntegrityError``, ``OperationalError``...), as
     from ``conn.execute``, so the app maps them to the same answers (409, 503...).
     """
+    return _call(conn, stmt, params or {}, many=False)
+
+
+def many(conn: Connection, stmt: Stmt, rows: Sequence[dict[str, Any]]) -> None:
+    """Execute ``stmt`` once per row (the driver's ``executemany``) in ``conn``'s transaction."""
+    if rows:
+        _call(conn, stmt, rows, many=True)
+
+
+def _call(conn: Connection, stmt: Stmt, params: Any, many: bool) -> Any:
     text = stmt.text(conn.dialect.name)
     cur = conn.connection.driver_connection.cursor()
     try:
-        cur.execute(text, params or {})
+        (cur.executemany if many else cur.execute)(text, params)
     except conn.dialect.loaded_dbapi.Error as e:
         raise DBAPIError.instance(text, params, e, conn.dialect.loaded_dbapi.Error) from e
     return cur
+
+
+def new_ids(conn: Connection, table: str, n: int) -> list[int]:
+    """``n`` unused primary keys of ``table`` for rows this transaction inserts, ascending.
+
+    Bulk inserts give their rows these ids instead of reading them back one ``RETURNING`` at a
+    time.  SQLite: a write transaction (``BEGIN IMMEDIATE``) is the only writer, so the ids
+    after the largest stay free until it commits.  PostgreSQL: drawn from the table's sequence.
+    """
+    if n <= 0:
+        return []
+    if conn.dialect.name == "sqlite":
+        first = conn.exec_driver_sql(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}").scalar_one()
+        return list(range(first, first + n))
+    return list(conn.exec_driver_sql(
+        f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %(n)s) ORDER BY 1",
+        {"n": n}).scalars())
 
 
 def all_rows(conn: Connection, stmt: Stmt, params: dict[str, Any] | None = None) -> list[Any]:

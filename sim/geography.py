@@ -33,13 +33,19 @@ class Ring:
         self.vertices = np.asarray(vertices, dtype=np.float64)
         self._x0, self._y0 = self.vertices[:, 0], self.vertices[:, 1]
         self._x1, self._y1 = np.roll(self._x0, -1), np.roll(self._y0, -1)
+        #: bounding box [(min lon, min lat), (max lon, max lat)] as floats
+        self.lo = tuple(float(v) for v in self.vertices.min(axis=0))
+        self.hi = tuple(float(v) for v in self.vertices.max(axis=0))
 
     def contains_points(self, pts: np.ndarray) -> np.ndarray:
         """Which of the (lon, lat) points lie inside (bool array)."""
         pts = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
-        out = np.empty(len(pts), dtype=bool)
-        _ray_cast(np.ascontiguousarray(pts[:, 0]), np.ascontiguousarray(pts[:, 1]),
-                  self._x0, self._y0, self._x1, self._y1, out)
+        return self.contains(np.ascontiguousarray(pts[:, 0]), np.ascontiguousarray(pts[:, 1]))
+
+    def contains(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Which points (contiguous float64 ``lon``, ``lat`` arrays [degrees]) lie inside (bool array)."""
+        out = np.empty(lon.shape[0], dtype=bool)
+        _ray_cast(lon, lat, self._x0, self._y0, self._x1, self._y1, out)
         return out
 
 
@@ -51,12 +57,17 @@ def _ray_cast(px, py, x0, y0, x1, y1, out):  # pragma: no cover - compiled
     the points × edges numpy version spent its time on temporaries.
     """
     for i in range(px.shape[0]):
-        x, y = px[i], py[i]
-        inside = False
-        for j in range(x0.shape[0]):
-            if (y0[j] > y) != (y1[j] > y) and x < x0[j] + (y - y0[j]) * (x1[j] - x0[j]) / (y1[j] - y0[j]):
-                inside = not inside
-        out[i] = inside
+        out[i] = _inside(px[i], py[i], x0, y0, x1, y1)
+
+
+@njit(cache=True)
+def _inside(x, y, x0, y0, x1, y1):  # pragma: no cover - compiled
+    """Even-odd rule for one point (x, y) against the edges (x0, y0) -> (x1, y1)."""
+    inside = False
+    for j in range(x0.shape[0]):
+        if (y0[j] > y) != (y1[j] > y) and x < x0[j] + (y - y0[j]) * (x1[j] - x0[j]) / (y1[j] - y0[j]):
+            inside = not inside
+    return inside
 
 
 @dataclass(frozen=True)
@@ -118,7 +129,8 @@ def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
     dp = p2 - p1
     dl = np.radians(np.asarray(lon2) - np.asarray(lon1))
     a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    # minimum(maximum()) is clip's arithmetic without its Python-level dispatch (one booking at a time)
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(np.maximum(a, 0.0), 1.0)))
 
 
 def project_km(lat, lon) -> np.ndarray:
@@ -151,23 +163,49 @@ def sample_points(
     lat = np.empty(n)
     lon = np.empty(n)
     urban = rng.random(n) < (district.urban_share if urban_share is None else urban_share)
-    verts = district.polygon.vertices
-    lo, hi = verts.min(axis=0), verts.max(axis=0)
+    poly = district.polygon
+    (lo_x, lo_y), (hi_x, hi_y) = poly.lo, poly.hi
+    hq_lon, hq_lat = district.hq_lon, district.hq_lat
     deg_lat = urban_sigma_km / KM_PER_DEG_LAT
-    deg_lon = deg_lat / np.cos(np.radians(district.hq_lat))
+    deg_lon = deg_lat / np.cos(np.radians(hq_lat))
+    normal, uniform = rng.standard_normal, rng.uniform
     todo = np.arange(n)
-    for _ in range(200):
-        if todo.size == 0:
+    u = urban.copy()
+    m = n
+    for _ in range(200):  # the rejection loop runs ~7 times per call: one compiled step per round
+        if m == 0:
             break
-        u = urban[todo]
-        cand_lon = np.where(u, district.hq_lon + deg_lon * rng.standard_normal(todo.size),
-                            rng.uniform(lo[0], hi[0], todo.size))
-        cand_lat = np.where(u, district.hq_lat + deg_lat * rng.standard_normal(todo.size),
-                            rng.uniform(lo[1], hi[1], todo.size))
-        ok = district.polygon.contains_points(np.column_stack([cand_lon, cand_lat]))
-        lat[todo[ok]] = cand_lat[ok]
-        lon[todo[ok]] = cand_lon[ok]
-        todo = todo[~ok]
+        # All four draws every round, in this order (the stream must not depend on who is urban).
+        n_lon, u_lon = normal(m), uniform(lo_x, hi_x, m)
+        n_lat, u_lat = normal(m), uniform(lo_y, hi_y, m)
+        m = _place_inside(n_lon, u_lon, n_lat, u_lat, hq_lon, deg_lon, hq_lat, deg_lat, poly._x0, poly._y0,
+                          poly._x1, poly._y1, todo, u, lat, lon)
+    todo = todo[:m]
     if todo.size:  # pathological polygon: fall back to the HQ point
         lat[todo], lon[todo] = district.hq_lat, district.hq_lon
     return lat, lon, urban
+
+
+@njit(cache=True)
+def _place_inside(n_lon, u_lon, n_lat, u_lat, hq_lon, deg_lon, hq_lat, deg_lat, x0, y0, x1, y1,
+                  todo, urban, lat, lon):  # pragma: no cover - compiled
+    """One rejection round for the points ``todo[:m]``; returns how many are left.
+
+    Candidates are near the HQ (urban) or uniform in the bounding box; those inside the polygon
+    are placed, the rest are packed to the front of ``todo`` (and ``urban``).
+    """
+    m = n_lon.shape[0]
+    left = 0
+    for i in range(m):
+        if urban[i]:
+            x, y = hq_lon + deg_lon * n_lon[i], hq_lat + deg_lat * n_lat[i]
+        else:
+            x, y = u_lon[i], u_lat[i]
+        if _inside(x, y, x0, y0, x1, y1):
+            lat[todo[i]] = y
+            lon[todo[i]] = x
+        else:
+            todo[left] = todo[i]
+            urban[left] = urban[i]
+            left += 1
+    return left

@@ -35,9 +35,10 @@ Money flows (accounts):
 
 from __future__ import annotations
 
+import math
 import re
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 
 import numpy as np
 import pandas as pd
@@ -83,26 +84,27 @@ def account(kind: str, ident: int | None = None) -> str:
     raise LedgerError(f"account: unknown account kind {kind!r} (id {ident!r})")
 
 
-def check_legs(legs: Sequence[Leg]) -> None:
+def check_legs(legs: Sequence[Leg], known: Container[str] = ()) -> None:
     """Raise ``LedgerError`` unless ``legs`` is one valid balanced transaction.
 
     Rules: at least two legs; accounts well-formed and distinct; amounts are integers
-    (bool and float refused) and non-zero; amounts sum to zero.
+    (bool and float refused) and non-zero; amounts sum to zero.  Names in ``known`` (a
+    ledger's accounts, already checked when first posted) skip the name check.
     """
     if len(legs) < 2:
         raise LedgerError("legs: a transaction needs at least two legs")
     seen: set[str] = set()
     total = 0
     for leg in legs:
-        if not isinstance(leg, tuple | list) or len(leg) != 2:
+        if not isinstance(leg, (tuple, list)) or len(leg) != 2:  # noqa: UP038 - the tuple form is faster
             raise LedgerError(f"legs: {leg!r} is not an (account, amount) pair")
         acct, amt = leg
-        if not valid_account(acct):
+        if acct not in known and not valid_account(acct):
             raise LedgerError(f"legs: bad account {acct!r}")
         if acct in seen:
             raise LedgerError(f"legs: account {acct!r} appears twice")
         seen.add(acct)
-        if not _is_int(amt):
+        if type(amt) is not int and not _is_int(amt):  # the common case without a call
             raise LedgerError(f"legs: amount of {acct} must be an integer number of paise, got {amt!r}")
         if amt == 0:
             raise LedgerError(f"legs: zero amount on {acct}")
@@ -221,7 +223,7 @@ class Ledger:
         self._acct_idx: dict[str, int] = {}
         self._kind_names: list[str] = []
         self._kind_idx: dict[str, int] = {}
-        self._bal: list[int] = []  # by account index [paise]
+        self._bal = array("q")  # by account index [paise]; C int64s, not an int object per account
         self._e_txn = array("q")
         self._e_acct = array("q")
         self._e_amt = array("q")
@@ -291,7 +293,7 @@ class Ledger:
         """
         if not isinstance(key, str) or not key:
             raise LedgerError(f"key: must be a non-empty string, got {key!r}")
-        check_legs(legs)
+        check_legs(legs, self._acct_idx)
         prior = self._keys.get(key)
         if prior is not None:
             if sorted(self.txn_legs(prior)) != sorted((a, int(x)) for a, x in legs) or self.txn_kind(prior) != kind:
@@ -300,22 +302,28 @@ class Ledger:
         if not isinstance(kind, str) or not kind:
             raise LedgerError(f"kind: must be a non-empty string, got {kind!r}")
         t = float(time_min)
-        if not np.isfinite(t):
+        if not math.isfinite(t):
             raise LedgerError(f"time_min: must be finite, got {time_min!r}")
         if booking_id is not None and (not _is_int(booking_id) or booking_id < 0):
             raise LedgerError(f"booking_id: must be a non-negative integer or None, got {booking_id!r}")
         check_non_negative(legs, self.balance)
-        idx = [self._intern_account(acct) for acct, _ in legs]
+        known, bal = self._acct_idx, self._bal
+        e_txn, e_acct, e_amt = self._e_txn, self._e_acct, self._e_amt
         txn = len(self._t_start)
-        self._t_start.append(len(self._e_amt))
+        self._t_start.append(len(e_amt))
         self._t_time.append(t)
-        self._t_kind.append(self._intern_kind(kind))
+        k = self._kind_idx.get(kind)
+        self._t_kind.append(self._intern_kind(kind) if k is None else k)
         self._t_booking.append(_NO_BOOKING if booking_id is None else int(booking_id))
-        for i, (_, amt) in zip(idx, legs, strict=True):
-            self._bal[i] += int(amt)
-            self._e_txn.append(txn)
-            self._e_acct.append(i)
-            self._e_amt.append(int(amt))
+        for acct, amt in legs:
+            i = known.get(acct)
+            if i is None:
+                i = self._intern_account(acct)
+            amt = int(amt)
+            bal[i] += amt
+            e_txn.append(txn)
+            e_acct.append(i)
+            e_amt.append(amt)
         self._keys[key] = txn
         return txn
 
@@ -348,7 +356,7 @@ class Ledger:
             raise LedgerError(f"verify: transaction {int(bad[0])} sums to {int(sums[bad[0]])} paise")
         recomputed = np.zeros(len(self._acct_names), dtype=np.int64)
         np.add.at(recomputed, acct, amt)
-        if recomputed.tolist() != self._bal:
+        if recomputed.tolist() != self._bal.tolist():
             raise LedgerError("verify: balances differ from the sum of their entries")
         for name, bal in zip(self._acct_names, self._bal, strict=True):
             if bal < 0 and name.startswith(NON_NEGATIVE_PREFIXES):

@@ -19,26 +19,41 @@ def gini(x: np.ndarray) -> float:
     return float((2 * (ranks * x).sum()) / (n * total) - (n + 1) / n)
 
 
-def _q(x: pd.Series, q: float) -> float:
-    return float(np.nanquantile(x.to_numpy(dtype=np.float64), q)) if x.notna().any() else float("nan")
+def _mean(x: np.ndarray) -> float:
+    """Mean skipping NaN, as pandas computes it (NaN read as 0 in the sum, divided by the count)."""
+    nan = np.isnan(x)
+    count = x.size - int(nan.sum())
+    if count == 0:
+        return float("nan")
+    return float((np.where(nan, 0.0, x) if nan.any() else x).sum() / count)
 
 
 def booking_kpis(bk: pd.DataFrame) -> dict[str, float]:
     """Fulfilment, waits to assignment [minutes], travel [km per job], rating of a set of bookings."""
-    n = len(bk)
-    done = bk["status"] == "completed"
-    wait = (bk["assigned_min"] - bk["created_min"]).dropna()
+    return _kpis(bk["status"].to_numpy(), bk["created_min"].to_numpy(np.float64),
+                 bk["assigned_min"].to_numpy(np.float64), bk["travel_km"].to_numpy(np.float64),
+                 bk["rating"].to_numpy(np.float64))
+
+
+def _kpis(status: np.ndarray, created: np.ndarray, assigned: np.ndarray, travel: np.ndarray,
+          rating: np.ndarray) -> dict[str, float]:
+    """``booking_kpis`` on the columns as arrays (a district's slice costs no DataFrame work)."""
+    n = status.size
+    done = status == "completed"
+    wait = assigned - created
+    wait = wait[~np.isnan(wait)]
+    has_wait = wait.size > 0
     return {
         "bookings": int(n),
         "completed": int(done.sum()),
-        "cancelled": int((bk["status"] == "cancelled").sum()),
-        "unfulfilled": int((bk["status"] == "unfulfilled").sum()),
+        "cancelled": int((status == "cancelled").sum()),
+        "unfulfilled": int((status == "unfulfilled").sum()),
         "fulfilment_rate": float(done.mean()) if n else float("nan"),
-        "wait_assign_mean_min": float(wait.mean()) if len(wait) else float("nan"),
-        "wait_assign_p50_min": _q(wait, 0.5),
-        "wait_assign_p90_min": _q(wait, 0.9),
-        "travel_km_per_job": float(bk.loc[done, "travel_km"].mean()) if done.any() else float("nan"),
-        "avg_rating": float(bk["rating"].mean()) if bk["rating"].notna().any() else float("nan"),
+        "wait_assign_mean_min": float(wait.mean()) if has_wait else float("nan"),
+        "wait_assign_p50_min": float(np.nanquantile(wait, 0.5)) if has_wait else float("nan"),
+        "wait_assign_p90_min": float(np.nanquantile(wait, 0.9)) if has_wait else float("nan"),
+        "travel_km_per_job": _mean(travel[done]) if done.any() else float("nan"),
+        "avg_rating": _mean(rating),
     }
 
 
@@ -62,19 +77,23 @@ def worker_kpis(wk: pd.DataFrame, available_min: float) -> dict[str, float]:
 def district_table(bk: pd.DataFrame, wk: pd.DataFrame, districts: pd.DataFrame, available_min: float) -> pd.DataFrame:
     """KPIs per district (``districts`` has ``district, population_2011``), sorted by name."""
     rows = []
-    by_b = dict(tuple(bk.groupby("district", sort=True)))
-    by_w = dict(tuple(wk.groupby("district", sort=True)))
+    # Row positions per district (in table order), then array slices: no per-district DataFrames.
+    at_b = bk.groupby("district", sort=True).indices if len(bk) else {}
+    at_w = wk.groupby("district", sort=True).indices if len(wk) else {}
+    cols = [bk[c].to_numpy() if c == "status" else bk[c].to_numpy(np.float64)
+            for c in ("status", "created_min", "assigned_min", "travel_km", "rating")]
+    active, busy = wk["active"].to_numpy(bool), wk["busy_min"].to_numpy(np.float64)
+    none = np.zeros(0, dtype=np.int64)
     for d, pop in zip(districts["district"], districts["population_2011"], strict=True):
-        b = by_b.get(d, bk.iloc[0:0])
-        w = by_w.get(d, wk.iloc[0:0])
-        k = booking_kpis(b)
-        act = w[w["active"]] if len(w) else w
+        ib, iw = at_b.get(d, none), at_w.get(d, none)
+        k = _kpis(*(c[ib] for c in cols))
+        act = iw[active[iw]]
         rows.append({
-            "district": d, "population_2011": int(pop), "workers": int(len(w)), "active_workers": int(len(act)),
+            "district": d, "population_2011": int(pop), "workers": int(iw.size), "active_workers": int(act.size),
             "bookings": k["bookings"], "completed": k["completed"], "cancelled": k["cancelled"],
             "unfulfilled": k["unfulfilled"], "fulfilment_rate": k["fulfilment_rate"],
             "wait_assign_p50_min": k["wait_assign_p50_min"], "wait_assign_p90_min": k["wait_assign_p90_min"],
-            "utilisation": float(act["busy_min"].sum() / (len(act) * available_min))
-            if len(act) and available_min > 0 else 0.0,
+            "utilisation": float(busy[act].sum() / (act.size * available_min))
+            if act.size and available_min > 0 else 0.0,
         })
     return pd.DataFrame(rows)

@@ -76,7 +76,7 @@ class Model:
             from sim.money import Money
 
             self.money = Money(sc.money, self.env, streams, len(self.wf), self.wf.district_idx,
-                               [d.name for d in self.districts])
+                               [d.name for d in self.districts], n_bookings=len(self.arrivals))
         #: told of every booking's lifecycle (the money model, when enabled)
         self.listeners: list[LifecycleListener] = [self.money] if self.money is not None else []
 
@@ -175,7 +175,9 @@ class Model:
         self.state.busy[w] = until is not None and self.env.now >= until[w]  # dormant now: stays reserved
         self.state.idle_since[w] = self.env.now
         for c in (self.wf.skill1[w], self.wf.skill2[w]):
-            if c >= 0:
+            # An event nobody waits on is kept, not fired: firing it would only schedule a no-op
+            # (an event id skipped leaves the order of all other events as it was).
+            if c >= 0 and self.wake[c].callbacks:
                 ev, self.wake[c] = self.wake[c], self.env.event()
                 ev.succeed()
 
@@ -191,6 +193,7 @@ class Model:
         for listener in self.listeners:
             listener.on_booking_created(b, b, self.cat.keys[cat], int(self.draws.price[b]), created)
         excluded: set[int] = set()
+        job = self._job(b, frozenset())  # rebuilt when a round of offers adds exclusions
         k = 0  # offers made so far
         winner = Winner.NONE
         while winner < 0:
@@ -199,7 +202,9 @@ class Model:
                 # The citizen's patience ran out first, or the platform gave up.
                 self._finish(b, Status.CANCELLED if now >= give_up else Status.UNFULFILLED)
                 return
-            offers = yield from self._decide(self._job(b, frozenset(excluded)))
+            if len(job.excluded) != len(excluded):
+                job = self._job(b, frozenset(excluded))
+            offers = yield from self._decide(job)
             offers = offers[: lc.max_offers - k]
             if not offers:
                 wait = min(lc.retry_interval_min, give_up - now, platform_end - now)
@@ -226,14 +231,18 @@ class Model:
             if st.busy[w]:
                 raise RuntimeError(f"worker {w} offered booking {b} while busy")
             st.busy[w] = True
-        delay = self.draws.response[b, k0:k0 + len(offers)]
-        accepts = self.draws.accept_u[b, k0:k0 + len(offers)] < self.wf.accept_prob[offers]
-        accepts &= delay <= to
-        if accepts.any():
-            j = int(np.flatnonzero(accepts)[np.argmin(delay[accepts])])
-            span, winner = float(delay[j]), offers[j]
+        # Scalar Python over the few offers (numpy calls on 1-3 items cost more than the work).
+        n = len(offers)
+        delay = self.draws.response[b, k0:k0 + n].tolist()
+        u = self.draws.accept_u[b, k0:k0 + n].tolist()
+        prob = self.wf.accept_prob
+        # the earliest acceptance in time wins; ties go to the earlier offer
+        accepted = [(delay[i], i) for i in range(n) if u[i] < prob[offers[i]] and delay[i] <= to]
+        if accepted:
+            span, j = min(accepted)
+            winner = offers[j]
         else:
-            span, winner = float(np.minimum(delay, to).max()), Winner.NONE
+            span, winner = max(min(d, to) for d in delay), Winner.NONE
         if t0 + span > give_up:  # citizen cancels before an answer arrives
             yield env.timeout(max(give_up - t0, 0.0))
             for w in offers:
@@ -295,7 +304,7 @@ class Model:
         st.jobs[w] += 1
         st.gross_paise[w] += dr.price[b]
         if dr.rate_u[b] < sc.lifecycle.rating_prob:
-            stars = float(np.clip(np.round(self.wf.quality[w] + dr.rate_noise[b]), 1, 5))
+            stars = float(min(max(round(float(self.wf.quality[w] + dr.rate_noise[b])), 1), 5))  # half to even
             rec.rating[b] = stars
             st.add_rating(w, stars)
         self._finish(b, Status.COMPLETED, w)

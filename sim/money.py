@@ -35,6 +35,12 @@ U_ONLINE, U_PREPAID, U_DUP, U_PRE0 = 0, 1, 2, 3
 U_LATER0 = U_PRE0 + ATTEMPTS
 U_WIDTH = U_LATER0 + ATTEMPTS
 DAY_MIN = 1440.0
+# Plain ints for the per-booking int8 columns: comparing or storing a numpy scalar against an
+# IntEnum member makes numpy probe the enum class for array protocols (~3 µs a time).
+_OPEN, _COMPLETED, _CANCELLED, _UNFULFILLED = (int(Status.OPEN), int(Status.COMPLETED), int(Status.CANCELLED),
+                                              int(Status.UNFULFILLED))
+_CASH, _PREPAID, _LATER = int(PayMode.CASH), int(PayMode.PREPAID), int(PayMode.LATER)
+_SETTLED_CASH, _SETTLED_ONLINE = int(Settled.CASH), int(Settled.ONLINE)
 
 
 class _Columns:
@@ -46,9 +52,9 @@ class _Columns:
             "status": (Status.OPEN, I8), "settled": (Settled.NONE, I8), "seen": (0, I8), "dup": (0, I8),
             "pre_ok": (-1, I8), "later_ok": (-1, I8)}  # first UPI attempt that goes through, -1 = none
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int = BLOCK) -> None:
         self.n = 0
-        self.cols = {k: np.full(BLOCK, v, dtype=t) for k, (v, t) in self.SPEC.items()}
+        self.cols = {k: np.full(max(capacity, 1), v, dtype=t) for k, (v, t) in self.SPEC.items()}
 
     def ensure(self, b: int) -> None:
         cap = len(self.cols["price"])
@@ -74,17 +80,19 @@ class Money:
         n_workers: registered workers (ids ``0..n_workers-1``).
         worker_district: district of each worker (index or name).
         district_names: names for integer ``worker_district`` values (optional).
+        n_bookings: bookings expected (booking ids ``0..n_bookings-1``); the columns grow past it if needed.
     """
 
     def __init__(self, cfg: MoneyConfig, env: simpy.Environment, streams: Streams, n_workers: int,
-                 worker_district: np.ndarray, district_names: Sequence[str] | None = None) -> None:
+                 worker_district: np.ndarray, district_names: Sequence[str] | None = None,
+                 n_bookings: int = BLOCK) -> None:
         self.section = "wallet"  # its key in summary.json
         self.cfg, self.env = cfg, env
         self.ledger = lg.Ledger()
         self._pay_ss = streams.seed_sequence("payments")
         self._payout_ss = streams.seed_sequence("payouts")
         self._blocks: dict[int, dict[str, np.ndarray]] = {}
-        self.per_booking = _Columns()
+        self.per_booking = _Columns(n_bookings)  # sized for the run's bookings: no doubling copies
         self._cats: dict[str, int] = {}
         self._pending_pay: dict[int, simpy.Process] = {}
         self._collecting: set[int] = set()
@@ -153,8 +161,9 @@ class Money:
     def on_booking_created(self, booking_id: int, citizen_id: int, category: str, price_paise: int,
                            now_min: float) -> None:
         """Choose the payment mode; a prepaid online booking starts paying now."""
-        b, c = int(booking_id), self.per_booking
-        c.ensure(b)
+        b = int(booking_id)
+        self.per_booking.ensure(b)
+        c = self.per_booking.cols  # after ensure: it may have grown the columns
         if c["seen"][b]:
             return  # a repeated call: no second effect
         c["seen"][b] = 1
@@ -163,7 +172,7 @@ class Money:
         blk, i = self._block(b // BLOCK), b % BLOCK
         for col in ("mode", "pre_ok", "later_ok", "dup"):
             c[col][b] = blk[col][i]
-        if c["mode"][b] == PayMode.PREPAID:
+        if int(c["mode"][b]) == _PREPAID:
             self._pending_pay[b] = self.env.process(self._prepay(b))
 
     def on_booking_assigned(self, booking_id: int, worker_id: int, now_min: float) -> None:
@@ -172,12 +181,12 @@ class Money:
 
     def on_booking_completed(self, booking_id: int, worker_id: int, now_min: float) -> None:
         """Collect payment if not prepaid, take commission, credit the wallet."""
-        b, c = int(booking_id), self.per_booking
-        if c["status"][b] != Status.OPEN:
+        b, c = int(booking_id), self.per_booking.cols
+        if int(c["status"][b]) != _OPEN:
             return
         w = int(worker_id)
-        c["status"][b], c["worker"][b] = Status.COMPLETED, w
-        if b in self._pending_pay or c["mode"][b] == PayMode.LATER:  # UPI attempts take time
+        c["status"][b], c["worker"][b] = _COMPLETED, w
+        if b in self._pending_pay or int(c["mode"][b]) == _LATER:  # UPI attempts take time
             self._collecting.add(b)
             self.env.process(self._collect(b, w))
         else:
@@ -185,10 +194,10 @@ class Money:
 
     def on_booking_cancelled(self, booking_id: int, now_min: float, by: str) -> None:
         """Refund a prepayment, less a late-cancellation fee to the assigned worker if set."""
-        b, c = int(booking_id), self.per_booking
-        if c["status"][b] != Status.OPEN:
+        b, c = int(booking_id), self.per_booking.cols
+        if int(c["status"][b]) != _OPEN:
             return
-        c["status"][b] = Status.CANCELLED
+        c["status"][b] = _CANCELLED
         w = int(c["worker"][b])
         if by == "citizen" and w >= 0 and c["held"][b] > 0 and self.cfg.cancel_fee_paise > 0:
             fee = min(self.cfg.cancel_fee_paise, int(c["held"][b]))
@@ -205,10 +214,10 @@ class Money:
 
     def on_booking_unfulfilled(self, booking_id: int, now_min: float) -> None:
         """Refund a prepayment in full."""
-        b = int(booking_id)
-        if self.per_booking["status"][b] != Status.OPEN:
+        b, c = int(booking_id), self.per_booking.cols
+        if int(c["status"][b]) != _OPEN:
             return
-        self.per_booking["status"][b] = Status.UNFULFILLED
+        c["status"][b] = _UNFULFILLED
         self._refund(b, now_min)
 
     def _refund(self, b: int, now: float) -> None:
@@ -225,7 +234,7 @@ class Money:
         for i in range(1 + cfg.upi_retries):
             if i:
                 yield self.env.timeout(cfg.upi_retry_delay_min)
-            if phase == "pre_ok" and self.per_booking["status"][b] != Status.OPEN:
+            if phase == "pre_ok" and int(self.per_booking["status"][b]) != _OPEN:
                 return False  # the booking ended while a prepayment was being retried
             self.counts["upi_attempts"] += 1
             if i == ok_at:
@@ -243,8 +252,8 @@ class Money:
         ok = yield from self._try_upi(b, "pre_ok")
         if ok:
             self._pay_online(b)
-        elif self.per_booking["status"][b] == Status.OPEN or b in self._collecting:
-            self.per_booking["mode"][b] = PayMode.LATER
+        elif int(self.per_booking["status"][b]) == _OPEN or b in self._collecting:
+            self.per_booking["mode"][b] = _LATER
             self.counts["prepay_fallbacks"] += 1
         self._pending_pay.pop(b, None)
 
@@ -253,32 +262,32 @@ class Money:
         pending = self._pending_pay.get(b)
         if pending is not None:
             yield pending
-        if c["mode"][b] == PayMode.LATER:
+        if int(c["mode"][b]) == _LATER:
             ok = yield from self._try_upi(b, "later_ok")
             if ok:
                 self._pay_online(b)
             else:
-                c["mode"][b] = PayMode.CASH
+                c["mode"][b] = _CASH
                 self.counts["cash_fallbacks"] += 1
         self._settle_booking(b, w)
         self._collecting.discard(b)
 
     def _settle_booking(self, b: int, w: int) -> None:
         """Release the online payment to the wallet (less commission), or record the cash."""
-        c, env = self.per_booking, self.env
+        c, now = self.per_booking.cols, self.env.now
         price = int(c["price"][b])
         if c["held"][b] > 0:
             com = int(c["commission"][b])
-            self.ledger.post(f"done:{b}", lg.completion_legs(w, price, com), "completion", env.now, b)
+            self.ledger.post(f"done:{b}", lg.completion_legs(w, price, com), "completion", now, b)
             c["held"][b] = 0
-            c["settled"][b] = Settled.ONLINE
+            c["settled"][b] = _SETTLED_ONLINE
             self.commission[w] += com
             if price > com:
-                self._credit(w, price - com, env.now)
+                self._credit(w, price - com, now)
         else:
             legs = lg.cash_payment_legs(int(c["citizen"][b]), w, price)
-            self.ledger.post(f"cash:{b}", legs, "payment_cash", env.now, b)
-            c["settled"][b] = Settled.CASH
+            self.ledger.post(f"cash:{b}", legs, "payment_cash", now, b)
+            c["settled"][b] = _SETTLED_CASH
             self.cash[w] += price
 
     def _payout(self, w: int, amount: int, now: float) -> None:

@@ -32,21 +32,24 @@ class WorkerState:
         self.prior_mean, self.prior_weight = float(prior_mean), float(prior_weight)
         self.rating_sum = np.zeros(n)                # citizens' stars
         self.ratings_received = np.zeros(n, dtype=np.int64)
+        # The shown rating, kept current by add_rating (a search reads it, it is not recomputed).
+        self._shown = rating_with_prior(self.rating_sum, self.ratings_received, self.prior_mean, self.prior_weight)
 
     @property
     def rating(self) -> np.ndarray:
         """The shown rating: citizens' stars shrunk towards the prior (``sim.ratings``) [stars]."""
-        return self.rating_of(slice(None))
+        return self._shown.copy()
 
     def rating_of(self, ids: np.ndarray | slice) -> np.ndarray:
-        """The shown rating of workers ``ids`` only [stars] (cheap for a few candidates)."""
-        return rating_with_prior(self.rating_sum[ids], self.ratings_received[ids], self.prior_mean,
-                                 self.prior_weight)
+        """The shown rating of workers ``ids`` only [stars]."""
+        return self._shown[ids]
 
     def add_rating(self, w: int, stars: float) -> None:
         """Fold one citizen rating into worker ``w``'s shown rating (policies see it at once)."""
         self.rating_sum[w] += stars
         self.ratings_received[w] += 1
+        self._shown[w] = rating_with_prior(float(self.rating_sum[w]), int(self.ratings_received[w]),
+                                           self.prior_mean, self.prior_weight)
 
 
 class WorkerIndex:
@@ -63,9 +66,15 @@ class WorkerIndex:
         self._cols: list[tuple[np.ndarray, ...]] = []  # (ids, lat, lon, shift start, shift end)
         self._lists: list[tuple[list, ...]] = []  # (ids, shift start, shift end) as lists: scalar reads
         self._trees: list[cKDTree | None] = []
+        #: per category, whether any of its workers is on shift in each hour of the day: outside
+        #: those hours a search finds nobody, so it is not made (night-time retries are many)
+        self._staffed: list[list[bool]] = []
         xy = project_km(wf.lat, wf.lon)
+        hours = np.arange(24)
         for c in range(len(cat_keys)):
             ids = np.flatnonzero(wf.active & wf.has_skill(c)).astype(np.int64)
+            on = (wf.shift_start_h[ids, None] <= hours) & (hours < wf.shift_end_h[ids, None])
+            self._staffed.append(on.any(axis=0).tolist())
             self._cols.append((ids, wf.lat[ids], wf.lon[ids], wf.shift_start_h[ids], wf.shift_end_h[ids]))
             self._lists.append((ids.tolist(), wf.shift_start_h[ids].tolist(), wf.shift_end_h[ids].tolist()))
             self._trees.append(cKDTree(xy[ids]) if ids.size else None)
@@ -114,9 +123,9 @@ class WorkerIndex:
         """
         c = self.cat_pos[job.category]
         tree = self._trees[c]
-        if tree is None:
-            return Candidates.empty()
         hour = int(now_min // 60) % 24
+        if tree is None or not self._staffed[c][hour]:
+            return Candidates.empty()
         if limit is None:
             xy = project_km(job.lat, job.lon)[0]
             pos = np.asarray(tree.query_ball_point(xy, radius_km * INDEX_SLACK), dtype=np.int64)

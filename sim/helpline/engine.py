@@ -108,9 +108,9 @@ def simulate_helpline(cfg: HelplineConfig, streams: Streams, horizon_min: float,
     else:
         t, ty = fresh
     n = t.size
-    conv_u = streams["helpline_types"].random(n)
+    converts = streams["helpline_types"].random(n) < cfg.booking_conversion  # an answered booking call books
     ivr = streams["helpline_ivr"].random(n) < np.asarray(cfg.ivr_probs())[ty]
-    q = np.flatnonzero(~ivr)
+    q = np.flatnonzero(~ivr).astype(np.int32)  # fresh-call numbers of the queued calls (< 2**31)
     # Drawn for every fresh call (common random numbers), kept only for the queued ones.
     handle = (handle_times_s(cfg, streams["helpline_service"], n) / 60.0)[q]
     prng = streams["helpline_patience"]
@@ -123,11 +123,11 @@ def simulate_helpline(cfg: HelplineConfig, streams: Streams, horizon_min: float,
                        redials=_redials(cfg, streams["helpline_redial"]) if cfg.redial_prob > 0 else None,
                        message_when_closed=cfg.after_hours == "message")
     del handle, patience, cb_u  # gone before the tables are built
-    return _assemble(cfg, calendar, hours, horizon_min, t, ty, conv_u, ivr, q, out, calls)
+    return _assemble(cfg, calendar, hours, horizon_min, t, ty, converts, ivr, q, out, calls)
 
 
 def _assemble(cfg: HelplineConfig, calendar: Calendar, hours: int, horizon_min: float, t: np.ndarray,
-              ty: np.ndarray, conv_u: np.ndarray, ivr: np.ndarray, q: np.ndarray,
+              ty: np.ndarray, converts: np.ndarray, ivr: np.ndarray, q: np.ndarray,
               out: QueueOut, calls: str) -> HelplineResult:
     """Merge IVR-ended and queued calls into the tables; call ids follow creation time.
 
@@ -136,46 +136,48 @@ def _assemble(cfg: HelplineConfig, calendar: Calendar, hours: int, horizon_min: 
     so an hourly run never holds a per-call table.
     """
     keep = out.arrive < horizon_min  # redials after the horizon are not simulated
-    fresh_of = q.astype(np.int32)[out.source]  # fresh-call number behind each queue record (ids < 2**31)
+    fresh_of = q[out.source]  # fresh-call number behind each queue record
     is_redial = out.redial_of >= 0
     created = np.where(is_redial, out.arrive, t[fresh_of])
     iv = np.flatnonzero(ivr)
     n_q, n_iv = len(out.arrive), iv.size
     created_all = np.concatenate([t[iv], created])
     del created  # the large temporaries go as soon as they are used: this is the run's memory peak
-    order = np.argsort(created_all, kind="stable").astype(np.int32)  # creation time, then row: stable ties
-    order = order[np.concatenate([np.ones(n_iv, bool), keep])[order]]
-    call_id = np.full(n_iv + n_q, -1, dtype=np.int32)
-    call_id[order] = np.arange(order.size, dtype=np.int32)
-    qid = call_id[n_iv:]
-    wait_s, handle_s = out.wait * 60.0, out.handle * 60.0
-    books = out.answered & keep & (ty[fresh_of] == 0) & (conv_u[fresh_of] < cfg.booking_conversion)
-    b_end = (out.start + out.handle)[books]
-    b_ord = np.lexsort((qid[books], b_end))
-    booking_ids = qid[books][b_ord]
+    kept = np.concatenate([np.ones(n_iv, bool), keep])
     offered = keep & ~out.closed
     sh = shifts_for(cfg, calendar)
     agents = np.asarray([sh.on_duty(h * 60.0) for h in range(hours)])
     extra = {
-        "calls": np.bincount((created_all[order] // 60).astype(np.int64), minlength=hours)[:hours],
+        "calls": np.bincount((created_all[kept] // 60).astype(np.int64), minlength=hours)[:hours],
         "ivr_resolved": np.bincount((t[iv] // 60).astype(np.int64), minlength=hours)[:hours],
         "after_hours": np.bincount((out.arrive[keep & out.closed] // 60).astype(np.int64),
                                    minlength=hours)[:hours],
     }
-    hourly = hourly_table(out.arrive[offered], out.start[offered], wait_s[offered], handle_s[offered],
-                          out.answered[offered], out.abandoned[offered], agents, cfg.sl_seconds, extra)
+    # The hourly table before the call ids: its working arrays and theirs are never held together.
+    hourly = hourly_table(out.arrive, out.start, out.wait, out.handle, out.answered, out.abandoned, offered,
+                          agents, cfg.sl_seconds, extra)
+    order = np.argsort(created_all, kind="stable").astype(np.int32)  # creation time, then row: stable ties
+    order = order[kept[order]]
+    del kept
+    call_id = np.full(n_iv + n_q, -1, dtype=np.int32)
+    call_id[order] = np.arange(order.size, dtype=np.int32)
+    qid = call_id[n_iv:]
+    books = out.answered & keep & (ty[fresh_of] == 0) & converts[fresh_of]
+    b_end = (out.start + out.handle)[books]
+    b_ord = np.lexsort((qid[books], b_end))
+    booking_ids = qid[books][b_ord]
     counts = {"calls": int(order.size), "ivr_resolved": int(n_iv), "redials": int((is_redial & keep).sum()),
               "callbacks": int((out.callback & keep).sum())}
-    summary = _summary(cfg, counts, hourly, wait_s[offered], out, offered, b_end.size)
+    summary = _summary(cfg, counts, hourly, out.wait[offered] * 60.0, out, offered, b_end.size)
     b_rows = np.flatnonzero(books) + n_iv
     rows = order if calls == "full" else b_rows[np.argsort(qid[books])]  # ascending call id
     frame = _calls_frame(rows, n_iv, created_all, call_id, np.concatenate([ty[iv], ty[fresh_of]]),
-                         out, wait_s, handle_s, np.where(is_redial, qid[np.maximum(out.redial_of, 0)], -1))
+                         out, np.where(is_redial, qid[np.maximum(out.redial_of, 0)], -1))
     return HelplineResult(b_end[b_ord], booking_ids, frame, hourly, summary, fresh_of[books][b_ord])
 
 
 def _calls_frame(rows: np.ndarray, n_iv: int, created_all: np.ndarray, call_id: np.ndarray, types: np.ndarray,
-                 out: QueueOut, wait_s: np.ndarray, handle_s: np.ndarray, redial_of: np.ndarray) -> pd.DataFrame:
+                 out: QueueOut, redial_of: np.ndarray) -> pd.DataFrame:
     """The per-call table for ``rows`` (IVR-ended rows < ``n_iv``, then queue records), in that order."""
     is_q = rows >= n_iv
     qr = np.where(is_q, rows - n_iv, 0)
@@ -190,8 +192,8 @@ def _calls_frame(rows: np.ndarray, n_iv: int, created_all: np.ndarray, call_id: 
         "type": pd.Categorical.from_codes(types[rows], categories=list(CALL_TYPES)),
         "ivr_resolved": ~is_q,
         "answered": queued(out.answered, False),
-        "wait_s": queued(wait_s, 0.0),
-        "handle_s": queued(handle_s, 0.0),
+        "wait_s": queued(out.wait, 0.0) * 60.0,  # [minutes] -> [s] for the kept rows only
+        "handle_s": queued(out.handle, 0.0) * 60.0,
         "abandoned": queued(out.abandoned, False),
         "redial_of": pd.arrays.IntegerArray(red.astype(np.int64), red < 0),
         "callback": queued(out.callback, False),

@@ -68,12 +68,21 @@ def busy_per_bin(start: np.ndarray, end: np.ndarray, edges: np.ndarray) -> np.nd
     Uses F(x) = sum_i clip(x - s_i, 0, e_i - s_i) = sum_{s_i<x}(x - s_i) - sum_{e_i<x}(x - e_i),
     evaluated at the edges with sorted cumulative sums (O(N log N), no per-bin loops).
     """
-    s, e = np.sort(start), np.sort(end)
-    cs = np.concatenate(([0.0], np.cumsum(s)))
-    ce = np.concatenate(([0.0], np.cumsum(e)))
+    return busy_sorted(np.sort(start), np.sort(end), edges)
+
+
+def busy_sorted(s: np.ndarray, e: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """``busy_per_bin`` for starts ``s`` and ends ``e`` already sorted; overwrites both (cumulative sums).
+
+    Only the cumulative sums at the edges are kept, so the working memory is the two inputs.
+    """
     ks = np.searchsorted(s, edges, side="left")
     ke = np.searchsorted(e, edges, side="left")
-    f = (ks * edges - cs[ks]) - (ke * edges - ce[ke])
+    np.cumsum(s, out=s)
+    np.cumsum(e, out=e)
+    cs = np.where(ks > 0, s[np.maximum(ks - 1, 0)], 0.0) if s.size else np.zeros(edges.size)
+    ce = np.where(ke > 0, e[np.maximum(ke - 1, 0)], 0.0) if e.size else np.zeros(edges.size)
+    f = (ks * edges - cs) - (ke * edges - ce)
     return np.diff(f)
 
 
