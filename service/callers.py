@@ -40,6 +40,11 @@ def e164(raw: str) -> str:
     """
     if _PHONE.fullmatch(raw) is None:
         raise ValueError("not an Indian phone number (10 digits, optionally after +91, 91 or 0)")
+    return e164_of_matched(raw)
+
+
+def e164_of_matched(raw: str) -> str:
+    """E.164 of a number already checked against ``PHONE_PATTERN`` (the request schemas check it first)."""
     return "+91" + raw.translate(_SEPARATORS)[-10:]
 
 

@@ -12,13 +12,13 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from service.callers import PHONE_PATTERN, e164
+from service.callers import PHONE_PATTERN, e164_of_matched
 from service.reference import UP_BBOX
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100,
                                         pattern=r"^[^\x00-\x1f\x7f]+$")]
 #: An Indian number: optional +91, 91 or 0, then 10 digits (spaces or dashes between), stored as E.164.
-Phone = Annotated[str, StringConstraints(pattern=PHONE_PATTERN), AfterValidator(e164)]
+Phone = Annotated[str, StringConstraints(pattern=PHONE_PATTERN), AfterValidator(e164_of_matched)]
 Key = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 # Places must lie in Uttar Pradesh (its bounding box): the schema says what the service accepts.
 Lat = Annotated[float, Field(ge=UP_BBOX[0], le=UP_BBOX[1], allow_inf_nan=False, description="[degrees]")]
