@@ -39,7 +39,6 @@ from sim.planner_search import (
     analytic_start,
     peak_rate_per_min,
     pooled_quantile,
-    probe,
     rep_kpis,
     search,
 )
@@ -108,11 +107,15 @@ def planning_scenario(setting: Scenario, district: str, growth: dict[str, float]
     return validate(raw)
 
 
-def evaluate_counts(sc_plan: Scenario, district: str, counts: dict[str, int], seed: int,
-                    reps: range) -> list[dict[str, dict[str, float]]]:
+def evaluate_counts(sc_plan: Scenario, district: str, counts: dict[str, int], seed: int, reps: range,
+                    arrivals: dict[int, Any] | None = None) -> list[dict[str, dict[str, float]]]:
     """Per-replication KPIs per category with ``counts`` active workers (replications ``reps``).
 
     Only the bookings table is built (the other tables of ``run_one`` are not needed here).
+    ``arrivals`` (replication → the bookings its first run sampled) lets later counts reuse
+    them: they do not depend on the workers (planning runs have no helpline), and each
+    purpose has its own random stream, so a run that reuses them is identical to one that
+    samples them again, only cheaper.
     """
     from sim.model import Model
     from sim.runner import bookings_table
@@ -122,7 +125,9 @@ def evaluate_counts(sc_plan: Scenario, district: str, counts: dict[str, int], se
     sc_n = sc_plan.model_copy(update={"workforce": wf})
     out = []
     for r in reps:
-        m = Model(sc_n, Streams(seed, r))
+        m = Model(sc_n, Streams(seed, r), arrivals=None if arrivals is None else arrivals.get(r))
+        if arrivals is not None:
+            arrivals[r] = m.arrivals
         m.run()
         bk = bookings_table(m)
         out.append(rep_kpis(bk[bk["created_min"] >= sc_n.warmup_min], sorted(counts)))
@@ -227,16 +232,6 @@ def plan_group(setting: Scenario, today: Scenario, district: str, cells: Sequenc
         probes += search(brackets, ps.targets, _evaluator(sc_c, district, ps.seed), ps.reps)
         floor = {k: max(1, b.answer) for k, b in brackets.items()}
         prev = mult
-    # One fewer than the answer, if the search never simulated it (answer at the floor or 1).
-    fewer = {k: b.answer - 1 for k, b in brackets.items() if b.answer > 1 and not b.at_lo and b.hi is not None}
-    held: set[str] = set()  # answers held at a lower level's although one fewer meets the targets here
-    if fewer:
-        counts = {k: fewer.get(k, b.answer) for k, b in brackets.items()}
-        kpis, verdict = probe(counts, sorted(fewer), ps.targets, _evaluator(sc_c, district, ps.seed), ps.reps)
-        for k in fewer:
-            brackets[k].at_lo = kpis[k]
-        held = {k for k in fewer if verdict[k] == "pass"}
-        probes += 1
     rows = []
     for c in cells:
         b = brackets[c.category]
@@ -253,13 +248,15 @@ def plan_group(setting: Scenario, today: Scenario, district: str, cells: Sequenc
         row.update(kpi_columns("fewer_", b.at_lo))
         feasible = b.start == 0 or b.hi is not None
         row.update({"feasible": feasible, "undecided_at_cap": not feasible and b.last == "tie",
-                    "held_by_lower_demand": c.category in held, "days": days, "probes": probes})
+                    "held_by_lower_demand": b.held, "days": days, "probes": probes})
         rows.append(row)
     return rows
 
 
 def _evaluator(sc_c: Scenario, district: str, seed: int):
-    return lambda counts, reps: evaluate_counts(sc_c, district, counts, seed, reps)
+    """The search's ``evaluate`` for one planning scenario (its replications' bookings sampled once)."""
+    arrivals: dict[int, Any] = {}
+    return lambda counts, reps: evaluate_counts(sc_c, district, counts, seed, reps, arrivals)
 
 
 def _group_task(args: tuple[Scenario, Scenario, str, list[Cell], PlanSettings]) -> list[dict[str, Any]]:
