@@ -37,10 +37,12 @@ from sim.planner_search import (
     Replications,
     Target,
     analytic_start,
+    decide,
     peak_rate_per_min,
     pooled_quantile,
     rep_kpis,
     search,
+    stack,
 )
 
 #: ``progress(done, total)`` after each district.
@@ -131,6 +133,22 @@ def evaluate_counts(sc_plan: Scenario, district: str, counts: dict[str, int], se
         m.run()
         bk = bookings_table(m)
         out.append(rep_kpis(bk[bk["created_min"] >= sc_n.warmup_min], sorted(counts)))
+    return out
+
+
+def recheck(setting: Scenario, district: str, category: str, growth: float, n: int, days: float,
+            targets: tuple[Target, ...], seed: int, reps: int = 10) -> dict[int, tuple[str, dict[str, float]]]:
+    """Re-simulate an answer ``n`` and one fewer with other seeds: count → (95% verdict, KPI columns).
+
+    The acceptance check of a plan cell: ``seed`` should differ from the plan's, so the
+    replications are fresh.  Counts below 1 are left out.
+    """
+    sp = planning_scenario(setting, district, {category: growth}, days, 0.0)
+    out = {}
+    for m in (n, n - 1):
+        if m >= 1:
+            kp = stack([r[category] for r in evaluate_counts(sp, district, {category: m}, seed, range(reps))])
+            out[m] = (decide(kp, targets), kpi_columns("", kp))
     return out
 
 
@@ -288,7 +306,8 @@ def plan(rp: ResolvedPlan, ps: PlanSettings, *, cores: int = 1, dask: Any = None
     by_cell = {(r["district"], r["category"]): r for part in done for r in part}
     workers = pd.DataFrame([by_cell[d, c.category] for d, cs in sorted(by_district.items()) for c in cs])
     meta = {"plan": rp.plan.name, "scenario": rp.setting.name, "targets": ",".join(map(str, ps.targets)),
-            "seed": ps.seed, "reps_first": ps.reps.first, "reps_most": ps.reps.most, "min_days": ps.min_days,
+            "seed": ps.seed, "reps_first": ps.reps.first, "reps_most": ps.reps.most,
+            "reps_boundary": ps.reps.boundary, "resolution": ps.reps.resolution, "min_days": ps.min_days,
             "max_days": ps.max_days, "rep_bookings": ps.rep_bookings, "warmup_days": ps.warmup,
             "districts": len(by_district), "cells": len(rp.cells), "active_share": rp.today.workforce.active_share}
     calls = plan_calls_per_day(rp, workers)

@@ -337,3 +337,27 @@ def test_dask_and_serial_plans_are_identical():
         on_dask = plan(rp, QUICK, dask=client, helpline_reps=1)
     serial = plan(rp, QUICK, helpline_reps=1)
     pd.testing.assert_frame_equal(on_dask.workers, serial.workers)
+
+
+@pytest.mark.slow
+def test_lucknow_answers_are_monotone_and_hold_on_fresh_seeds():
+    """Issue 14's acceptance on one service (``bench/bench_plan.py lucknow`` prints all of them).
+
+    x1, x2, x4 answers are non-decreasing; re-simulated with 10 fresh seeds, the answer is not
+    shown to miss the targets and one fewer is not shown to meet them (their 95% verdicts).
+    The fresh means are reported by the bench, not asserted: an answer just above the target
+    has a fresh 10-replication mean below it by chance alone.
+    """
+    from sim.planner import recheck
+
+    targets = parse_targets("fulfilment>=0.8,p90_wait_min<=60")
+    sc = load_scenario("baseline")
+    ps = PlanSettings(targets, seed=20250630)
+    last = 0
+    for g in (1.0, 2.0, 4.0):
+        row = plan_district(sc, sc, "Lucknow", [Cell("Lucknow", "electrician", g)], ps)[0]
+        n = row["active_needed"]
+        assert n >= last and row["fulfilment_ci_lo"] >= 0.8, (g, row)
+        fresh = recheck(sc, "Lucknow", "electrician", g, n, row["days"], targets, seed=20251630)
+        assert fresh[n][0] != "fail" and fresh[n - 1][0] != "pass", (g, n, fresh)
+        last = n
