@@ -110,8 +110,11 @@ def planning_scenario(setting: Scenario, district: str, growth: dict[str, float]
 
 
 def evaluate_counts(sc_plan: Scenario, district: str, counts: dict[str, int], seed: int, reps: range,
-                    arrivals: dict[int, Any] | None = None) -> list[dict[str, dict[str, float]]]:
+                    arrivals: dict[int, Any] | None = None,
+                    categories: list[str] | None = None) -> list[dict[str, dict[str, float]]]:
     """Per-replication KPIs per category with ``counts`` active workers (replications ``reps``).
+
+    KPIs of ``categories`` only (default: every category of ``counts``).
 
     Only the bookings table is built (the other tables of ``run_one`` are not needed here).
     ``arrivals`` (replication → the bookings its first run sampled) lets later counts reuse
@@ -132,7 +135,8 @@ def evaluate_counts(sc_plan: Scenario, district: str, counts: dict[str, int], se
             arrivals[r] = m.arrivals
         m.run()
         bk = bookings_table(m)
-        out.append(rep_kpis(bk[bk["created_min"] >= sc_n.warmup_min], sorted(counts)))
+        out.append(rep_kpis(bk[bk["created_min"] >= sc_n.warmup_min], sorted(counts) if categories is None
+                            else categories))
     return out
 
 
@@ -179,7 +183,8 @@ def rate_groups(rates: dict[str, float], ratio: float = 2.0) -> list[list[str]]:
     """Categories in groups of similar rate (largest / smallest <= ``ratio``), rarest first.
 
     A group shares its runs, whose length suits its rarest member; a category ten times as
-    common as another is better planned in shorter runs of its own.
+    common as another is better planned in shorter runs of its own.  (``district_groups``
+    passes runs per day: cells whose runs are about as long.)
     """
     groups: list[list[str]] = []
     for k in sorted(rates, key=lambda k: (rates[k], k)):
@@ -190,21 +195,26 @@ def rate_groups(rates: dict[str, float], ratio: float = 2.0) -> list[list[str]]:
     return groups
 
 
-def district_groups(setting: Scenario, district: str, cells: Sequence[Cell]) -> list[list[Cell]]:
-    """The cells of one district in groups of similar demand (each group shares its runs)."""
+def district_groups(setting: Scenario, district: str, cells: Sequence[Cell], ps: PlanSettings) -> list[list[Cell]]:
+    """The cells of one district in groups that share their runs: cells whose own runs would be about as long.
+
+    Run length (``group_days`` of the cell alone) rather than demand: every cell too rare
+    for ``max_days`` runs ``max_days`` anyway, so they all share them, and a run's cost is
+    mostly its days when bookings are few.
+    """
     by_cat = {c.category: c for c in cells}
-    rates = {c.category: rate_per_year(setting, district, c.category) * c.growth for c in cells}
-    return [[by_cat[k] for k in group] for group in rate_groups(rates)]
+    per_day = {c.category: 1.0 / group_days(setting, district, [c], ps) for c in cells}
+    return [[by_cat[k] for k in group] for group in rate_groups(per_day)]
 
 
 def plan_district(setting: Scenario, today: Scenario, district: str, cells: Sequence[Cell],
                   ps: PlanSettings) -> list[dict[str, Any]]:
-    """Rows of the plan for one district (one per cell), in groups of similar demand.
+    """Rows of the plan for one district (one per cell), in groups of similar run length.
 
     ``setting`` is the scenario the plan sizes (its services bookable), ``today`` the one
     before the plan (for the workers there today).
     """
-    rows = {r["category"]: r for g in district_groups(setting, district, cells)
+    rows = {r["category"]: r for g in district_groups(setting, district, cells, ps)
             for r in plan_group(setting, today, district, g, ps)}
     return [rows[c.category] for c in cells]
 
@@ -274,7 +284,7 @@ def plan_group(setting: Scenario, today: Scenario, district: str, cells: Sequenc
 def _evaluator(sc_c: Scenario, district: str, seed: int):
     """The search's ``evaluate`` for one planning scenario (its replications' bookings sampled once)."""
     arrivals: dict[int, Any] = {}
-    return lambda counts, reps: evaluate_counts(sc_c, district, counts, seed, reps, arrivals)
+    return lambda counts, reps, categories: evaluate_counts(sc_c, district, counts, seed, reps, arrivals, categories)
 
 
 def _group_task(args: tuple[Scenario, Scenario, str, list[Cell], PlanSettings]) -> list[dict[str, Any]]:
@@ -294,7 +304,7 @@ def plan(rp: ResolvedPlan, ps: PlanSettings, *, cores: int = 1, dask: Any = None
     for c in rp.cells:
         by_district.setdefault(c.district, []).append(c)
     tasks = [(rp.setting, rp.today, d, g, ps) for d, cs in sorted(by_district.items())
-             for g in district_groups(rp.setting, d, cs)]
+             for g in district_groups(rp.setting, d, cs, ps)]
     # Most work first, so the slowest tasks do not start last.  Work ~ simulated days
     # (a fixed cost per day) plus bookings; 100 bookings cost about one day's fixed cost x 365.
     def work(t: tuple[Scenario, Scenario, str, list[Cell], PlanSettings]) -> float:

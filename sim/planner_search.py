@@ -374,8 +374,9 @@ class Bracket:
                               or reps_to_resolve(self.kpis(n - 1, reps), targets, rr.resolution, rr.boundary) <= reps)
 
 
-#: ``evaluate(counts, replications) -> [{category: Row}]``, one dict per replication.
-Evaluate = Callable[[dict[str, int], range], list[dict[str, Row]]]
+#: ``evaluate(counts, replications, categories) -> [{category: Row}]``, one dict per replication,
+#: with the KPIs of ``categories`` (all categories of ``counts`` are simulated).
+Evaluate = Callable[[dict[str, int], range, list[str]], list[dict[str, Row]]]
 
 
 def stack(rows: list[dict[str, Any]]) -> RepKpis:
@@ -393,7 +394,7 @@ def simulate(brackets: dict[str, Bracket], counts: dict[str, int], want: dict[st
     if not need:
         return 0
     first, last = min(a for a, _ in need.values()), max(b for _, b in need.values())
-    for i, row in zip(range(first, last), evaluate(counts, range(first, last)), strict=True):
+    for i, row in zip(range(first, last), evaluate(counts, range(first, last), sorted(need)), strict=True):
         for c, (a, b) in need.items():
             if a <= i < b:
                 brackets[c].seen.setdefault(counts[c], {})[i] = row[c]

@@ -74,7 +74,7 @@ def test_wait_quantile_targets_are_judged_on_the_share_above_the_limit():
 def _noisy(need: dict[str, float], sd: float, seed: int = 0):
     """A synthetic response: fulfilment = min(1, n / need) plus noise, per replication (CRN by seed)."""
 
-    def evaluate(counts, reps):
+    def evaluate(counts, reps, categories):
         out = []
         for r in reps:
             rng = np.random.default_rng([seed, r])
