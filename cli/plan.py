@@ -33,7 +33,13 @@ def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
     p.add_argument("--demand-growth", type=float, default=1.0,
                    help="multiple of demand in every planned cell (on top of the plan's own changes)")
     p.add_argument("--reps", type=int, default=4, help="replications of a probe before its first decision")
-    p.add_argument("--max-reps", type=int, default=20, help="most replications per probe (undecided = not met)")
+    p.add_argument("--max-reps", type=int, default=12,
+                   help="most replications per bisection probe (undecided = not met)")
+    p.add_argument("--boundary-reps", type=int, default=40,
+                   help="most replications at the answer and one fewer (the boundary pair, decided last)")
+    p.add_argument("--resolution", type=float, default=0.02,
+                   help="CI half-width at which one fewer's undecided KPI is a genuine tie (share units; a "
+                        "fraction of the bound for mean_wait_min)")
     p.add_argument("--min-days", type=float, default=365.0,
                    help="shortest measured period per run [days] (each planning run's own horizon)")
     p.add_argument("--max-days", type=float, default=3650.0, help="longest measured period per run [days]")
@@ -54,6 +60,10 @@ def _check(args: argparse.Namespace) -> None:
         raise InputError("--demand-growth: must be > 0")
     if not 2 <= args.reps <= args.max_reps:
         raise InputError("--reps: must be >= 2 and at most --max-reps")
+    if args.boundary_reps < args.max_reps:
+        raise InputError("--boundary-reps: must be at least --max-reps")
+    if not 0 < args.resolution < 1:
+        raise InputError("--resolution: must be in (0, 1)")
     if args.min_days <= 0 or args.max_days < args.min_days:
         raise InputError("--min-days: must be > 0 and at most --max-days")
     if args.warmup < 0:
@@ -105,7 +115,8 @@ def run(args: argparse.Namespace, command: str) -> int:
     pf = cli_plan(args)
     targets = parse_targets(args.target or pf.target or DEFAULT_TARGET)
     rp = resolve_plan(pf, tuple(args.overrides), args.demand_growth)
-    ps = PlanSettings(targets, reps=Replications(args.reps, args.reps, args.max_reps),
+    ps = PlanSettings(targets, reps=Replications(args.reps, args.reps, args.max_reps, args.boundary_reps,
+                                                   args.resolution),
                       seed=rp.setting.seed if args.seed is None else args.seed, min_days=args.min_days,
                       rep_bookings=args.rep_bookings, max_days=args.max_days, warmup=args.warmup,
                       cap=args.max_workers)

@@ -110,10 +110,11 @@ def summary_text(p: dict[str, Any]) -> str:
                   + (f"; {len(w) - len(ok)} cells not planned (above)." if len(ok) < len(w) else "."),
               ""]
     lines += helpline_lines(p["helpline"], m)
-    lines += ["", f"How: each answer is the fewest active workers whose fulfilment and waits meet the targets over "
-                  f"{m['reps_first']}-{m['reps_most']} replications (95% CI; a tie counts as not met, so ties give "
-                  "more workers), while one fewer worker is not shown to meet them; districts are planned alone, "
-                  f"runs of {m['min_days']:g}-{m['max_days']:g} days, seed {m['seed']}; "
+    lines += ["", f"How: each answer is the fewest active workers whose fulfilment and waits meet the targets with 95% "
+                  "confidence, while one fewer worker does not (a tie counts as not met, so ties give more workers); "
+                  f"counts are compared on the same replications, {m['reps_first']}-{m['reps_most']} per probe and up "
+                  f"to {m.get('reps_boundary', m['reps_most'])} for the answer and one fewer; districts are planned "
+                  f"alone, runs of {m['min_days']:g}-{m['max_days']:g} days, seed {m['seed']}; "
                   f"planned in {m.get('wall_s', '?')} s."]
     return "\n".join(lines) + "\n"
 

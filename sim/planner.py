@@ -37,11 +37,12 @@ from sim.planner_search import (
     Replications,
     Target,
     analytic_start,
+    decide,
     peak_rate_per_min,
     pooled_quantile,
-    probe,
     rep_kpis,
     search,
+    stack,
 )
 
 #: ``progress(done, total)`` after each district.
@@ -108,11 +109,18 @@ def planning_scenario(setting: Scenario, district: str, growth: dict[str, float]
     return validate(raw)
 
 
-def evaluate_counts(sc_plan: Scenario, district: str, counts: dict[str, int], seed: int,
-                    reps: range) -> list[dict[str, dict[str, float]]]:
+def evaluate_counts(sc_plan: Scenario, district: str, counts: dict[str, int], seed: int, reps: range,
+                    arrivals: dict[int, Any] | None = None,
+                    categories: list[str] | None = None) -> list[dict[str, dict[str, float]]]:
     """Per-replication KPIs per category with ``counts`` active workers (replications ``reps``).
 
+    KPIs of ``categories`` only (default: every category of ``counts``).
+
     Only the bookings table is built (the other tables of ``run_one`` are not needed here).
+    ``arrivals`` (replication → the bookings its first run sampled) lets later counts reuse
+    them: they do not depend on the workers (planning runs have no helpline), and each
+    purpose has its own random stream, so a run that reuses them is identical to one that
+    samples them again, only cheaper.
     """
     from sim.model import Model
     from sim.runner import bookings_table
@@ -122,10 +130,29 @@ def evaluate_counts(sc_plan: Scenario, district: str, counts: dict[str, int], se
     sc_n = sc_plan.model_copy(update={"workforce": wf})
     out = []
     for r in reps:
-        m = Model(sc_n, Streams(seed, r))
+        m = Model(sc_n, Streams(seed, r), arrivals=None if arrivals is None else arrivals.get(r))
+        if arrivals is not None:
+            arrivals[r] = m.arrivals
         m.run()
         bk = bookings_table(m)
-        out.append(rep_kpis(bk[bk["created_min"] >= sc_n.warmup_min], sorted(counts)))
+        out.append(rep_kpis(bk[bk["created_min"] >= sc_n.warmup_min], sorted(counts) if categories is None
+                            else categories))
+    return out
+
+
+def recheck(setting: Scenario, district: str, category: str, growth: float, n: int, days: float,
+            targets: tuple[Target, ...], seed: int, reps: int = 10) -> dict[int, tuple[str, dict[str, float]]]:
+    """Re-simulate an answer ``n`` and one fewer with other seeds: count → (95% verdict, KPI columns).
+
+    The acceptance check of a plan cell: ``seed`` should differ from the plan's, so the
+    replications are fresh.  Counts below 1 are left out.
+    """
+    sp = planning_scenario(setting, district, {category: growth}, days, 0.0)
+    out = {}
+    for m in (n, n - 1):
+        if m >= 1:
+            kp = stack([r[category] for r in evaluate_counts(sp, district, {category: m}, seed, range(reps))])
+            out[m] = (decide(kp, targets), kpi_columns("", kp))
     return out
 
 
@@ -156,7 +183,8 @@ def rate_groups(rates: dict[str, float], ratio: float = 2.0) -> list[list[str]]:
     """Categories in groups of similar rate (largest / smallest <= ``ratio``), rarest first.
 
     A group shares its runs, whose length suits its rarest member; a category ten times as
-    common as another is better planned in shorter runs of its own.
+    common as another is better planned in shorter runs of its own.  (``district_groups``
+    passes runs per day: cells whose runs are about as long.)
     """
     groups: list[list[str]] = []
     for k in sorted(rates, key=lambda k: (rates[k], k)):
@@ -167,21 +195,26 @@ def rate_groups(rates: dict[str, float], ratio: float = 2.0) -> list[list[str]]:
     return groups
 
 
-def district_groups(setting: Scenario, district: str, cells: Sequence[Cell]) -> list[list[Cell]]:
-    """The cells of one district in groups of similar demand (each group shares its runs)."""
+def district_groups(setting: Scenario, district: str, cells: Sequence[Cell], ps: PlanSettings) -> list[list[Cell]]:
+    """The cells of one district in groups that share their runs: cells whose own runs would be about as long.
+
+    Run length (``group_days`` of the cell alone) rather than demand: every cell too rare
+    for ``max_days`` runs ``max_days`` anyway, so they all share them, and a run's cost is
+    mostly its days when bookings are few.
+    """
     by_cat = {c.category: c for c in cells}
-    rates = {c.category: rate_per_year(setting, district, c.category) * c.growth for c in cells}
-    return [[by_cat[k] for k in group] for group in rate_groups(rates)]
+    per_day = {c.category: 1.0 / group_days(setting, district, [c], ps) for c in cells}
+    return [[by_cat[k] for k in group] for group in rate_groups(per_day)]
 
 
 def plan_district(setting: Scenario, today: Scenario, district: str, cells: Sequence[Cell],
                   ps: PlanSettings) -> list[dict[str, Any]]:
-    """Rows of the plan for one district (one per cell), in groups of similar demand.
+    """Rows of the plan for one district (one per cell), in groups of similar run length.
 
     ``setting`` is the scenario the plan sizes (its services bookable), ``today`` the one
     before the plan (for the workers there today).
     """
-    rows = {r["category"]: r for g in district_groups(setting, district, cells)
+    rows = {r["category"]: r for g in district_groups(setting, district, cells, ps)
             for r in plan_group(setting, today, district, g, ps)}
     return [rows[c.category] for c in cells]
 
@@ -227,16 +260,6 @@ def plan_group(setting: Scenario, today: Scenario, district: str, cells: Sequenc
         probes += search(brackets, ps.targets, _evaluator(sc_c, district, ps.seed), ps.reps)
         floor = {k: max(1, b.answer) for k, b in brackets.items()}
         prev = mult
-    # One fewer than the answer, if the search never simulated it (answer at the floor or 1).
-    fewer = {k: b.answer - 1 for k, b in brackets.items() if b.answer > 1 and not b.at_lo and b.hi is not None}
-    held: set[str] = set()  # answers held at a lower level's although one fewer meets the targets here
-    if fewer:
-        counts = {k: fewer.get(k, b.answer) for k, b in brackets.items()}
-        kpis, verdict = probe(counts, sorted(fewer), ps.targets, _evaluator(sc_c, district, ps.seed), ps.reps)
-        for k in fewer:
-            brackets[k].at_lo = kpis[k]
-        held = {k for k in fewer if verdict[k] == "pass"}
-        probes += 1
     rows = []
     for c in cells:
         b = brackets[c.category]
@@ -253,13 +276,15 @@ def plan_group(setting: Scenario, today: Scenario, district: str, cells: Sequenc
         row.update(kpi_columns("fewer_", b.at_lo))
         feasible = b.start == 0 or b.hi is not None
         row.update({"feasible": feasible, "undecided_at_cap": not feasible and b.last == "tie",
-                    "held_by_lower_demand": c.category in held, "days": days, "probes": probes})
+                    "held_by_lower_demand": b.held, "days": days, "probes": probes})
         rows.append(row)
     return rows
 
 
 def _evaluator(sc_c: Scenario, district: str, seed: int):
-    return lambda counts, reps: evaluate_counts(sc_c, district, counts, seed, reps)
+    """The search's ``evaluate`` for one planning scenario (its replications' bookings sampled once)."""
+    arrivals: dict[int, Any] = {}
+    return lambda counts, reps, categories: evaluate_counts(sc_c, district, counts, seed, reps, arrivals, categories)
 
 
 def _group_task(args: tuple[Scenario, Scenario, str, list[Cell], PlanSettings]) -> list[dict[str, Any]]:
@@ -279,7 +304,7 @@ def plan(rp: ResolvedPlan, ps: PlanSettings, *, cores: int = 1, dask: Any = None
     for c in rp.cells:
         by_district.setdefault(c.district, []).append(c)
     tasks = [(rp.setting, rp.today, d, g, ps) for d, cs in sorted(by_district.items())
-             for g in district_groups(rp.setting, d, cs)]
+             for g in district_groups(rp.setting, d, cs, ps)]
     # Most work first, so the slowest tasks do not start last.  Work ~ simulated days
     # (a fixed cost per day) plus bookings; 100 bookings cost about one day's fixed cost x 365.
     def work(t: tuple[Scenario, Scenario, str, list[Cell], PlanSettings]) -> float:
@@ -291,7 +316,8 @@ def plan(rp: ResolvedPlan, ps: PlanSettings, *, cores: int = 1, dask: Any = None
     by_cell = {(r["district"], r["category"]): r for part in done for r in part}
     workers = pd.DataFrame([by_cell[d, c.category] for d, cs in sorted(by_district.items()) for c in cs])
     meta = {"plan": rp.plan.name, "scenario": rp.setting.name, "targets": ",".join(map(str, ps.targets)),
-            "seed": ps.seed, "reps_first": ps.reps.first, "reps_most": ps.reps.most, "min_days": ps.min_days,
+            "seed": ps.seed, "reps_first": ps.reps.first, "reps_most": ps.reps.most,
+            "reps_boundary": ps.reps.boundary, "resolution": ps.reps.resolution, "min_days": ps.min_days,
             "max_days": ps.max_days, "rep_bookings": ps.rep_bookings, "warmup_days": ps.warmup,
             "districts": len(by_district), "cells": len(rp.cells), "active_share": rp.today.workforce.active_share}
     calls = plan_calls_per_day(rp, workers)

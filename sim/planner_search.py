@@ -1,19 +1,41 @@
-"""The expansion planner's search: targets, decisions on confidence intervals, bisection.
+"""The expansion planner's search: targets, decisions on confidence intervals, bisection, boundary.
 
 For one district the categories are independent queues (planning runs give workers a
 single skill), so one simulation evaluates every category at once: each category keeps its
-own bracket ``(lo, hi]`` — ``lo`` is not known to meet the targets, ``hi`` meets them with
-95% confidence — and the brackets shrink together.  A count *meets* the targets when the
-95% confidence interval over replications of every KPI lies on the right side of its
-target (fulfilment's lower bound above, the p90 wait's upper bound below); replications are
-added in batches until each probed count is decided or ``max_reps`` is reached, and a count
-still undecided (a statistical tie) counts as not meeting them, so ties give the larger
-answer.  Every probe uses the same replications (common random numbers: the same demand,
-behaviour draws and — workforce cells are drawn in fixed blocks — the same first workers).
+own bracket ``(lo, hi]`` and the brackets shrink together.  Every count is simulated on the
+same replications (common random numbers: the same demand, behaviour draws and — workforce
+cells are drawn in fixed blocks — the same first workers), and a count simulated again only
+adds replications to the ones it has.
+
+What the words mean (``decide``):
+
+* A count **meets the targets with 95% confidence** ("pass") when, for every target, the
+  two-sided 95% t interval over replications of the KPI it is judged on lies wholly on the
+  target's side (fulfilment's lower bound at or above it; for a wait quantile, the share of
+  waits above the limit at or below ``1 - q``, see ``judged``).
+* It **misses them with confidence** ("fail") when some target's interval lies wholly on
+  the wrong side; otherwise it is a **tie** (an interval straddles a target).
+* **One fewer does not meet them with confidence**: one fewer worker than the answer is not
+  "pass" (a tie or a fail) on the same replications as the answer.
+
+The answer is the smallest count that passes while one fewer does not (ties go to the
+larger count), found in two steps:
+
+1. *Bisection* from an Erlang C start (``analytic_start``): each probe gets a few
+   replications, more while undecided (``Replications.first/step/most``); an undecided
+   probe counts as not meeting the targets.
+2. *Boundary*: the answer and one fewer get more replications, the same ones for both,
+   until the answer passes and one fewer fails with confidence, or one fewer's undecided
+   KPIs are known to within ``Replications.resolution`` (a CI half-width: a genuine
+   statistical tie, so the larger count is the answer), or ``Replications.boundary``
+   replications.  If the extra replications show that one fewer passes, the answer moves
+   down; if the answer no longer passes, it moves up — so the answer does not depend on how
+   few replications the bisection happened to give the counts near it.
 
 A bracket may start from a floor (the answer at a lower demand): the answer is then the
-smallest count *at or above the floor* that meets the targets, which makes answers along a
-ladder of demand levels non-decreasing by construction.
+smallest count *at or above the floor* that meets the targets.  If one fewer than the floor
+still passes at the boundary's replications, the answer is *held* at the floor (flagged):
+the two demand levels are a statistical tie and the larger answer wins.
 """
 
 from __future__ import annotations
@@ -28,7 +50,7 @@ import pandas as pd
 
 from sim.config import Scenario
 from sim.errors import InputError
-from sim.experiments.stats import Interval, mean_ci
+from sim.experiments.stats import Interval, mean_ci, reps_needed
 from sim.helpline.erlang import agents_for_sl
 from sim.metrics import booking_kpis
 from sim.targets import Target
@@ -145,18 +167,47 @@ def pooled_quantile(kpis: RepKpis, q: float) -> tuple[float, float]:
     return x, float(np.quantile(allw, min(1.0, q + h))) if np.isfinite(h) else float("nan")
 
 
-def target_verdict(t: Target, kpis: RepKpis) -> str:
-    """Verdict on one target.
+def judged(t: Target, kpis: RepKpis) -> tuple[Target, np.ndarray]:
+    """The bound a target is judged on, and the per-replication values whose 95% CI judges it.
 
-    A wait quantile target ``pQ_wait_min <= T`` is met when the share
-    of waits above ``T`` is at most ``1 - Q`` (equivalent for the pooled quantile), judged on
-    that share's CI over replications: a per-replication p90 of a few dozen bookings is too
-    heavy-tailed (one night's backlog) for a t interval.
+    A wait quantile target ``pQ_wait_min <= T`` is met when the share of waits above ``T``
+    is at most ``1 - Q`` (equivalent for the pooled quantile), judged on that share's CI over
+    replications: a per-replication p90 of a few dozen bookings is too heavy-tailed (one
+    night's backlog) for a t interval.  Other targets are judged on their own KPI.
     """
     if t.metric in ("p50_wait_min", "p90_wait_min"):
         share = Target("share_above_limit", "<=", 1.0 - _QUANTILE[t.metric])
-        return judge(share, mean_ci(exceedance(kpis.get("waits", []), t.value)))
-    return judge(t, mean_ci(kpis.get(t.metric, np.zeros(0))))
+        return share, exceedance(kpis.get("waits", []), t.value)
+    return t, np.asarray(kpis.get(t.metric, np.zeros(0)), dtype=np.float64)
+
+
+def target_verdict(t: Target, kpis: RepKpis) -> str:
+    """Verdict on one target: ``"pass"``, ``"fail"`` or ``"tie"`` (see ``judged``)."""
+    bound, values = judged(t, kpis)
+    return judge(bound, mean_ci(values))
+
+
+def resolution_width(t: Target, resolution: float) -> float:
+    """The CI half-width at which an undecided verdict on ``t`` is a genuine tie.
+
+    ``resolution`` is in share units for the shares (fulfilment, the share of waits above a
+    quantile's limit) and a fraction of the bound for the mean wait [minutes].
+    """
+    return resolution * t.value if t.metric == "mean_wait_min" else resolution
+
+
+def reps_to_resolve(kpis: RepKpis, targets: tuple[Target, ...], resolution: float, most: int) -> int:
+    """Replications after which every undecided target's CI would be ``resolution`` wide (at most ``most``).
+
+    The sequential rule of ``sim.experiments.stats.reps_needed`` on each undecided target's
+    per-replication values (at their current spread); decided targets need nothing more.
+    """
+    n = 0
+    for t in targets:
+        bound, values = judged(t, kpis)
+        if judge(bound, mean_ci(values)) == "tie":
+            n = max(n, reps_needed(values, resolution_width(t, resolution), max_reps=most))
+    return n
 
 
 def decide(kpis: RepKpis, targets: tuple[Target, ...]) -> str:
@@ -172,13 +223,41 @@ def decide(kpis: RepKpis, targets: tuple[Target, ...]) -> str:
     return "fail" if "fail" in verdicts else "tie"
 
 
+@dataclass(frozen=True)
+class Replications:
+    """How many replications a decision gets.
+
+    A bisection probe gets ``first``, then ``step`` more while undecided, up to ``most``.  The
+    boundary pair (the answer and one fewer) then gets ``step`` more at a time, the same
+    replications for both, until the answer meets the targets and one fewer misses one with
+    confidence, or one fewer's undecided KPIs are known to within ``resolution`` (a CI
+    half-width, see ``resolved``: a genuine statistical tie), or ``boundary`` replications.
+    """
+
+    first: int = 4
+    step: int = 4
+    most: int = 12
+    boundary: int = 40
+    resolution: float = 0.02
+
+
+#: One replication's KPIs of one category (one entry of a ``rep_kpis`` result).
+Row = dict[str, Any]
+
+
 @dataclass
 class Bracket:
     """The search state of one category.
 
     ``lo`` is the largest count known not to meet the targets (or the floor minus one:
     counts below the floor are never answers); ``hi`` the smallest known to meet them.
-    ``at_hi``/``at_lo`` hold the per-replication KPIs there (empty if not simulated).
+    ``seen`` keeps every simulated replication per count (count → replication → KPIs), so a
+    count probed again, or extended at the boundary, adds replications to the ones it has.
+    ``confirmed``: the boundary pair is decided (see ``Replications``); ``held``: one fewer
+    than the answer meets the targets, but it is below the floor.  Once the boundary has
+    moved the answer, probes get ``min_reps`` (the boundary's replications: a verdict on
+    fewer is no evidence against it), and the bracket's open end is ``gallop`` counts away,
+    doubling with each further move (a flat KPI curve may move the answer far).
     """
 
     start: int
@@ -186,10 +265,13 @@ class Bracket:
     floor: int = 1
     lo: int = 0
     hi: int | None = None
-    at_hi: RepKpis = field(default_factory=dict)
-    at_lo: RepKpis = field(default_factory=dict)
+    seen: dict[int, dict[int, Row]] = field(default_factory=dict)
     probes: int = 0
     last: str = ""
+    confirmed: bool = False
+    held: bool = False
+    min_reps: int = 0
+    gallop: int = 1
 
     def __post_init__(self) -> None:
         self.lo = max(self.lo, self.floor - 1)
@@ -198,12 +280,17 @@ class Bracket:
 
     @property
     def done(self) -> bool:
-        """Converged (``hi = lo + 1``), no demand (start 0), or nothing up to the cap meets the targets."""
+        """Bisection converged (``hi = lo + 1``), no demand (start 0), or nothing up to the cap meets the targets."""
         if self.start == 0:
             return True
         if self.hi is None:
             return self.lo >= self.cap
         return self.hi - self.lo <= 1
+
+    @property
+    def settled(self) -> bool:
+        """Nothing left to simulate: bisection done and the boundary pair decided (or there is none)."""
+        return self.done and (self.confirmed or self.start == 0 or self.hi is None)
 
     @property
     def answer(self) -> int:
@@ -212,35 +299,84 @@ class Bracket:
             return 0
         return self.hi if self.hi is not None else self.cap
 
+    def reps_at(self, n: int) -> int:
+        """Replications simulated at ``n`` workers (the leading run without gaps)."""
+        have = self.seen.get(n, {})
+        r = 0
+        while r in have:
+            r += 1
+        return r
+
+    def kpis(self, n: int, reps: int | None = None) -> RepKpis:
+        """Per-replication KPIs at ``n`` workers over replications ``0 .. reps-1`` (default: all)."""
+        r = self.reps_at(n) if reps is None else min(reps, self.reps_at(n))
+        return stack([self.seen[n][i] for i in range(r)]) if r else {}
+
+    @property
+    def at_hi(self) -> RepKpis:
+        """KPIs at the answer (empty if none meets the targets)."""
+        return self.kpis(self.hi) if self.hi is not None else {}
+
+    @property
+    def at_lo(self) -> RepKpis:
+        """KPIs at one fewer than the answer (at the largest count tried, if none meets the targets)."""
+        n = self.answer - 1 if self.hi is not None else self.lo
+        return self.kpis(n) if n >= 1 else {}
+
     def next_probe(self) -> int:
-        """The next worker count to simulate."""
+        """The next worker count to simulate in the bisection."""
         if self.hi is None:
             if self.probes == 0:
                 return self.start
             return min(self.cap, max(self.lo + 1, 2 * self.lo))
         return (self.lo + self.hi) // 2
 
-    def record(self, n: int, verdict: str, kpis: RepKpis) -> None:
+    def record(self, n: int, verdict: str) -> None:
         """Update the bracket with the verdict (pass / fail / tie) on ``n`` workers."""
         self.probes += 1
         self.last = verdict
         if verdict == "pass":
-            self.hi, self.at_hi = n, kpis
+            self.hi = n if self.hi is None else min(self.hi, n)
+        elif verdict == "tie" and self.hi is None:  # undecided while doubling: a top the boundary verifies
+            self.hi = n
         else:
-            self.lo, self.at_lo = max(self.lo, n), kpis
+            self.lo = max(self.lo, n)
+
+    def judge_boundary(self, reps: int, targets: tuple[Target, ...], rr: Replications) -> None:
+        """Decide the boundary pair (``hi - 1``, ``hi``) on its first ``reps`` replications.
+
+        The answer no longer meeting the targets moves the bracket up (bisection resumes above
+        it); one fewer meeting them moves it down, unless one fewer is below the floor: then
+        the answer is held at the floor (a statistical tie with the lower demand's answer goes
+        to the larger) once one fewer still meets them at ``boundary`` replications.  Otherwise
+        the pair is confirmed once one fewer misses a target with confidence, its undecided
+        targets are resolved (``reps_to_resolve``), or the replications reach ``boundary``.
+        """
+        assert self.hi is not None
+        n = self.hi
+        v_hi = decide(self.kpis(n, reps), targets)
+        v_lo = decide(self.kpis(n - 1, reps), targets) if n > 1 else "fail"  # nobody serves nothing
+        if v_hi == "tie" and reps < rr.boundary and reps_to_resolve(self.kpis(n, reps), targets, rr.resolution,
+                                                                    rr.boundary) > reps:
+            return  # the answer undecided: more replications first
+        if v_hi != "pass":  # up: bisect (n, n + gallop], whose top the next boundary verifies
+            self.min_reps, self.gallop = reps, 2 * self.gallop
+            self.lo, self.last, self.hi = n, v_hi, min(self.cap, n + self.gallop)
+            if self.hi <= n:
+                self.hi = None
+        elif v_lo == "pass" and n - 1 < self.floor:  # held at the floor once that survives every replication
+            self.confirmed = self.held = reps >= rr.boundary
+        elif v_lo == "pass":  # down: bisect (n - 1 - gallop, n - 1], whose bottom the next boundary verifies
+            self.min_reps, self.gallop = reps, 2 * self.gallop
+            self.hi, self.lo = n - 1, max(self.floor - 1, n - 1 - self.gallop)
+        else:
+            self.confirmed = (v_lo == "fail" or reps >= rr.boundary
+                              or reps_to_resolve(self.kpis(n - 1, reps), targets, rr.resolution, rr.boundary) <= reps)
 
 
-#: ``evaluate(counts, replications) -> {category: {metric: value}}`` for each replication.
-Evaluate = Callable[[dict[str, int], range], list[dict[str, dict[str, float]]]]
-
-
-@dataclass(frozen=True)
-class Replications:
-    """How many replications a probe gets: ``first``, then ``step`` more while undecided, up to ``most``."""
-
-    first: int = 4
-    step: int = 4
-    most: int = 20
+#: ``evaluate(counts, replications, categories) -> [{category: Row}]``, one dict per replication,
+#: with the KPIs of ``categories`` (all categories of ``counts`` are simulated).
+Evaluate = Callable[[dict[str, int], range, list[str]], list[dict[str, Row]]]
 
 
 def stack(rows: list[dict[str, Any]]) -> RepKpis:
@@ -248,35 +384,76 @@ def stack(rows: list[dict[str, Any]]) -> RepKpis:
     return {m: [r[m] for r in rows] if m == "waits" else np.array([r[m] for r in rows]) for m in rows[0]}
 
 
-def probe(counts: dict[str, int], probing: list[str], targets: tuple[Target, ...], evaluate: Evaluate,
-          reps: Replications) -> tuple[dict[str, RepKpis], dict[str, str]]:
-    """Simulate ``counts`` with replications added until every probed category is decided."""
-    rows: list[dict[str, dict[str, float]]] = []
-    n = 0
+def simulate(brackets: dict[str, Bracket], counts: dict[str, int], want: dict[str, int], evaluate: Evaluate) -> int:
+    """Simulate ``counts`` until each category of ``want`` has that many replications at its count.
+
+    One joint run per replication evaluates every category (independent queues); only the
+    categories of ``want`` keep what it gives.  Returns the replications run.
+    """
+    need = {c: (brackets[c].reps_at(counts[c]), r) for c, r in want.items() if brackets[c].reps_at(counts[c]) < r}
+    if not need:
+        return 0
+    first, last = min(a for a, _ in need.values()), max(b for _, b in need.values())
+    for i, row in zip(range(first, last), evaluate(counts, range(first, last), sorted(need)), strict=True):
+        for c, (a, b) in need.items():
+            if a <= i < b:
+                brackets[c].seen.setdefault(counts[c], {})[i] = row[c]
+    return last - first
+
+
+def _bisect(brackets: dict[str, Bracket], targets: tuple[Target, ...], evaluate: Evaluate,
+            rr: Replications) -> None:
+    """One bisection probe of every unconverged bracket, replications added while undecided."""
+    counts = {c: (b.answer if b.done else b.next_probe()) for c, b in sorted(brackets.items())}
+    want = {c: max(rr.first, b.min_reps, b.reps_at(counts[c])) for c, b in brackets.items() if not b.done}
     verdict: dict[str, str] = {}
-    while True:
-        k = reps.first if n == 0 else min(reps.step, reps.most - n)
-        rows += evaluate(counts, range(n, n + k))
-        n += k
-        kpis = {c: stack([r[c] for r in rows]) for c in counts}
-        verdict = {c: decide(kpis[c], targets) for c in probing}
-        if n >= reps.most or all(v != "tie" for v in verdict.values()):
-            return kpis, verdict
+    while want:
+        simulate(brackets, counts, want, evaluate)
+        for c, r in want.items():
+            verdict[c] = decide(brackets[c].kpis(counts[c], r), targets)
+        want = {c: min(rr.most, r + rr.step) for c, r in want.items() if verdict[c] == "tie" and r < rr.most}
+    for c, v in verdict.items():
+        brackets[c].record(counts[c], v)
+
+
+def _boundary(brackets: dict[str, Bracket], targets: tuple[Target, ...], evaluate: Evaluate,
+              rr: Replications) -> None:
+    """One step of every unconfirmed boundary pair: ``step`` more replications at both counts, then judge."""
+    pending = {c: b for c, b in brackets.items() if not b.settled}
+    want = {}
+    for c, b in pending.items():
+        n = b.hi or 0
+        pair = (n - 1, n) if n > 1 else (n,)
+        have = min(b.reps_at(m) for m in pair)
+        level = max(rr.first, b.min_reps, *(b.reps_at(m) for m in pair))
+        if have < level:  # first give both counts the same replications
+            want[c] = min(rr.boundary, level)
+        else:  # then jump to what the pair's undecided KPIs need (at their current spread), at least a step
+            need = max(reps_to_resolve(b.kpis(m, have), targets, rr.resolution, rr.boundary) for m in pair)
+            want[c] = min(rr.boundary, max(have + rr.step, need))
+    for shift in (0, 1):
+        fewer = {c for c in pending if shift and (brackets[c].hi or 0) > 1}
+        counts = {c: (b.hi - shift if c in fewer else b.hi if c in pending else b.answer)
+                  for c, b in sorted(brackets.items())}
+        simulate(brackets, counts, {c: r for c, r in want.items() if c in fewer or not shift}, evaluate)
+    for c, b in pending.items():
+        b.judge_boundary(want[c], targets, rr)
 
 
 def search(brackets: dict[str, Bracket], targets: tuple[Target, ...], evaluate: Evaluate,
-           reps: Replications = Replications(), max_rounds: int = 60) -> int:
-    """Shrink every bracket; converged categories stay at their answer while others move.
+           reps: Replications = Replications(), max_rounds: int = 200) -> int:
+    """Settle every bracket: bisect, then confirm the boundary pair (both under common random numbers).
 
-    A tie after ``reps.most`` replications counts as not meeting the targets.  Returns the
-    number of probes (joint evaluations) made.
+    Converged categories sit at their answer while others move.  A tie after ``reps.most``
+    replications counts as not meeting the targets in the bisection; the boundary step then
+    adds replications to the answer and one fewer, and moves the answer down or up when more
+    replications decide otherwise.  Returns the number of rounds (joint probes or boundary steps).
     """
     rounds = 0
-    while rounds < max_rounds and not all(b.done for b in brackets.values()):
-        probing = sorted(c for c, b in brackets.items() if not b.done)
-        counts = {c: (b.next_probe() if not b.done else b.answer) for c, b in sorted(brackets.items())}
-        kpis, verdict = probe(counts, probing, targets, evaluate, reps)
-        for c in probing:
-            brackets[c].record(counts[c], verdict[c], kpis[c])
+    while rounds < max_rounds and not all(b.settled for b in brackets.values()):
+        if all(b.done for b in brackets.values()):
+            _boundary(brackets, targets, evaluate, reps)
+        else:
+            _bisect(brackets, targets, evaluate, reps)
         rounds += 1
     return rounds
