@@ -1,1 +1,1 @@
-"""Reference deployment of Sewa Mitra: FastAPI + SQLAlchemy (``python -m service``)."""
+"""Reference deployment of Sewa Mitra: an ASGI route table (``service.web``) on SQLAlchemy (``python -m service``)."""

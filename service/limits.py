@@ -60,7 +60,7 @@ class TokenBucket:
             return (1.0 - tokens) / self.rate
 
 
-class _TooLarge(BaseException):  # not Exception: FastAPI would turn it into a 400
+class _TooLarge(BaseException):  # not Exception: the route layer would answer it as an error of its own
     pass
 
 
