@@ -36,7 +36,7 @@ def e164(raw: str) -> str:
 
     Within the pattern the national number is always the last 10 digits, so E.164 is ``+91``
     and those (what ``phonenumbers`` answers for every such input: ``tests/test_callers.py``
-    checks it; parsing with ``phonenumbers`` cost 30 µs a number, a third of a bulk preload).
+    checks it; parsing with ``phonenumbers`` cost 30 µs a number, about a quarter of a bulk preload).
     """
     if _PHONE.fullmatch(raw) is None:
         raise ValueError("not an Indian phone number (10 digits, optionally after +91, 91 or 0)")
