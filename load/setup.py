@@ -126,13 +126,18 @@ def _load(c: httpx.Client, prof: Profile, pre: Preload, kind: str, refs: list[in
             # answers come back in the chunks' order, whatever order the deployment stored them in
             answers = pool.map(lambda chunk: (chunk, send(c, prof, call, {"items": chunk}, token,
                                                           f"preload {kind}")), chunks)
-            for chunk, out in answers:
-                got_ids, got_toks = dig(out, pre.ids) or [], dig(out, pre.tokens) if pre.tokens else None
-                if len(got_ids) != len(chunk) or (got_toks is not None and len(got_toks) != len(chunk)):
-                    raise InputError(f"preload {kind}: {c.base_url}{call.path}: answered {len(got_ids)} ids for "
-                                     f"{len(chunk)} {kind} (profile paths ids={pre.ids!r} tokens={pre.tokens!r})")
-                ids += got_ids
-                toks += got_toks if got_toks is not None else [None] * len(chunk)
+            try:
+                for chunk, out in answers:
+                    got_ids, got_toks = dig(out, pre.ids) or [], dig(out, pre.tokens) if pre.tokens else None
+                    if len(got_ids) != len(chunk) or (got_toks is not None and len(got_toks) != len(chunk)):
+                        raise InputError(f"preload {kind}: {c.base_url}{call.path}: answered {len(got_ids)} ids "
+                                         f"for {len(chunk)} {kind} (profile paths ids={pre.ids!r} "
+                                         f"tokens={pre.tokens!r})")
+                    ids += got_ids
+                    toks += got_toks if got_toks is not None else [None] * len(chunk)
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)  # a refused chunk: send no more of them
+                raise
     else:
         for it in items:
             body = render(pre.item, it) if pre.item is not None else None
