@@ -19,7 +19,8 @@ import time
 
 from sim.plan_file import parse_plan, resolve_plan
 from sim.planner import PlanSettings, plan, plan_district, rate_per_year, recheck
-from sim.planner_search import Replications, parse_targets
+from sim.planner_decision import parse_targets
+from sim.planner_search import Replications
 
 
 def _cell(c: dict) -> str:

@@ -38,7 +38,7 @@ def help_lists() -> str:
     """What ``--scenario``, ``--policies``/``dispatch.policy``, ``--precision`` and plan targets accept."""
     from sim.config import SCENARIO_DIR
     from sim.experiments.replications import METRICS
-    from sim.planner_search import METRICS as PLAN_METRICS
+    from sim.planner_decision import METRICS as PLAN_METRICS
     from sim.policies import policy_names
 
     scenarios = sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml") if p.stem != "anchors")

@@ -109,7 +109,8 @@ def run(args: argparse.Namespace, command: str) -> int:
     from reports.plan_report import write_plan_report
     from sim.plan_file import resolve_plan
     from sim.planner import PlanSettings, plan, write_plan_tables
-    from sim.planner_search import Replications, parse_targets
+    from sim.planner_decision import parse_targets
+    from sim.planner_search import Replications
 
     _check(args)
     pf = cli_plan(args)

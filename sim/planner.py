@@ -32,18 +32,15 @@ from sim.config import Scenario, validate
 from sim.experiments.stats import mean_ci
 from sim.plan_file import Cell, ResolvedPlan, expected_active
 from sim.plan_rates import district_share, rate_per_year
+from sim.planner_decision import decide, pooled_quantile, rep_kpis, stack
 from sim.planner_search import (
     Bracket,
     Replications,
-    Target,
     analytic_start,
-    decide,
     peak_rate_per_min,
-    pooled_quantile,
-    rep_kpis,
     search,
-    stack,
 )
+from sim.targets import Target
 
 #: ``progress(done, total)`` after each district.
 Progress = Callable[[int, int], None]
@@ -169,7 +166,7 @@ def kpi_columns(prefix: str, kpis: dict[str, Any]) -> dict[str, float]:
     """Table columns of one count.
 
     Fulfilment: mean and 95% CI over replications; p90 wait: pooled over replications, with
-    its upper bound (``sim.planner_search.pooled_quantile``) [minutes]; replications.
+    its upper bound (``sim.planner_decision.pooled_quantile``) [minutes]; replications.
     """
     nan = float("nan")
     f = mean_ci(kpis["fulfilment"]) if kpis else None

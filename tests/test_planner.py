@@ -30,17 +30,8 @@ from sim.planner import (
     rate_groups,
     rate_per_year,
 )
-from sim.planner_search import (
-    Bracket,
-    Replications,
-    decide,
-    exceedance,
-    judge,
-    parse_targets,
-    pooled_quantile,
-    search,
-    stack,
-)
+from sim.planner_decision import decide, exceedance, judge, parse_targets, pooled_quantile, stack
+from sim.planner_search import Bracket, Replications, search
 
 ROOT = Path(__file__).resolve().parent.parent
 
