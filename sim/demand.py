@@ -20,11 +20,11 @@ exist only as booking rows (never created up front).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
-from sim.calendar import MIN_PER_HOUR, Calendar
+from sim.calendar import MIN_PER_DAY, MIN_PER_HOUR, Calendar
 from sim.catalog import CatalogArrays
 from sim.config import Scenario
 from sim.geography import District, haversine_km, sample_points
@@ -50,6 +50,10 @@ class Arrivals:
 
     def __len__(self) -> int:
         return int(self.t_min.shape[0])
+
+    def take(self, idx: np.ndarray) -> Arrivals:
+        """The bookings at positions ``idx`` (in that order)."""
+        return Arrivals(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
 
 
 class DemandModel:
@@ -84,14 +88,16 @@ class DemandModel:
     # -- intensity -------------------------------------------------------------------
     def _slot_factors(self, n_slots: int) -> tuple[np.ndarray, np.ndarray]:
         """Time factor per hour slot and month index (0-11) per slot."""
-        t = np.arange(n_slots) * MIN_PER_HOUR
-        f = self.hour[self.cal.hour_of(t)] * self.weekday[self.cal.weekday_of(t)]
+        slot = np.arange(n_slots)
+        day = slot // 24  # the calendar per day, then per slot: a long run has 24 times fewer days than slots
+        day_min = np.arange(int(day[-1]) + 1 if n_slots else 0) * MIN_PER_DAY
+        f = self.hour[slot % 24] * self.weekday[self.cal.weekday_of(day_min)[day]]
         if self.growth is not None:
-            mid = t + MIN_PER_HOUR / 2
+            mid = slot * MIN_PER_HOUR + MIN_PER_HOUR / 2
             names = [d.name for d in self.districts]
             on = self.growth.switched_on(names, "districts", mid)
             f = f * self.growth.adoption(mid) * (on @ self._w) / self._w.sum()
-        return f, self.cal.month_of(t) - 1
+        return f, (self.cal.month_of(day_min) - 1)[day]
 
     def _categories_on(self, n_slots: int) -> np.ndarray:
         """(slot, category) mask of categories rolled out (all on without a growth block)."""
@@ -122,16 +128,16 @@ class DemandModel:
         slot_day = np.arange(n_slots) * MIN_PER_HOUR / 1440.0
         names = [d.name for d in self.districts]
         for s in self.sc.demand.surges:
-            in_win = (slot_day >= s.start_day) & (slot_day < s.end_day)
+            lo, hi = slot_day.searchsorted([s.start_day, s.end_day])  # the window's slots, in a row
             cats = np.array([self.cat.keys.index(c) for c in s.categories if c in self.cat.keys]
                             if s.categories else np.arange(len(self.cat.keys)), dtype=np.int64)
             if s.districts:
                 dmask = np.isin(names, s.districts)
                 if not dmask.any():
                     continue
-                local.append((in_win, cats, s.multiplier, dmask))
+                local.append(((slot_day >= s.start_day) & (slot_day < s.end_day), cats, s.multiplier, dmask))
             if cats.size:
-                m[np.ix_(in_win, cats)] *= s.multiplier if not s.districts else max(s.multiplier, 1.0)
+                m[lo:hi, cats] *= s.multiplier if not s.districts else max(s.multiplier, 1.0)
         return m, local
 
     def rate_per_min(self, t_min: np.ndarray, channel_share: float = 1.0) -> np.ndarray:
@@ -156,11 +162,15 @@ class DemandModel:
         f, month = self._slot_factors(n_slots)
         surge, local = self._surge(n_slots)
         slot_len = np.minimum(MIN_PER_HOUR, horizon_min - np.arange(n_slots) * MIN_PER_HOUR)
+        # Categories without demand are left out: a Poisson draw of mean 0 uses no random
+        # numbers, so the draws of the others are the same as with their columns of zeros.
+        cols = np.flatnonzero(self.cat.demand_share > 0)
         mean = (self.base_per_min * channel_share * (f * slot_len)[:, None]
-                * self.cat.demand_share[None, :] * self.cat.seasonal[:, month].T * surge
-                * self._categories_on(n_slots))
+                * self.cat.demand_share[None, cols] * self.cat.seasonal[cols][:, month].T * surge[:, cols]
+                * self._categories_on(n_slots)[:, cols])
         counts = rng.poisson(mean)
-        slot_idx, cat_idx = np.nonzero(counts)
+        slot_idx, col_idx = np.nonzero(counts)
+        cat_idx = cols[col_idx]
         reps = counts[slot_idx, cat_idx]
         slot = np.repeat(slot_idx, reps)
         category = np.repeat(cat_idx, reps)

@@ -7,7 +7,7 @@ its own stream (``sim.seeds``), so adding a draw to one never shifts another.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -32,6 +32,10 @@ class BookingDraws:
     cancel_frac: np.ndarray  # ... at this fraction of the travel time
     rate_u: np.ndarray       # uniform: rates the job if below the rating probability
     rate_noise: np.ndarray   # stars added to the worker's quality before rounding
+
+    def take(self, idx: np.ndarray) -> BookingDraws:
+        """The draws of the bookings at positions ``idx``: a subset of bookings keeps its own draws."""
+        return BookingDraws(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
 
 
 def draw_bookings(sc: Scenario, cat: CatalogArrays, category: np.ndarray, streams: Streams) -> BookingDraws:

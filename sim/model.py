@@ -23,7 +23,7 @@ from sim.calendar import Calendar
 from sim.catalog import catalog_arrays
 from sim.config import Scenario
 from sim.demand import Arrivals, DemandModel
-from sim.draws import draw_bookings
+from sim.draws import BookingDraws, draw_bookings
 from sim.geography import District, district_map, haversine_km
 from sim.policies import JobRequest, make_policy
 from sim.records import BookingRecords, LifecycleListener, OfferLog, Outcome, Status, Winner
@@ -36,8 +36,11 @@ class Model:
     """One replication of a scenario: owns the SimPy environment and all run state."""
 
     def __init__(self, sc: Scenario, streams: Streams, arrivals: Arrivals | None = None,
-                 workforce: Workforce | None = None) -> None:
-        """Build a run; ``arrivals``/``workforce`` replace the sampled ones (hand-made test cases)."""
+                 workforce: Workforce | None = None, draws: BookingDraws | None = None) -> None:
+        """Build a run; ``arrivals``/``workforce``/``draws`` replace the sampled ones.
+
+        (Hand-made test cases; the planner reruns a subset of a run's bookings with their own draws.)
+        """
         self.sc = sc
         self.streams = streams
         self.env = simpy.Environment()
@@ -64,7 +67,7 @@ class Model:
             self.arrivals, self.helpline = build_arrivals(sc, self.demand, self.cal, streams, self.wf)
         else:
             self.arrivals, self.helpline = arrivals, None
-        self.draws = draw_bookings(sc, self.cat, self.arrivals.category, streams)
+        self.draws = draws if draws is not None else draw_bookings(sc, self.cat, self.arrivals.category, streams)
         self.index.plan(self.arrivals.category, self.arrivals.lat, self.arrivals.lon, self.policy.radius_km,
                         self.policy.nearest_needed if self.policy.batch_window_min <= 0 else None)
         self.rec = BookingRecords(len(self.arrivals))
@@ -112,10 +115,12 @@ class Model:
         """
         sc, env = self.sc, self.env
         self.start()
-        days = int(np.ceil(sc.horizon_days))
-        for d in range(1, days + 1):
-            env.run(until=min(d * 1440.0, sc.horizon_min))
-            if progress is not None:
+        if progress is None:  # one call: a stop a day costs more than a rare service's bookings
+            env.run(until=sc.horizon_min)
+        else:
+            days = int(np.ceil(sc.horizon_days))
+            for d in range(1, days + 1):
+                env.run(until=min(d * 1440.0, sc.horizon_min))
                 progress(d, days)
         end = sc.horizon_min + sc.lifecycle.drain_days * 1440.0
         while (self.rec.status == Status.OPEN).any() and env.now < end:
