@@ -30,12 +30,12 @@ def _mean(x: np.ndarray) -> float:
 
 def booking_kpis(bk: pd.DataFrame) -> dict[str, float]:
     """Fulfilment, waits to assignment [minutes], travel [km per job], rating of a set of bookings."""
-    return _kpis(bk["status"].to_numpy(), bk["created_min"].to_numpy(np.float64),
+    return kpis_of(bk["status"].to_numpy(), bk["created_min"].to_numpy(np.float64),
                  bk["assigned_min"].to_numpy(np.float64), bk["travel_km"].to_numpy(np.float64),
                  bk["rating"].to_numpy(np.float64))
 
 
-def _kpis(status: np.ndarray, created: np.ndarray, assigned: np.ndarray, travel: np.ndarray,
+def kpis_of(status: np.ndarray, created: np.ndarray, assigned: np.ndarray, travel: np.ndarray,
           rating: np.ndarray) -> dict[str, float]:
     """``booking_kpis`` on the columns as arrays (a district's slice costs no DataFrame work)."""
     n = status.size
@@ -86,7 +86,7 @@ def district_table(bk: pd.DataFrame, wk: pd.DataFrame, districts: pd.DataFrame, 
     none = np.zeros(0, dtype=np.int64)
     for d, pop in zip(districts["district"], districts["population_2011"], strict=True):
         ib, iw = at_b.get(d, none), at_w.get(d, none)
-        k = _kpis(*(c[ib] for c in cols))
+        k = kpis_of(*(c[ib] for c in cols))
         act = iw[active[iw]]
         rows.append({
             "district": d, "population_2011": int(pop), "workers": int(iw.size), "active_workers": int(act.size),

@@ -16,14 +16,14 @@ The search that uses these verdicts is ``sim.planner_search``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from sim.errors import InputError
 from sim.experiments.stats import Interval, mean_ci, reps_needed
-from sim.metrics import booking_kpis
+from sim.metrics import kpis_of
 from sim.targets import Target
 from sim.targets import parse_targets as parse_target_text
 
@@ -68,16 +68,22 @@ def parse_targets(text: str) -> tuple[Target, ...]:
 RepKpis = dict[str, Any]
 
 
-def rep_kpis(bookings: pd.DataFrame, categories: list[str]) -> dict[str, dict[str, Any]]:
-    """KPIs per category of one replication's measured bookings, keyed by target metric name."""
-    groups = dict(tuple(bookings.groupby("category", sort=True)))
-    empty = bookings.iloc[0:0]
+def rep_kpis(bookings: Mapping[str, Any], categories: list[str], since_min: float = 0.0) -> dict[str, dict[str, Any]]:
+    """KPIs per category of one replication's bookings created at or after ``since_min``, keyed by target metric name.
+
+    ``bookings``: the bookings table, or its columns as arrays (``sim.runner.booking_columns``).
+    """
+    cols = {c: np.asarray(bookings[c], dtype=None if c in ("category", "status") else np.float64)
+            for c in ("category", "status", "created_min", "assigned_min", "travel_km", "rating")}
+    keep = np.flatnonzero(cols["created_min"] >= since_min)
+    cat = cols["category"][keep]
     out = {}
     for c in categories:
-        g = groups.get(c, empty)
-        k = booking_kpis(g)
+        at = keep[cat == c]
+        k = kpis_of(*(cols[n][at] for n in ("status", "created_min", "assigned_min", "travel_km", "rating")))
+        wait = cols["assigned_min"][at] - cols["created_min"][at]
         out[c] = {"bookings": float(k["bookings"]), **{m: float(k[key]) for m, key in METRICS.items()},
-                  "waits": (g["assigned_min"] - g["created_min"]).dropna().to_numpy(dtype=np.float64)}
+                  "waits": wait[~np.isnan(wait)]}
     return out
 
 

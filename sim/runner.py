@@ -64,6 +64,11 @@ def run_one(sc: Scenario, seed: int | None = None, replication: int = 0,
 
 def bookings_table(m: Model) -> pd.DataFrame:
     """The bookings table of a finished run (one row per booking; see docs/ARCHITECTURE.md)."""
+    return pd.DataFrame(booking_columns(m))
+
+
+def booking_columns(m: Model) -> dict[str, Any]:
+    """The bookings table's columns as arrays (the planner's KPIs need no DataFrame)."""
     a, r = m.arrivals, m.rec
     n = len(a)
     # Bookings still open at the horizon are right-censored: they keep status "open".
@@ -72,7 +77,7 @@ def bookings_table(m: Model) -> pd.DataFrame:
     worker = pd.array(np.where(r.worker != NO_WORKER, r.worker, 0), dtype="Int64")
     worker[r.worker == NO_WORKER] = pd.NA
     price = pd.array(m.draws.price, dtype="Int64")
-    return pd.DataFrame({
+    return {
         "booking_id": np.arange(n, dtype=np.int64),
         "district": names[a.district],
         "category": np.array(m.cat.keys, dtype=object)[a.category],
@@ -91,7 +96,7 @@ def bookings_table(m: Model) -> pd.DataFrame:
         "lat": a.lat,
         "lon": a.lon,
         "citizen_id": np.arange(n, dtype=np.int64),
-    })
+    }
 
 
 def collect_tables(m: Model) -> dict[str, pd.DataFrame]:

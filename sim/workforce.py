@@ -6,7 +6,7 @@ Identities use Faker's Indian-locale name lists, drawn with the run's own "names
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,12 @@ class Workforce:
 
     def __len__(self) -> int:
         return int(self.district_idx.shape[0])
+
+    def take(self, idx: np.ndarray) -> Workforce:
+        """The workers at positions ``idx`` (in that order), renumbered 0..len(idx)-1."""
+        cols = {f.name: getattr(self, f.name) for f in fields(self)}
+        return Workforce(**{k: v if v is None else [v[i] for i in idx.tolist()] if k == "names" else v[idx]
+                            for k, v in cols.items()})
 
     def has_skill(self, cat: int) -> np.ndarray:
         """Mask of workers with category ``cat`` as main or second skill."""
