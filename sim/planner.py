@@ -26,9 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sim.config import Scenario, validate
+from sim.demand import Arrivals
+from sim.draws import BookingDraws
 from sim.experiments.stats import mean_ci
 from sim.plan_file import Cell, ResolvedPlan, expected_active
 from sim.plan_rates import district_share, rate_per_year
@@ -41,6 +44,7 @@ from sim.planner_search import (
     search,
 )
 from sim.targets import Target
+from sim.workforce import Workforce
 
 #: ``progress(done, total)`` after each district.
 Progress = Callable[[int, int], None]
@@ -107,34 +111,80 @@ def planning_scenario(setting: Scenario, district: str, growth: dict[str, float]
 
 
 def evaluate_counts(sc_plan: Scenario, district: str, counts: dict[str, int], seed: int, reps: range,
-                    arrivals: dict[int, Any] | None = None,
+                    sampled: dict[int, Any] | None = None,
                     categories: list[str] | None = None) -> list[dict[str, dict[str, float]]]:
     """Per-replication KPIs per category with ``counts`` active workers (replications ``reps``).
 
     KPIs of ``categories`` only (default: every category of ``counts``).
 
-    Only the bookings table is built (the other tables of ``run_one`` are not needed here).
-    ``arrivals`` (replication → the bookings its first run sampled) lets later counts reuse
-    them: they do not depend on the workers (planning runs have no helpline), and each
-    purpose has its own random stream, so a run that reuses them is identical to one that
-    samples them again, only cheaper.
+    Only the KPIs' columns are built (the tables of ``run_one`` are not needed here).
+    ``sampled`` (replication → its bookings and their draws, filled on first use) lets later
+    counts reuse them: they do not depend on the workers (planning runs have no helpline),
+    and each purpose has its own random stream, so a run that reuses them is identical to one
+    that samples them again, only cheaper.  With ``sampled``, only the bookings of
+    ``categories`` are simulated: categories are independent queues (single-skilled workers),
+    and each booking keeps its own draws, so their KPIs are those of the run with every
+    category, at a fraction of its cost when a few categories of a group still need runs.
     """
     from sim.model import Model
-    from sim.runner import bookings_table
+    from sim.runner import booking_columns
     from sim.seeds import Streams
 
-    wf = sc_plan.workforce.model_copy(update={"active_counts": {district: dict(sorted(counts.items()))}})
-    sc_n = sc_plan.model_copy(update={"workforce": wf})
+    sc_n = _with_counts(sc_plan, district, counts)
+    cats = sorted(counts) if categories is None else categories
     out = []
     for r in reps:
-        m = Model(sc_n, Streams(seed, r), arrivals=None if arrivals is None else arrivals.get(r))
-        if arrivals is not None:
-            arrivals[r] = m.arrivals
+        if sampled is None:
+            m = Model(sc_n, Streams(seed, r))
+        else:
+            got = sampled.get(r)
+            if got is None or any(counts[c] > got.most[c] for c in counts):
+                # Workers of a cell are drawn in fixed blocks, so the first k of a larger
+                # workforce are the workforce of k: drawn once at (at least) twice the counts.
+                most = {c: max(2 * n, got.most[c] if got else 0) for c, n in counts.items()}
+                first = Model(_with_counts(sc_plan, district, most), Streams(seed, r),
+                              arrivals=got.arrivals if got else None, draws=got.draws if got else None)
+                got = sampled[r] = _Sampled(first.arrivals, first.draws, first.wf, most, first.cat.keys)
+            idx = np.flatnonzero(np.isin(got.arrivals.category, [got.keys.index(c) for c in cats]))
+            m = Model(sc_n, Streams(seed, r), arrivals=got.arrivals.take(idx), draws=got.draws.take(idx),
+                      workforce=got.workforce.take(first_workers(got.workforce, got.keys, counts)))
         m.run()
-        bk = bookings_table(m)
-        out.append(rep_kpis(bk[bk["created_min"] >= sc_n.warmup_min], sorted(counts) if categories is None
-                            else categories))
+        out.append(rep_kpis(booking_columns(m), cats, sc_n.warmup_min))
     return out
+
+
+def _with_counts(sc_plan: Scenario, district: str, counts: dict[str, int]) -> Scenario:
+    """``sc_plan`` with exactly ``counts`` active workers per category in ``district``."""
+    wf = sc_plan.workforce.model_copy(update={"active_counts": {district: dict(sorted(counts.items()))}})
+    return sc_plan.model_copy(update={"workforce": wf})
+
+
+@dataclass
+class _Sampled:
+    """What a replication's first run drew, reused by later counts.
+
+    Its bookings, their draws and the workforce at ``most`` workers per category (catalog
+    ``keys`` index the categories).
+    """
+
+    arrivals: Arrivals
+    draws: BookingDraws
+    workforce: Workforce
+    most: dict[str, int]
+    keys: tuple[str, ...]
+
+
+def first_workers(wf: Workforce, keys: tuple[str, ...], counts: dict[str, int]) -> np.ndarray:
+    """Positions of the first ``counts[c]`` workers of each (district, category) cell of ``wf``.
+
+    Cells are contiguous, in drawing order, so these rows are the workforce ``counts`` draws.
+    """
+    cell = wf.district_idx * len(keys) + wf.skill1
+    n = len(cell)
+    starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]]) if n else np.zeros(0, dtype=np.int64)
+    rank = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+    want = np.array([counts.get(k, 0) for k in keys], dtype=np.int64)
+    return np.flatnonzero(rank < want[wf.skill1])
 
 
 def recheck(setting: Scenario, district: str, category: str, growth: float, n: int, days: float,
@@ -180,8 +230,7 @@ def rate_groups(rates: dict[str, float], ratio: float = 2.0) -> list[list[str]]:
     """Categories in groups of similar rate (largest / smallest <= ``ratio``), rarest first.
 
     A group shares its runs, whose length suits its rarest member; a category ten times as
-    common as another is better planned in shorter runs of its own.  (``district_groups``
-    passes runs per day: cells whose runs are about as long.)
+    common as another is better planned in shorter runs of its own.
     """
     groups: list[list[str]] = []
     for k in sorted(rates, key=lambda k: (rates[k], k)):
@@ -193,15 +242,18 @@ def rate_groups(rates: dict[str, float], ratio: float = 2.0) -> list[list[str]]:
 
 
 def district_groups(setting: Scenario, district: str, cells: Sequence[Cell], ps: PlanSettings) -> list[list[Cell]]:
-    """The cells of one district in groups that share their runs: cells whose own runs would be about as long.
+    """The cells of one district in groups that share their runs: cells of about the same demand.
 
-    Run length (``group_days`` of the cell alone) rather than demand: every cell too rare
-    for ``max_days`` runs ``max_days`` anyway, so they all share them, and a run's cost is
-    mostly its days when bookings are few.
+    By expected bookings at the first demand level, so that at every level a group's runs
+    (as long as its rarest cell needs, ``group_days``) hold about as many bookings of each
+    of its cells as they need.  (Grouping every cell too rare for ``max_days`` together made
+    a cell five times as common as the rarest run five times as long as it needed at ×5.)
+    Since a run simulates only the cells that still need replications, and a run's cost is
+    its bookings, more groups cost little more than fewer.
     """
     by_cat = {c.category: c for c in cells}
-    per_day = {c.category: 1.0 / group_days(setting, district, [c], ps) for c in cells}
-    return [[by_cat[k] for k in group] for group in rate_groups(per_day)]
+    rates = {c.category: rate_per_year(setting, district, c.category) * min(1.0, c.growth) for c in cells}
+    return [[by_cat[k] for k in group] for group in rate_groups(rates)]
 
 
 def plan_district(setting: Scenario, today: Scenario, district: str, cells: Sequence[Cell],
@@ -280,8 +332,8 @@ def plan_group(setting: Scenario, today: Scenario, district: str, cells: Sequenc
 
 def _evaluator(sc_c: Scenario, district: str, seed: int):
     """The search's ``evaluate`` for one planning scenario (its replications' bookings sampled once)."""
-    arrivals: dict[int, Any] = {}
-    return lambda counts, reps, categories: evaluate_counts(sc_c, district, counts, seed, reps, arrivals, categories)
+    sampled: dict[int, Any] = {}
+    return lambda counts, reps, categories: evaluate_counts(sc_c, district, counts, seed, reps, sampled, categories)
 
 
 def _group_task(args: tuple[Scenario, Scenario, str, list[Cell], PlanSettings]) -> list[dict[str, Any]]:

@@ -24,9 +24,11 @@ larger count), found in two steps:
    few replications the bisection happened to give the counts near it.
 
 A bracket may start from a floor (the answer at a lower demand): the answer is then the
-smallest count *at or above the floor* that meets the targets.  If one fewer than the floor
-still passes at the boundary's replications, the answer is *held* at the floor (flagged):
-the two demand levels are a statistical tie and the larger answer wins.
+smallest count *at or above the floor* that meets the targets.  One fewer than the floor is
+never an answer, so an answer at the floor is confirmed as soon as it passes: one fewer only
+gets the answer's replications, for the table, and if it passes on them the answer is
+*held* at the floor (flagged): the two demand levels are a statistical tie and the larger
+answer wins.
 """
 
 from __future__ import annotations
@@ -205,10 +207,11 @@ class Bracket:
 
         The answer no longer meeting the targets moves the bracket up (bisection resumes above
         it); one fewer meeting them moves it down, unless one fewer is below the floor: then
-        the answer is held at the floor (a statistical tie with the lower demand's answer goes
-        to the larger) once one fewer still meets them at ``boundary`` replications.  Otherwise
-        the pair is confirmed once one fewer misses a target with confidence, its undecided
-        targets are resolved (``reps_to_resolve``), or the replications reach ``boundary``.
+        there is nothing to decide about it, the answer is confirmed and, if one fewer passes
+        on the same replications, held (a statistical tie with the lower demand's answer goes
+        to the larger).  Otherwise the pair is confirmed once one fewer misses a target with
+        confidence, its undecided targets are resolved (``reps_to_resolve``), or the
+        replications reach ``boundary``.
         """
         assert self.hi is not None
         n = self.hi
@@ -222,8 +225,8 @@ class Bracket:
             self.lo, self.last, self.hi = n, v_hi, min(self.cap, n + self.gallop)
             if self.hi <= n:
                 self.hi = None
-        elif v_lo == "pass" and n - 1 < self.floor:  # held at the floor once that survives every replication
-            self.confirmed = self.held = reps >= rr.boundary
+        elif n - 1 < self.floor:  # one fewer is below the floor, never an answer: nothing to decide about it
+            self.confirmed, self.held = True, v_lo == "pass"
         elif v_lo == "pass":  # down: bisect (n - 1 - gallop, n - 1], whose bottom the next boundary verifies
             self.min_reps, self.gallop = reps, 2 * self.gallop
             self.hi, self.lo = n - 1, max(self.floor - 1, n - 1 - self.gallop)
@@ -282,7 +285,8 @@ def _boundary(brackets: dict[str, Bracket], targets: tuple[Target, ...], evaluat
         if have < level:  # first give both counts the same replications
             want[c] = min(rr.boundary, level)
         else:  # then jump to what the pair's undecided KPIs need (at their current spread), at least a step
-            need = max(reps_to_resolve(b.kpis(m, have), targets, rr.resolution, rr.boundary) for m in pair)
+            decided = (n,) if n - 1 < b.floor else pair  # one fewer below the floor: only the answer is judged
+            need = max(reps_to_resolve(b.kpis(m, have), targets, rr.resolution, rr.boundary) for m in decided)
             want[c] = min(rr.boundary, max(have + rr.step, need))
     for shift in (0, 1):
         fewer = {c for c in pending if shift and (brackets[c].hi or 0) > 1}

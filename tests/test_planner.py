@@ -110,11 +110,14 @@ def test_boundary_replications_move_the_answer_to_the_smallest_count_that_passes
     b = br["a"]
     assert b.answer == 8 and decide(b.at_hi, targets) == "pass" and decide(b.at_lo, targets) == "fail"
     assert b.at_hi["fulfilment"].size == b.at_lo["fulfilment"].size > 12  # the pair on the same replications
-    # Below the floor (a lower demand's answer) the answer is held, but only once one fewer
-    # still meets the targets at the boundary's replications.
+    # At the floor (a lower demand's answer) one fewer is never an answer: the floor is confirmed
+    # once it passes, and held when one fewer passes too on the same replications (no boundary
+    # replications are spent on a count that cannot be chosen).
     fl = {"a": Bracket(start=1, cap=50, floor=12)}
     search(fl, targets, noisy, Replications(4, 4, 12, 40))
-    assert fl["a"].answer == 12 and fl["a"].held and fl["a"].at_lo["fulfilment"].size == 40
+    f = fl["a"]
+    assert f.answer == 12 and f.held and decide(f.at_hi, targets) == decide(f.at_lo, targets) == "pass"
+    assert f.at_lo["fulfilment"].size == f.at_hi["fulfilment"].size < 40
 
 
 def test_unreachable_is_reported_at_the_cap():
@@ -257,6 +260,26 @@ def test_known_answer_meets_targets_with_fresh_seeds_and_one_fewer_does_not():
     for n, verdict in ((2, "pass"), (1, "fail")):
         rows = evaluate_counts(sp, "Lucknow", {"electrician": n}, seed=97, reps=range(5))
         assert decide(stack([r["electrician"] for r in rows]), targets) == verdict, rows
+
+
+def test_reused_draws_and_a_subset_of_categories_give_the_joint_runs_kpis():
+    """The search's cheap runs (bookings, draws and workers reused; only the categories that
+    still need runs simulated) give each category exactly the KPIs of a full run from scratch."""
+    sc = load_scenario("baseline")
+    cats = ["ac_repair", "carpenter", "electrician", "plumber"]
+    sp = planning_scenario(sc, "Agra", {c: 2.0 for c in cats}, 120, 10)
+    sampled: dict = {}
+    for counts, subset in (({c: 3 for c in cats}, ["carpenter"]), ({c: 5 for c in cats}, ["ac_repair", "plumber"]),
+                           ({"ac_repair": 9, "carpenter": 2, "electrician": 4, "plumber": 7}, cats)):
+        cheap = evaluate_counts(sp, "Agra", counts, seed=5, reps=range(2), sampled=sampled, categories=subset)
+        full = evaluate_counts(sp, "Agra", counts, seed=5, reps=range(2))
+        assert sum(r[c]["bookings"] for r in full for c in subset) > 0
+        for a, b in zip(cheap, full, strict=True):
+            assert sorted(a) == sorted(subset)
+            for c in subset:
+                assert a[c]["bookings"] == b[c]["bookings"] and np.array_equal(a[c]["waits"], b[c]["waits"])
+                assert {k: v for k, v in a[c].items() if k != "waits"} == pytest.approx(
+                    {k: v for k, v in b[c].items() if k != "waits"}, nan_ok=True, rel=0, abs=0)
 
 
 def test_cli_plan_file_writes_tables_map_summary_and_html(tmp_path):
