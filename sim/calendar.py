@@ -37,9 +37,8 @@ class Calendar:
     def month_of(self, t_min: np.ndarray | float) -> np.ndarray:
         """Calendar month, 1-12."""
         days = self.day_of(t_min)
-        uniq, inv = np.unique(days, return_inverse=True)
-        months = np.array([(self.start + dt.timedelta(days=int(d))).month for d in uniq], dtype=np.int64)
-        return months[inv].reshape(np.shape(days))
+        date = np.datetime64(self.start, "D") + days.astype("timedelta64[D]")
+        return date.astype("datetime64[M]").astype(np.int64) % 12 + 1
 
     def date_of(self, t_min: float) -> dt.date:
         """The calendar date of a time."""
