@@ -12,7 +12,8 @@ generator means the figure is the generator's):
 Phase 1 finds the maximum rate (no think time); phase 2 offers half of it (or ``--latency-rate``,
 e.g. half the target) at a constant rate and reports latency there.  Server CPU per request is
 printed too: on a shared machine it is the steadier figure (the rate a free core would reach is
-about 1 / CPU per request).
+about 1 / CPU per request); on PostgreSQL also the CPU of the backends serving the server's
+connections (they share the machine's cores with the server).
 
 Targets (issue 15), one server process: mixed >= 2,000 requests/s on SQLite and >= 1,000/s on
 PostgreSQL, p99 < 50 ms at half that rate; bookings alone >= 2,000/s on SQLite.
