@@ -1,12 +1,13 @@
 """Tables (SQLAlchemy Core), engine set-up and transactions for SQLite (WAL) and PostgreSQL.
 
-Concurrency: every write runs in :meth:`Database.write`.  On SQLite that is one process-wide
-lock plus ``BEGIN IMMEDIATE`` (so writers from several server processes queue on the file
-lock); on PostgreSQL it is a READ COMMITTED transaction in which code locks rows with
-``FOR UPDATE`` / ``FOR UPDATE SKIP LOCKED``.  The partial unique index
-``uq_bookings_active_worker`` is the backstop: no worker can hold two active bookings even if
-the application logic were wrong.  Every database call runs in a worker thread, never on
-the event loop, so a writer waiting for SQLite's file lock stalls only its own request.
+Concurrency: every write is one transaction (:meth:`Database.run` for requests,
+:meth:`Database.write` in threads).  On SQLite that is one process-wide lock plus ``BEGIN
+IMMEDIATE`` (so writers from several server processes queue on the file lock); on PostgreSQL
+it is a READ COMMITTED transaction in which code locks rows with ``FOR UPDATE`` / ``FOR UPDATE
+SKIP LOCKED``.  The partial unique index ``uq_bookings_active_worker`` is the backstop: no
+worker can hold two active bookings even if the application logic were wrong.  No database
+wait happens on the event loop (``Database.run``), so a writer waiting for SQLite's file lock
+stalls only its own request.
 
 Durability: SQLite runs with ``synchronous=NORMAL`` in WAL mode, which survives the server
 process being killed (the OS holds the written pages); only a power cut may lose the last
