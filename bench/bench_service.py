@@ -12,7 +12,8 @@ generator means the figure is the generator's):
 Phase 1 finds the maximum rate (no think time); phase 2 offers half of it (or ``--latency-rate``,
 e.g. half the target) at a constant rate and reports latency there.  Server CPU per request is
 printed too: on a shared machine it is the steadier figure (the rate a free core would reach is
-about 1 / CPU per request).
+about 1 / CPU per request); on PostgreSQL also the CPU of the backends serving the server's
+connections (they share the machine's cores with the server).
 
 Targets (issue 15), one server process: mixed >= 2,000 requests/s on SQLite and >= 1,000/s on
 PostgreSQL, p99 < 50 ms at half that rate; bookings alone >= 2,000/s on SQLite.
@@ -23,6 +24,7 @@ Usage: python bench/bench_service.py [--db sqlite,postgres] [--mix mixed,booking
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -34,6 +36,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
@@ -113,6 +116,19 @@ def cpu_s(pid: int, part: slice = slice(11, 13)) -> float:
 
 
 SYSTEM = slice(12, 13)
+
+
+def pg_backends_cpu(app: str) -> float:
+    """CPU so far [seconds] of the PostgreSQL backends serving connections named ``app`` (from /proc)."""
+    import psycopg
+
+    with psycopg.connect("host=127.0.0.1 port=5432 dbname=test user=postgres", autocommit=True) as c:
+        pids = [p for (p,) in c.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", (app,))]
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            total += cpu_s(pid)
+    return total
 
 
 def free_port() -> int:
@@ -266,11 +282,14 @@ def bench_one(name: str, db: str, mix: str, args: argparse.Namespace, tmp: Path,
                                     "--format", "raw", "--rate", "200", "--nonblocking", "--subprocesses", "--gil",
                                     "--duration", str(args.seconds), "--output", f"{args.profile}-{name}-{mix}.txt"],
                                    preexec_fn=pin(1), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        app = dict(parse_qsl(urlsplit(db).query)).get("application_name")
         s0, k0, w0 = cpu_s(srv.pid), cpu_s(srv.pid, SYSTEM), time.monotonic()
+        b0 = pg_backends_cpu(app) if app else 0.0
         peak = run_locust(url, tmp, args.users, 0.0, args.seconds, mix)
         peak["server_cpu"] = (cpu_s(srv.pid) - s0) / (time.monotonic() - w0)
         s1 = cpu_s(srv.pid)
         peak["server_ms"] = 1000 * (s1 - s0) / max(peak["requests"], 1)
+        peak["db_ms"] = 1000 * (pg_backends_cpu(app) - b0) / max(peak["requests"], 1) if app else None
         peak["server_sys_ms"] = 1000 * (cpu_s(srv.pid, SYSTEM) - k0) / max(peak["requests"], 1)
         if spy is not None:
             spy.wait(30)
@@ -317,8 +336,8 @@ def main() -> None:
                 from service.db import drop_scratch_schema, scratch_schema
 
                 url, schema = scratch_schema(PG, "bench")
-                try:
-                    results.append(bench_one(name, url, mix, args, tmp, weights))
+                try:  # the server's connections are named, so their backends' CPU can be read
+                    results.append(bench_one(name, f"{url}&application_name={schema}", mix, args, tmp, weights))
                 finally:
                     drop_scratch_schema(PG, schema)
     print(f"trace mix per day: {weights['status']:,} status updates, {weights['create_booking']:,} bookings "
@@ -337,6 +356,10 @@ def main() -> None:
         ms = p["server_ms"]
         print(f"  server CPU per request {ms:.2f} ms (system {p['server_sys_ms']:.2f}) -> at most ~{1000 / ms:.0f} "
               "requests/s on one free core")
+        if p["db_ms"] is not None:
+            both = ms + p["db_ms"]
+            print(f"  PostgreSQL backends' CPU per request {p['db_ms']:.2f} ms; server + backends {both:.2f} ms -> "
+                  f"at most ~{2000 / both:.0f} requests/s on two free cores")
         print(f"  throughput target {'met' if p['rps'] >= tgt else 'NOT met'}; "
               f"latency target at half rate {'met' if h['p99_ms'] < 50 else 'NOT met'}")
 

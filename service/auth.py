@@ -131,6 +131,20 @@ class TokenBook:
             self._cache[token] = caller
         return caller
 
+    def issued(self, role: str, subject_ids: list[int], tokens: list[str]) -> None:
+        """Remember tokens this process issued, once their transaction committed.
+
+        Their first request then needs no database look-up (a worker thread and a round trip
+        on PostgreSQL).  Not with ``--allow-reset``: a reset committed between this
+        transaction's commit and this call would leave a deleted token cached.
+        """
+        if self._check_generation:
+            return
+        with self._lock:
+            if len(self._cache) + len(tokens) > 500_000:
+                self._cache.clear()
+            self._cache.update((t, Caller(role, s)) for t, s in zip(tokens, subject_ids, strict=True))
+
     def clear(self) -> None:
         """Forget cached tokens (after a reset)."""
         with self._lock:

@@ -49,18 +49,29 @@ CANDIDATES = Stmt(
     " WHERE s.category = :cat AND s.lat BETWEEN :lat0 AND :lat1 AND s.lon BETWEEN :lon0 AND :lon1"
     " AND w.available = TRUE AND w.active_booking_id IS NULL"
     " AND w.id NOT IN (SELECT worker_id FROM booking_declines WHERE booking_id = :bid)")
-#: Lock the picked worker's row if nobody else holds it, re-checking that they are still free.
-LOCK_FREE = Stmt("SELECT id FROM workers WHERE id = :wid AND available = TRUE AND active_booking_id IS NULL"
-                 "{skip_locked}")
-RESERVE_WORKER = Stmt("UPDATE workers SET active_booking_id = :bid WHERE id = :wid")
+#: Reserve the picked worker if they are still free and available and nobody else holds their
+#: row, and offer them the booking; the booking's id if both happened, no row otherwise.
+#: PostgreSQL: one statement (the row locked ``SKIP LOCKED``, then both updates); SQLite
+#: (writers serialized): the reservation, then the offer only if the worker now holds it.
+_RESERVE = ("UPDATE workers SET active_booking_id = :bid"
+            " WHERE id = :wid AND available = TRUE AND active_booking_id IS NULL")
+_OFFER = ("UPDATE bookings SET status = 'offered', worker_id = :wid, offered_at = :now, offers = offers + 1,"
+          " first_offered_at = COALESCE(first_offered_at, :now) WHERE id = :bid AND {reserved} RETURNING id")
+RESERVE_AND_OFFER = Stmt(
+    _RESERVE, _OFFER.replace("{reserved}", "(SELECT active_booking_id FROM workers WHERE id = :wid) = :bid"),
+    pg="WITH free AS (SELECT id FROM workers WHERE id = :wid AND available = TRUE AND active_booking_id IS NULL"
+       "{skip_locked}), reserved AS (UPDATE workers w SET active_booking_id = :bid FROM free WHERE w.id = free.id"
+       " RETURNING w.id) " + _OFFER.replace("{reserved}", "EXISTS (SELECT 1 FROM reserved)"))
+WORKER = Stmt("UPDATE workers SET active_booking_id = :bid WHERE id = :wid")
 OFFER = Stmt("UPDATE bookings SET status = 'offered', worker_id = :wid, offered_at = :now, offers = offers + 1,"
              " first_offered_at = COALESCE(first_offered_at, :now) WHERE id = :bid")
 WORKER = Stmt("SELECT * FROM workers WHERE id = :wid")
+#: Pending bookings of worker ``:wid``'s skills in the box ``:lat0``..``:lon1`` (SQL condition on ``bookings``).
+PENDING_IN_BOX = ("status = 'pending' AND category IN (SELECT category FROM worker_skills WHERE worker_id = :wid)"
+                  " AND lat BETWEEN :lat0 AND :lat1 AND lon BETWEEN :lon0 AND :lon1")
 #: Pending bookings near a worker who just became free, that they have not declined (oldest first).
 PENDING_NEAR = Stmt(
-    "SELECT * FROM bookings WHERE status = 'pending'"
-    " AND category IN (SELECT category FROM worker_skills WHERE worker_id = :wid)"
-    " AND lat BETWEEN :lat0 AND :lat1 AND lon BETWEEN :lon0 AND :lon1"
+    f"SELECT * FROM bookings WHERE {PENDING_IN_BOX}"
     " AND id NOT IN (SELECT booking_id FROM booking_declines WHERE worker_id = :wid)"
     f" ORDER BY id LIMIT {PENDING_SCAN}{{skip_locked}}")
 RELEASE = Stmt("UPDATE workers SET active_booking_id = NULL, idle_since_min = :idle WHERE id = :wid")
@@ -112,11 +123,7 @@ class Dispatcher:
     def dispatch(self, conn: Connection, b: Row, now: float) -> int | None:
         """Offer pending booking ``b`` to the worker the policy picks; return it, or ``None``."""
         def reserve(wid: int) -> bool:
-            if sql.scalar(conn, LOCK_FREE, {"wid": wid}) is None:
-                return False
-            sql.run(conn, RESERVE_WORKER, {"wid": wid, "bid": b.id})
-            sql.run(conn, OFFER, {"bid": b.id, "wid": wid, "now": now})
-            return True
+            return sql.scalar(conn, RESERVE_AND_OFFER, {"bid": b.id, "wid": wid, "now": now}) is not None
 
         return self.pick(self.job(b), self.candidates(conn, b), now, reserve)
 
@@ -150,6 +157,11 @@ class Dispatcher:
         """``cands`` less worker ``wid`` (who could not be reserved)."""
         return subset(cands, cands.worker_id != wid)
 
+    def pending_box(self, lat: float, lon: float) -> dict[str, float]:
+        """``PENDING_IN_BOX``'s box parameters around a worker at (lat, lon) [degrees]."""
+        lat0, lat1, lon0, lon1 = box(lat, lon, self.policy.radius_km)
+        return {"lat0": lat0, "lat1": lat1, "lon0": lon0, "lon1": lon1}
+
     def free_worker(self, conn: Connection, wid: int, now: float, where: tuple[float, float] | None = None
                     ) -> int | None:
         """Worker ``wid`` just became free: offer them a waiting booking nearby, oldest first.
@@ -163,8 +175,7 @@ class Dispatcher:
             if w is None or not w.available or w.active_booking_id is not None:
                 return None
             where = (w.lat, w.lon)
-        lat0, lat1, lon0, lon1 = box(*where, self.policy.radius_km)
-        pend = sql.all_rows(conn, PENDING_NEAR, {"wid": wid, "lat0": lat0, "lat1": lat1, "lon0": lon0, "lon1": lon1})
+        pend = sql.all_rows(conn, PENDING_NEAR, {"wid": wid, **self.pending_box(*where)})
         if not pend:
             return None
         near = haversine_km(np.array([b.lat for b in pend]), np.array([b.lon for b in pend]), *where)

@@ -7,13 +7,20 @@ from typing import Any
 from sqlalchemy import Connection
 
 from service import sql
+from service.dispatch import PENDING_IN_BOX
 from service.errors import not_found
 from service.sql import Stmt
 
-LOCK_WORKER = Stmt("SELECT available, active_booking_id, lat, lon, district FROM workers WHERE id = :wid{lock}")
-SET_STATUS = Stmt("UPDATE workers SET available = :available, lat = :lat, lon = :lon,"
-                  " idle_since_min = COALESCE(:idle, idle_since_min) WHERE id = :wid")
-MOVE_SKILLS = Stmt("UPDATE worker_skills SET lat = :lat, lon = :lon WHERE worker_id = :wid")
+#: Moves the worker's skill rows with them (no-op unless moved), sets availability, position and
+#: idle time (from now if they become available while free), and answers ``pending``: whether a
+#: worker now available and free has pending bookings of their skills nearby (``free_worker``
+#: then looks closer).  PostgreSQL does it in one statement, SQLite in two.
+_MOVE = "UPDATE worker_skills SET lat = :lat, lon = :lon WHERE worker_id = :wid AND (lat <> :lat OR lon <> :lon)"
+_SET = ("UPDATE workers SET available = :available, lat = :lat, lon = :lon, idle_since_min = CASE"
+        " WHEN :available AND NOT available AND active_booking_id IS NULL THEN :idle ELSE idle_since_min END"
+        " WHERE id = :wid RETURNING district, active_booking_id, (:available AND active_booking_id IS NULL"
+        f" AND EXISTS (SELECT 1 FROM bookings WHERE {PENDING_IN_BOX})) AS pending")
+SET_STATUS = Stmt(_MOVE, _SET, pg=f"WITH moved AS ({_MOVE}) {_SET}")
 
 
 def worker_out(w: Any) -> dict[str, Any]:
@@ -24,16 +31,12 @@ def worker_out(w: Any) -> dict[str, Any]:
 
 def set_status(ctx: Any, conn: Connection, wid: int, available: bool, lat: float, lon: float, now: float) -> dict:
     """A worker's availability and position; a free worker becoming available may get an offer at once."""
-    w = sql.first(conn, LOCK_WORKER, {"wid": wid})
+    w = sql.first(conn, SET_STATUS, {"wid": wid, "available": available, "lat": lat, "lon": lon,
+                                     "idle": ctx.disp.now_min(now), **ctx.disp.pending_box(lat, lon)})
     if w is None:
         raise not_found(f"worker {wid}")
-    free = w.active_booking_id is None
-    idle = ctx.disp.now_min(now) if available and not w.available and free else None
-    sql.run(conn, SET_STATUS, {"wid": wid, "available": available, "lat": lat, "lon": lon, "idle": idle})
-    if (lat, lon) != (w.lat, w.lon):
-        sql.run(conn, MOVE_SKILLS, {"wid": wid, "lat": lat, "lon": lon})
     holds = w.active_booking_id
-    if available and free:
+    if w.pending:
         holds = ctx.disp.free_worker(conn, wid, now, (lat, lon))
     return {"id": wid, "district": w.district, "available": available, "lat": lat, "lon": lon,
             "active_booking_id": holds}

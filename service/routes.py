@@ -48,6 +48,7 @@ async def register_worker(body: WorkerIn, ctx: Context) -> dict:
     _check_skills(ctx, body.skills)
     bookings.check_place(ctx, body.district, body.lat, body.lon)
     ids, toks = await ctx.db.run(lambda conn: add_workers(conn, [body], time.time(), ctx.disp.now_min()))
+    ctx.tokens.issued("worker", ids, toks)
     return {"id": ids[0], "token": toks[0]}
 
 
@@ -56,6 +57,7 @@ async def register_citizen(body: CitizenIn, ctx: Context) -> dict:
     """Register a citizen."""
     bookings.check_place(ctx, body.district, body.lat, body.lon)
     ids, toks = await ctx.db.run(lambda conn: add_citizens(conn, [body], time.time()))
+    ctx.tokens.issued("citizen", ids, toks)
     return {"id": ids[0], "token": toks[0]}
 
 

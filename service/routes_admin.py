@@ -65,7 +65,9 @@ def create_agent(body: AgentIn, ctx: Context, who: Caller) -> dict:
     require(who, "admin")
     with ctx.db.write() as conn:
         aid = conn.execute(insert(db.agents).values(name=body.name)).inserted_primary_key[0]
-        return {"id": aid, "token": issue(conn, "agent", aid)}
+        tok = issue(conn, "agent", aid)
+    ctx.tokens.issued("agent", [aid], [tok])
+    return {"id": aid, "token": tok}
 
 
 @router.add("POST", "/workers:bulk", status=201, response=CreatedMany)
@@ -84,6 +86,7 @@ def bulk_workers(body: WorkersBulkIn, ctx: Context, who: Caller) -> dict:
         if body.available and conn.execute(select(exists().where(db.bookings.c.status == "pending"))).scalar():
             for wid in ids:
                 ctx.disp.free_worker(conn, wid, now)
+    ctx.tokens.issued("worker", ids, toks)
     return {"ids": ids, "tokens": toks}
 
 
@@ -98,6 +101,7 @@ def bulk_citizens(body: CitizensBulkIn, ctx: Context, who: Caller) -> dict:
             raise ApiError(e.status, f"citizens.{i}.{e.detail}") from None
     with ctx.db.write() as conn:
         ids, toks = admin.add_citizens(conn, body.citizens, time.time(), body.origin)
+    ctx.tokens.issued("citizen", ids, toks)
     return {"ids": ids, "tokens": toks}
 
 

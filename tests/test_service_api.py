@@ -91,6 +91,21 @@ def test_idempotent_booking_replays_first_answer(api):
     assert stats["bookings"] == 1
 
 
+def test_request_digest_is_the_canonical_json_stored_digests_were_made_of():
+    """orjson's digest equals the json.dumps form used before (ASCII or not), so stored keys keep matching."""
+    import hashlib
+    import json
+
+    from service.idempotency import request_hash
+
+    bodies = [{"category": "plumber", "district": "Lucknow", "lat": 26.8467, "lon": 80.9462, "channel": "app"},
+              {"caller_name": "राम कुमार", "caller_phone": "+919812345678", "z": [1.5, None, True], "a": 1e-7},
+              {"booking": 17, "method": "cash", "amount_paise": 2**70, "note": "a\"b\\c\n\u0001"}]
+    for body in bodies:
+        blob = json.dumps(["r", body], sort_keys=True, separators=(",", ":"), default=str)
+        assert request_hash("r", body) == hashlib.sha256(blob.encode()).hexdigest()
+
+
 def test_ten_concurrent_identical_payments_have_one_effect(api):
     w = api.worker()
     c = api.citizen()
