@@ -62,9 +62,6 @@ RESERVE_AND_OFFER = Stmt(
     pg="WITH free AS (SELECT id FROM workers WHERE id = :wid AND available = TRUE AND active_booking_id IS NULL"
        "{skip_locked}), reserved AS (UPDATE workers w SET active_booking_id = :bid FROM free WHERE w.id = free.id"
        " RETURNING w.id) " + _OFFER.replace("{reserved}", "EXISTS (SELECT 1 FROM reserved)"))
-WORKER = Stmt("UPDATE workers SET active_booking_id = :bid WHERE id = :wid")
-OFFER = Stmt("UPDATE bookings SET status = 'offered', worker_id = :wid, offered_at = :now, offers = offers + 1,"
-             " first_offered_at = COALESCE(first_offered_at, :now) WHERE id = :bid")
 WORKER = Stmt("SELECT * FROM workers WHERE id = :wid")
 #: Pending bookings of worker ``:wid``'s skills in the box ``:lat0``..``:lon1`` (SQL condition on ``bookings``).
 PENDING_IN_BOX = ("status = 'pending' AND category IN (SELECT category FROM worker_skills WHERE worker_id = :wid)"
