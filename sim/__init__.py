@@ -27,18 +27,20 @@ _API = {
     "RunResult": ("sim.runner", "RunResult"),
     "write_run": ("sim.runner", "write_run"),
     "Progress": ("sim.runner", "Progress"),
+    "Spool": ("sim.spool", "Spool"),
     "InputError": ("sim.errors", "InputError"),
     "ScenarioError": ("sim.errors", "ScenarioError"),
 }
 
-__all__ = ["InputError", "Progress", "RunResult", "Scenario", "ScenarioError", "__version__", "load_scenario", "run",
-           "write_run"]
+__all__ = ["InputError", "Progress", "RunResult", "Scenario", "ScenarioError", "Spool", "__version__", "load_scenario",
+           "run", "write_run"]
 
 if TYPE_CHECKING:
     from sim.config import Scenario, load_scenario
     from sim.errors import InputError, ScenarioError
     from sim.runner import Progress, RunResult, write_run
     from sim.runner import run_one as run
+    from sim.spool import Spool
 
 
 def __getattr__(name: str) -> Any:
