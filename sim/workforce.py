@@ -156,6 +156,9 @@ def build_workforce(sc: Scenario, districts: list[District], cat: CatalogArrays,
 #: workers (a planner search, a what-if) adds people without moving the others.
 CHUNK = 64
 _F, _I, _B = np.float64, np.int64, np.bool_
+#: bounds [low, high) of the names' list positions and the 10-digit mobile numbers of a block
+_ID_LOW = np.repeat(np.array([0, 0, 0, 6_000_000_000], dtype=np.int64), CHUNK)
+_ID_HIGH = np.repeat(np.array([len(_MALE), len(_FEMALE), len(_LAST), 9_999_999_999], dtype=np.int64), CHUNK)
 #: the drawn worker columns and their dtypes
 _CELL_COLUMNS = {"lat": _F, "lon": _F, "u_second": _F, "second": _I, "shift_start": _I, "shift_end": _I,
                  "accept": _F, "quality": _F, "female": _B, "first_m": _I, "first_f": _I, "last": _I, "phone": _I}
@@ -187,10 +190,11 @@ def _cell(sc: Scenario, d: District, j: int, k: int, cat: CatalogArrays, mostly_
             "accept": g.beta(m * c, (1 - m) * c, CHUNK) if m < 1 else np.ones(CHUNK),
             "quality": np.clip(g.normal(wf.quality_mean, wf.quality_sd, CHUNK), 1.0, 5.0),
             "female": g.random(CHUNK) < (0.9 if mostly_women else 0.15),
-            "first_m": g.integers(0, len(_MALE), CHUNK),
-            "first_f": g.integers(0, len(_FEMALE), CHUNK),
-            "last": g.integers(0, len(_LAST), CHUNK),
-            "phone": g.integers(6_000_000_000, 9_999_999_999, CHUNK, dtype=np.int64),
         }
+        # first_m, first_f, last, phone: one call with per-draw bounds takes the same draws in the
+        # same order as four calls (each bounded draw is Lemire's on one 32-bit output) at a third of
+        # the cost (the bounds checks of ``integers`` are per call).
+        ids = g.integers(_ID_LOW, _ID_HIGH).reshape(4, CHUNK)
+        block.update(first_m=ids[0], first_f=ids[1], last=ids[2], phone=ids[3])
         for key, v in block.items():
             out[key][lo:lo + take] = v[:take]

@@ -228,7 +228,7 @@ def _assemble(cfg: HelplineConfig, calendar: Calendar, hours: int, horizon_min: 
     kept = np.concatenate([np.ones(n_iv, bool), keep])
     offered = keep & ~out.closed
     sh = shifts_for(cfg, calendar)
-    agents = np.asarray([sh.on_duty(h * 60.0) for h in range(hours)])
+    agents = sh.on_duty_at(np.arange(hours) * 60.0)
     extra = {
         "calls": np.bincount((created_all[kept] // 60).astype(np.int64), minlength=hours)[:hours],
         "ivr_resolved": np.bincount((t[iv] // 60).astype(np.int64), minlength=hours)[:hours],
