@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,18 @@ class CallRecords:
 
     def __len__(self) -> int:
         return int(self.rows.size)
+
+    def take(self) -> CallRecords:
+        """The records of the table's rows only (the same table, built from a copy of a few rows)."""
+        is_q = self.rows >= self.n_iv
+        iv, qr = self.rows[~is_q], self.rows[is_q] - self.n_iv
+        rows = np.empty(self.rows.size, dtype=np.int64)
+        rows[~is_q] = np.arange(iv.size)
+        rows[is_q] = iv.size + np.arange(qr.size)
+        both = np.concatenate([iv, qr + self.n_iv])
+        out = QueueOut(*(getattr(self.out, f.name)[qr] for f in fields(QueueOut)))
+        return CallRecords(rows, int(iv.size), self.created[both], self.call_id[both], self.types[both], out,
+                           self.redial_of[qr])
 
     def frame(self, lo: int = 0, hi: int | None = None, bookings: tuple[np.ndarray, np.ndarray] | None = None
               ) -> pd.DataFrame:
@@ -250,12 +262,19 @@ def _assemble(cfg: HelplineConfig, calendar: Calendar, hours: int, horizon_min: 
     booking_ids = qid[books][b_ord]
     counts = {"calls": int(order.size), "ivr_resolved": int(n_iv), "redials": int((is_redial & keep).sum()),
               "callbacks": int((out.callback & keep).sum())}
-    summary = _summary(cfg, counts, hourly, out.wait[offered] * 60.0, out, offered, b_end.size)
-    b_rows = np.flatnonzero(books) + n_iv
-    rows = order if calls == "full" else b_rows[np.argsort(qid[books])]  # ascending call id
+    rows = order if calls == "full" else None
+    del order  # hourly output: the order of every call goes before the peak below
+    wait_s = out.wait[offered]
+    wait_s *= 60.0  # [minutes] -> [s] in place: one copy at the run's memory peak
+    summary = _summary(cfg, counts, hourly, wait_s, out, offered, b_end.size)
+    del wait_s
+    if rows is None:
+        rows = np.flatnonzero(books)[np.argsort(qid[books])] + n_iv  # the booking calls, ascending call id
     records = CallRecords(rows, n_iv, created_all, call_id, np.concatenate([ty[iv], ty[fresh_of]]), out,
                           np.where(is_redial, qid[np.maximum(out.redial_of, 0)], -1))
-    return HelplineResult(b_end[b_ord], booking_ids, records, hourly, summary, fresh_of[books][b_ord])
+    # hourly output keeps the booking calls' records only: the queue's go with this function
+    return HelplineResult(b_end[b_ord], booking_ids, records if calls == "full" else records.take(), hourly, summary,
+                          fresh_of[books][b_ord])
 
 
 def _calls_frame(rows: np.ndarray, n_iv: int, created_all: np.ndarray, call_id: np.ndarray, types: np.ndarray,
