@@ -15,6 +15,7 @@ from sim.model import Model
 from sim.runner import run_one, write_run
 from sim.seeds import Streams
 from sim.spool import Spool, SpooledTable
+from tests.conftest import run_cli
 
 SMALL = Path(__file__).resolve().parent / "scenarios" / "small.yaml"
 GROUP = 200  # rows per row group: a week of the small world has ~1,300 calls
@@ -74,3 +75,14 @@ def test_hourly_output_keeps_the_booking_calls_in_memory(sc):
     assert isinstance(calls, pd.DataFrame)
     assert len(calls) == res.summary["helpline"]["bookings"]
     assert calls["booking_id"].notna().sum() == (res.tables["bookings"]["channel"] == "helpline").sum() > 0
+
+
+def test_the_cli_writes_full_calls_to_the_run_folder(small_path, tmp_path):
+    out = tmp_path / "run"
+    p = run_cli("run", "--scenario", str(small_path), "--set", "horizon_days=7", "--set", "output.calls=full",
+                "--seed", "7", "--no-report", "--quiet", "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    calls = pd.read_parquet(out / "calls.parquet")
+    bookings = pd.read_parquet(out / "bookings.parquet")
+    assert len(calls) > 3 * GROUP
+    assert calls["booking_id"].notna().sum() == (bookings["channel"] == "helpline").sum() > 0
