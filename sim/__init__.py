@@ -7,6 +7,8 @@ The public API, for scripts and notebooks (see README.md)::
     res = sim.run(sc, seed=1)            # RunResult
     res.summary                          # dict, as summary.json
     res.tables["bookings"]               # pandas DataFrame, as bookings.parquet
+    # with output.calls: full, res.tables["calls"] is a SpooledTable (.path, .read()): the
+    # per-call table streamed to Parquet; sim.run(sc, spool=sim.Spool("runs/x")) writes it there
     sim.write_run(res, "runs/x")
 
 Names are imported on first use, so ``import sim`` stays cheap for the service and the CLI.
