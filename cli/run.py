@@ -12,6 +12,7 @@ from cli.args import add_out, add_quiet, add_scenario, progress_bar, scenario, s
 from cli.outdir import add_force, prepare_out_dir
 from sim.errors import InputError
 from sim.provenance import provenance
+from sim.spool import Spool
 
 
 def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
@@ -39,7 +40,8 @@ def run(args: argparse.Namespace, command: str) -> int:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("runs") / f"{sc.name}-{sc.seed}-{stamp}"
     prepare_out_dir(out, args.force)  # before simulating: never lose a run to a bad --out
-    res = sim.run(sc, replication=args.replication,
+    # output.calls: full streams the per-call table straight into the run folder
+    res = sim.run(sc, replication=args.replication, spool=Spool(out),
                   progress=progress_bar(args.quiet, f"{sc.name} seed {sc.seed}", "day"))
     sim.write_run(res, out)
     overrides = scenario_overrides(args)

@@ -7,6 +7,8 @@ The public API, for scripts and notebooks (see README.md)::
     res = sim.run(sc, seed=1)            # RunResult
     res.summary                          # dict, as summary.json
     res.tables["bookings"]               # pandas DataFrame, as bookings.parquet
+    # with output.calls: full, res.tables["calls"] is a SpooledTable (.path, .read()): the
+    # per-call table streamed to Parquet; sim.run(sc, spool=sim.Spool("runs/x")) writes it there
     sim.write_run(res, "runs/x")
 
 Names are imported on first use, so ``import sim`` stays cheap for the service and the CLI.
@@ -27,18 +29,20 @@ _API = {
     "RunResult": ("sim.runner", "RunResult"),
     "write_run": ("sim.runner", "write_run"),
     "Progress": ("sim.runner", "Progress"),
+    "Spool": ("sim.spool", "Spool"),
     "InputError": ("sim.errors", "InputError"),
     "ScenarioError": ("sim.errors", "ScenarioError"),
 }
 
-__all__ = ["InputError", "Progress", "RunResult", "Scenario", "ScenarioError", "__version__", "load_scenario", "run",
-           "write_run"]
+__all__ = ["InputError", "Progress", "RunResult", "Scenario", "ScenarioError", "Spool", "__version__", "load_scenario",
+           "run", "write_run"]
 
 if TYPE_CHECKING:
     from sim.config import Scenario, load_scenario
     from sim.errors import InputError, ScenarioError
     from sim.runner import Progress, RunResult, write_run
     from sim.runner import run_one as run
+    from sim.spool import Spool
 
 
 def __getattr__(name: str) -> Any:

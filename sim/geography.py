@@ -160,30 +160,55 @@ def sample_points(
     Returns:
         lat [deg], lon [deg], urban flag (bool) arrays of length ``n``.
     """
-    lat = np.empty(n)
-    lon = np.empty(n)
-    urban = rng.random(n) < (district.urban_share if urban_share is None else urban_share)
-    poly = district.polygon
-    (lo_x, lo_y), (hi_x, hi_y) = poly.lo, poly.hi
-    hq_lon, hq_lat = district.hq_lon, district.hq_lat
+    lat, lon, urban = np.empty(n), np.empty(n), np.empty(n, dtype=bool)
+    share = district.urban_share if urban_share is None else urban_share
+    sample_into(rng, n, share, sampler_geometry(district, urban_sigma_km), district.polygon, lat, lon, urban)
+    return lat, lon, urban
+
+
+#: (HQ lon, lon degrees per sigma, HQ lat, lat degrees per sigma, bounding box lon lo/hi, lat lo/hi)
+Geometry = tuple[float, float, float, float, float, float, float, float]
+
+
+def sampler_geometry(district: District, urban_sigma_km: float) -> Geometry:
+    """What ``sample_into`` needs of a district besides its outline (see ``Geometry``)."""
+    (lo_x, lo_y), (hi_x, hi_y) = district.polygon.lo, district.polygon.hi
     deg_lat = urban_sigma_km / KM_PER_DEG_LAT
-    deg_lon = deg_lat / np.cos(np.radians(hq_lat))
-    normal, uniform = rng.standard_normal, rng.uniform
+    deg_lon = float(deg_lat / np.cos(np.radians(district.hq_lat)))
+    return (district.hq_lon, deg_lon, district.hq_lat, deg_lat, lo_x, hi_x, lo_y, hi_y)
+
+
+def sample_into(rng: np.random.Generator, n: int, share: float, geo: Geometry, poly: Ring,
+                lat: np.ndarray, lon: np.ndarray, urban: np.ndarray) -> None:
+    """``sample_points`` into ``lat``, ``lon``, ``urban`` [:n] (the compiled sampler, ``sample_kernel``)."""
+    sample_kernel(rng, n, share, geo, poly._x0, poly._y0, poly._x1, poly._y1, lat, lon, urban)
+
+
+@njit(cache=True)
+def sample_kernel(rng, n, share, geo, x0, y0, x1, y1, lat, lon, urban):  # pragma: no cover - compiled
+    """``sample_points``' rejection sampler, draws and all, compiled.
+
+    numba's Generator methods take the same draws from the same bit generator as NumPy's; in
+    Python each ~8 rejection rounds of a call cost five numpy calls.
+    """
+    hq_lon, deg_lon, hq_lat, deg_lat, lo_x, hi_x, lo_y, hi_y = geo
+    u = rng.random(n) < share
+    urban[:n] = u
     todo = np.arange(n)
-    u = urban.copy()
     m = n
-    for _ in range(200):  # the rejection loop runs ~7 times per call: one compiled step per round
+    for _ in range(200):  # the rejection loop runs ~8 times per call
         if m == 0:
             break
         # All four draws every round, in this order (the stream must not depend on who is urban).
-        n_lon, u_lon = normal(m), uniform(lo_x, hi_x, m)
-        n_lat, u_lat = normal(m), uniform(lo_y, hi_y, m)
-        m = _place_inside(n_lon, u_lon, n_lat, u_lat, hq_lon, deg_lon, hq_lat, deg_lat, poly._x0, poly._y0,
-                          poly._x1, poly._y1, todo, u, lat, lon)
-    todo = todo[:m]
-    if todo.size:  # pathological polygon: fall back to the HQ point
-        lat[todo], lon[todo] = district.hq_lat, district.hq_lon
-    return lat, lon, urban
+        n_lon = rng.standard_normal(m)
+        u_lon = rng.uniform(lo_x, hi_x, m)
+        n_lat = rng.standard_normal(m)
+        u_lat = rng.uniform(lo_y, hi_y, m)
+        m = _place_inside(n_lon, u_lon, n_lat, u_lat, hq_lon, deg_lon, hq_lat, deg_lat, x0, y0, x1, y1,
+                          todo, u, lat, lon)
+    for i in range(m):  # pathological polygon: fall back to the HQ point
+        lat[todo[i]] = hq_lat
+        lon[todo[i]] = hq_lon
 
 
 @njit(cache=True)

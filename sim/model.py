@@ -25,9 +25,11 @@ from sim.config import Scenario
 from sim.demand import Arrivals, DemandModel
 from sim.draws import BookingDraws, draw_bookings
 from sim.geography import District, district_map, haversine_km
+from sim.helpline.engine import call_table
 from sim.policies import JobRequest, make_policy
 from sim.records import BookingRecords, LifecycleListener, OfferLog, Outcome, Status, Winner
 from sim.seeds import Streams
+from sim.spool import Spool
 from sim.worker_index import WorkerIndex, WorkerState
 from sim.workforce import Workforce, build_workforce
 
@@ -36,10 +38,13 @@ class Model:
     """One replication of a scenario: owns the SimPy environment and all run state."""
 
     def __init__(self, sc: Scenario, streams: Streams, arrivals: Arrivals | None = None,
-                 workforce: Workforce | None = None, draws: BookingDraws | None = None) -> None:
+                 workforce: Workforce | None = None, draws: BookingDraws | None = None,
+                 spool: Spool | None = None) -> None:
         """Build a run; ``arrivals``/``workforce``/``draws`` replace the sampled ones.
 
         (Hand-made test cases; the planner reruns a subset of a run's bookings with their own draws.)
+        ``spool``: where the per-call helpline table is written a row group at a time (``calls``
+        is then a ``SpooledTable``); None keeps it in memory.
         """
         self.sc = sc
         self.streams = streams
@@ -67,6 +72,8 @@ class Model:
             self.arrivals, self.helpline = build_arrivals(sc, self.demand, self.cal, streams, self.wf)
         else:
             self.arrivals, self.helpline = arrivals, None
+        #: the per-call helpline table (None without the helpline), made before the lifecycle runs
+        self.calls = None if self.helpline is None else call_table(self.helpline, self.arrivals.call_id, spool)
         self.draws = draws if draws is not None else draw_bookings(sc, self.cat, self.arrivals.category, streams)
         self.index.plan(self.arrivals.category, self.arrivals.lat, self.arrivals.lon, self.policy.radius_km,
                         self.policy.nearest_needed if self.policy.batch_window_min <= 0 else None)

@@ -25,6 +25,7 @@ from sim.records import NO_WORKER, OUTCOMES, STATUS
 from sim.seeds import Streams
 from sim.sizing import check_fits
 from sim.snapshots import snapshots
+from sim.spool import Spool, SpooledTable
 from sim.window import available_min, helpline_window, measured_workers, wallet_window
 
 #: ``progress(done, total)``: called as simulated days complete (the CLI draws a bar with it).
@@ -35,25 +36,34 @@ Progress = Callable[[int, int], None]
 class RunResult:
     """What one replication produces: tidy tables, a summary and the inputs that made them.
 
-    ``tables[name]`` is the DataFrame written as ``name.parquet`` (``districts`` as CSV),
-    ``summary`` the dict written as ``summary.json``; ``wall_s`` (seconds) is not written.
+    ``tables[name]`` is the DataFrame written as ``name.parquet`` (``districts`` as CSV), or,
+    for ``calls`` with ``output.calls: full``, the ``SpooledTable`` it was streamed to (its
+    ``read()`` gives the frame); ``summary`` the dict written as ``summary.json``; ``wall_s``
+    (seconds) is not written.
     """
 
     scenario: Scenario
     seed: int
     replication: int
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame | SpooledTable] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
     wall_s: float = 0.0
 
 
 def run_one(sc: Scenario, seed: int | None = None, replication: int = 0,
-            progress: Progress | None = None) -> RunResult:
-    """Simulate ``sc`` once.  ``seed`` defaults to the scenario's seed."""
+            progress: Progress | None = None, spool: Spool | None = None) -> RunResult:
+    """Simulate ``sc`` once.  ``seed`` defaults to the scenario's seed.
+
+    With ``output.calls: full`` the per-call table is streamed to Parquet through ``spool``
+    (give ``Spool(run folder)`` to write it where ``write_run`` will put the run; default: a
+    temporary file that lives as long as the result).
+    """
     seed = sc.seed if seed is None else int(seed)
     check_fits(sc)  # refuse before allocating anything (ScenarioError with the estimate)
     t_wall = time.perf_counter()
-    m = Model(sc, Streams(seed, replication))
+    # hourly output keeps only the booking calls: in memory, whatever the spool
+    spool = (spool or Spool()) if sc.output.calls == "full" else None
+    m = Model(sc, Streams(seed, replication), spool=spool)
     m.run(progress=progress)
     res = RunResult(sc, seed, replication)
     res.tables = collect_tables(m)
@@ -99,9 +109,8 @@ def booking_columns(m: Model) -> dict[str, Any]:
     }
 
 
-def collect_tables(m: Model) -> dict[str, pd.DataFrame]:
+def collect_tables(m: Model) -> dict[str, pd.DataFrame | SpooledTable]:
     """The run's output tables (see docs/ARCHITECTURE.md)."""
-    a = m.arrivals
     bookings = bookings_table(m)
     o = m.offers
     offers = pd.DataFrame({  # array.array buffers keep their C types, empty or not
@@ -124,16 +133,7 @@ def collect_tables(m: Model) -> dict[str, pd.DataFrame]:
     tables["districts"] = district_table(_measured(m, bookings), _measured_workers(m, tables),
                                          districts, _available_min(m, workers))
     if m.helpline is not None:
-        calls = m.helpline.calls  # owned by this run: filled in place, not copied (1M rows)
-        hl = np.flatnonzero(a.call_id >= 0)
-        cid = calls["call_id"].to_numpy()  # ascending, full or hourly output alike
-        pos = np.searchsorted(cid, a.call_id[hl])
-        if not np.array_equal(cid[pos], a.call_id[hl]):
-            raise RuntimeError("a helpline booking's call is missing from the calls table")
-        ids, missing = np.zeros(len(cid), dtype=np.int64), np.ones(len(cid), dtype=bool)
-        ids[pos], missing[pos] = hl, False
-        calls["booking_id"] = pd.arrays.IntegerArray(ids, missing)
-        tables["calls"] = calls
+        tables["calls"] = m.calls  # a SpooledTable when streamed (output.calls: full in run_one)
         tables["helpline_hourly"] = m.helpline.hourly
     for listener in m.listeners:
         tables.update(listener.tables())
@@ -200,7 +200,9 @@ def write_run(res: RunResult, out_dir: str | Path) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name, df in sorted(res.tables.items()):
-        if name in ("districts", "snapshots"):
+        if isinstance(df, SpooledTable):
+            df.save(out / f"{name}.parquet")
+        elif name in ("districts", "snapshots"):
             df.to_csv(out / f"{name}.csv", index=False, float_format="%.6g")
         else:
             df.to_parquet(out / f"{name}.parquet", index=False, compression="zstd")

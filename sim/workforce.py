@@ -11,10 +11,11 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 from faker.providers.person.en_IN import Provider as _IndianNames
+from numba import njit
 
 from sim.catalog import CatalogArrays
-from sim.config import Scenario
-from sim.geography import District, sample_points
+from sim.config import Scenario, WorkforceConfig
+from sim.geography import District, Geometry, Ring, sample_kernel, sampler_geometry
 from sim.seeds import Streams
 
 _MALE = np.array(_IndianNames.first_names_male, dtype=object)
@@ -138,65 +139,87 @@ def build_workforce(sc: Scenario, districts: list[District], cat: CatalogArrays,
         active[start:start + k_act] = True  # the first k of each cell are the active ones
         start += k_reg
     women = {cat.index(k) for k in _MOSTLY_WOMEN if k in cat.keys}
-    # Each cell's workers are written straight into the columns (cells in (district, skill) order,
+    # Each cell's workers are drawn straight into the columns (cells in (district, skill) order,
     # like d_idx): no per-block arrays are held until the end.
-    col = {k: np.empty(d_idx.shape[0], dtype=t) for k, t in _CELL_COLUMNS.items()}
+    f_col = np.empty((len(_F_COLS), d_idx.shape[0]))
+    i_col = np.empty((len(_I_COLS), d_idx.shape[0]), dtype=np.int64)
+    female = np.empty(d_idx.shape[0], dtype=bool)
+    # Generator.choice(n, p=p) is searchsorted(cdf, random(), "right") with this normalised cdf.
+    cdf = np.asarray(cat.worker_share, dtype=np.float64).cumsum()
+    cdf /= cdf[-1]
     pos = 0
     for i, d in enumerate(districts):
+        geo = sampler_geometry(d, sc.geography.urban_sigma_km)
         for j in range(n_cat):
             k = int(cells[i, j])
             if k > 0:
-                _cell(sc, d, j, k, cat, j in women, streams, col, pos)
+                g = streams.fresh(f"workers/{d.name}/{cat.keys[j]}")
+                _cell(g, k, pos, d.urban_share, geo, d.polygon, _draw_params(wf, j in women), cdf, f_col, i_col, female)
                 pos += k
+    # rows copied out, so the columns that are not kept (names' positions, uniforms) go
+    col = {k: v.copy() for k, v in zip(_F_COLS + _I_COLS, [*f_col, *i_col], strict=True)}
+    del f_col, i_col
     s2 = np.where((col["u_second"] < wf.second_skill_share) & (col["second"] != skill1), col["second"], -1)
     # Object arrays concatenate element-wise in C: ~10x faster than an f-string per worker.
-    first = np.where(col["female"], _FEMALE[col["first_f"]], _MALE[col["first_m"]])
+    first = np.where(female, _FEMALE[col["first_f"]], _MALE[col["first_m"]])
     names = (first + " " + _LAST[col["last"]]).tolist()
     return Workforce(d_idx, skill1, s2.astype(np.int64), active, col["lat"], col["lon"],
-                     col["shift_start"].astype(np.int64), col["shift_end"].astype(np.int64), col["accept"],
-                     col["quality"], names, col["phone"].astype(np.int64))
+                     col["shift_start"], col["shift_end"], col["accept"], col["quality"], names, col["phone"])
 
 
 #: Workers of a (district, main skill) cell are drawn in blocks of this many from the cell's
 #: own stream, so the first k workers of a cell are the same whatever the cell's size: adding
 #: workers (a planner search, a what-if) adds people without moving the others.
 CHUNK = 64
-_F, _I, _B = np.float64, np.int64, np.bool_
-#: the drawn worker columns and their dtypes
-_CELL_COLUMNS = {"lat": _F, "lon": _F, "u_second": _F, "second": _I, "shift_start": _I, "shift_end": _I,
-                 "accept": _F, "quality": _F, "female": _B, "first_m": _I, "first_f": _I, "last": _I, "phone": _I}
+#: the drawn worker columns: floats and integers (rows of two arrays), plus the bool ``female``
+_F_COLS = ("lat", "lon", "u_second", "accept", "quality")
+_I_COLS = ("second", "shift_start", "shift_end", "first_m", "first_f", "last", "phone")
 
 
-def _cell(sc: Scenario, d: District, j: int, k: int, cat: CatalogArrays, mostly_women: bool,
-          streams: Streams, out: dict[str, np.ndarray], pos: int) -> None:
-    """Draw the ``k`` workers of one cell (main skill ``j`` in district ``d``) into ``out[...][pos:pos + k]``."""
-    wf = sc.workforce
-    g = streams.fresh(f"workers/{d.name}/{cat.keys[j]}")
-    s_lo, s_hi = wf.shift_start_h
-    h_lo, h_hi = wf.shift_hours
+def _draw_params(wf: WorkforceConfig, mostly_women: bool) -> tuple:
+    """The numbers ``_cell`` draws with (see its arguments)."""
     m, c = wf.accept_prob_mean, wf.accept_prob_concentration
-    # Generator.choice(n, p=p) is searchsorted(cdf, random(), "right") with this normalised cdf:
-    # the same draws without its argument checks on every block.
-    cdf = np.asarray(cat.worker_share, dtype=np.float64).cumsum()
-    cdf /= cdf[-1]
-    sigma = sc.geography.urban_sigma_km
+    return (int(wf.shift_start_h[0]), int(wf.shift_start_h[1]) + 1, int(wf.shift_hours[0]), int(wf.shift_hours[1]) + 1,
+            m < 1, m * c, (1 - m) * c, float(wf.quality_mean), float(wf.quality_sd), 0.9 if mostly_women else 0.15,
+            len(_MALE), len(_FEMALE), len(_LAST))
+
+
+def _cell(g: np.random.Generator, k: int, pos: int, share: float, geo: Geometry, poly: Ring, params: tuple,
+          cdf: np.ndarray, f_col: np.ndarray, i_col: np.ndarray, female: np.ndarray) -> None:
+    """Draw the ``k`` workers of one cell from its generator ``g`` into columns ``pos:pos + k``."""
+    _cell_blocks(g, k, pos, share, geo, poly._x0, poly._y0, poly._x1, poly._y1, params, cdf, f_col, i_col, female)
+
+
+@njit(cache=True)
+def _cell_blocks(g, k, pos, share, geo, x0, y0, x1, y1, params, cdf, f_col, i_col, female):  # pragma: no cover
+    """The cell's blocks of CHUNK workers, compiled (a block cost ~40 numpy calls in Python).
+
+    Each block draws, in the stream's order: homes (``sim.geography.sample_kernel``), shift
+    start, second-skill uniform and draw, shift length, acceptance, quality, gender, first
+    names, last name, phone; numba's Generator methods take the same draws as NumPy's.
+    """
+    s_lo, s_hi, h_lo, h_hi, has_beta, beta_a, beta_b, q_mean, q_sd, female_p, n_male, n_female, n_last = params
+    lat = np.empty(CHUNK)
+    lon = np.empty(CHUNK)
+    urban = np.empty(CHUNK, dtype=np.bool_)
     for lo in range(pos, pos + k, CHUNK):
         take = min(CHUNK, pos + k - lo)
-        lat, lon, _urban = sample_points(d, CHUNK, g, sigma)
-        start = g.integers(s_lo, s_hi + 1, CHUNK)
-        block = {
-            "lat": lat, "lon": lon,
-            "u_second": g.random(CHUNK),
-            "second": cdf.searchsorted(g.random(CHUNK), side="right"),
-            "shift_start": start,
-            "shift_end": np.minimum(start + g.integers(h_lo, h_hi + 1, CHUNK), 24),
-            "accept": g.beta(m * c, (1 - m) * c, CHUNK) if m < 1 else np.ones(CHUNK),
-            "quality": np.clip(g.normal(wf.quality_mean, wf.quality_sd, CHUNK), 1.0, 5.0),
-            "female": g.random(CHUNK) < (0.9 if mostly_women else 0.15),
-            "first_m": g.integers(0, len(_MALE), CHUNK),
-            "first_f": g.integers(0, len(_FEMALE), CHUNK),
-            "last": g.integers(0, len(_LAST), CHUNK),
-            "phone": g.integers(6_000_000_000, 9_999_999_999, CHUNK, dtype=np.int64),
-        }
-        for key, v in block.items():
-            out[key][lo:lo + take] = v[:take]
+        sample_kernel(g, CHUNK, share, geo, x0, y0, x1, y1, lat, lon, urban)
+        start = g.integers(s_lo, s_hi, CHUNK)
+        u_second = g.random(CHUNK)
+        second = np.searchsorted(cdf, g.random(CHUNK), side="right")
+        end = np.minimum(start + g.integers(h_lo, h_hi, CHUNK), 24)
+        accept = g.beta(beta_a, beta_b, CHUNK) if has_beta else np.ones(CHUNK)
+        quality = np.minimum(np.maximum(g.normal(q_mean, q_sd, CHUNK), 1.0), 5.0)  # np.clip's values
+        is_female = g.random(CHUNK) < female_p
+        first_m = g.integers(0, n_male, CHUNK)
+        first_f = g.integers(0, n_female, CHUNK)
+        last = g.integers(0, n_last, CHUNK)
+        phone = g.integers(6_000_000_000, 9_999_999_999, CHUNK)
+        for t in range(take):
+            w = lo + t
+            f_col[0, w], f_col[1, w], f_col[2, w] = lat[t], lon[t], u_second[t]
+            f_col[3, w], f_col[4, w] = accept[t], quality[t]
+            i_col[0, w], i_col[1, w], i_col[2, w] = second[t], start[t], end[t]
+            i_col[3, w], i_col[4, w], i_col[5, w], i_col[6, w] = first_m[t], first_f[t], last[t], phone[t]
+            female[w] = is_female[t]

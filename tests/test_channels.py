@@ -18,7 +18,7 @@ def _month(*sets: str) -> Model:
 
 
 def _counts(m: Model) -> dict[str, float]:
-    calls = m.helpline.calls
+    calls = m.calls
     fresh = calls[calls["redial_of"].isna()]
     out = {t: float((fresh["type"] == t).sum()) for t in BOOKING_RELATED}
     out["helpline_bookings"] = float((m.arrivals.channel == 2).sum())

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,52 @@ from sim.helpline.config import CALL_TYPES, HelplineConfig
 from sim.helpline.queue import INF, QueueOut, Redials, Shifts, serve_shifts
 from sim.helpline.tables import daily_table, hourly_table, queue_summary
 from sim.seeds import Streams
+from sim.spool import Spool, SpooledTable
+
+
+@dataclass
+class CallRecords:
+    """Every kept call of a helpline run as the queue left it; the per-call table is built from it in slices.
+
+    Rows of the records are IVR-ended calls (``< n_iv``), then queue records; ``rows`` lists the
+    kept ones in call-id order (all calls, or the booking calls with ``calls="hourly"``).
+    """
+
+    rows: np.ndarray        # record rows of the table, call ids ascending
+    n_iv: int               # IVR-ended records come first
+    created: np.ndarray     # creation time of every record [minutes]
+    call_id: np.ndarray     # call id of every record (-1 = after the horizon, not kept)
+    types: np.ndarray       # type code of every record
+    out: QueueOut           # the queue records
+    redial_of: np.ndarray   # call id each queue record redials (-1 = fresh)
+
+    def __len__(self) -> int:
+        return int(self.rows.size)
+
+    def take(self) -> CallRecords:
+        """The records of the table's rows only (the same table, built from a copy of a few rows)."""
+        is_q = self.rows >= self.n_iv
+        iv, qr = self.rows[~is_q], self.rows[is_q] - self.n_iv
+        rows = np.empty(self.rows.size, dtype=np.int64)
+        rows[~is_q] = np.arange(iv.size)
+        rows[is_q] = iv.size + np.arange(qr.size)
+        both = np.concatenate([iv, qr + self.n_iv])
+        out = QueueOut(*(getattr(self.out, f.name)[qr] for f in fields(QueueOut)))
+        return CallRecords(rows, int(iv.size), self.created[both], self.call_id[both], self.types[both], out,
+                           self.redial_of[qr])
+
+    def frame(self, lo: int = 0, hi: int | None = None, bookings: tuple[np.ndarray, np.ndarray] | None = None
+              ) -> pd.DataFrame:
+        """Rows ``lo:hi`` of the per-call table.
+
+        ``bookings`` = (call ids ascending, their booking ids) fills ``booking_id`` (else missing);
+        every booking call in the slice's call-id range must be in the slice.
+        """
+        rows = self.rows[lo:hi]
+        frame = _calls_frame(rows, self.n_iv, self.created, self.call_id, self.types, self.out, self.redial_of)
+        if bookings is not None and rows.size:
+            frame["booking_id"] = _booking_ids(frame["call_id"].to_numpy(), *bookings)
+        return frame
 
 
 @dataclass
@@ -37,15 +83,62 @@ class HelplineResult:
 
     booking_times_min: np.ndarray   # sorted times booking-creating calls end [minutes]
     booking_call_ids: np.ndarray    # their call ids, in the same order
-    calls: pd.DataFrame             # per-call table (only booking calls when calls="hourly")
+    records: CallRecords | None     # the per-call table's source; released once a model has its table
     hourly: pd.DataFrame            # helpline_hourly table
     summary: dict[str, Any] = field(default_factory=dict)
     booking_fresh: np.ndarray | None = None  # fresh-call number behind each booking (same order)
 
     @property
+    def calls(self) -> pd.DataFrame:
+        """The whole per-call table (only booking calls with ``calls="hourly"``; ``booking_id`` missing)."""
+        if self.records is None:
+            raise RuntimeError("the per-call records were released (the model's calls table has them)")
+        return self.records.frame()
+
+    @property
     def daily(self) -> pd.DataFrame:
         """Per-day KPIs (offered, answered, abandoned, service level, ASA, occupancy)."""
         return daily_table(self.hourly)
+
+
+def call_table(res: HelplineResult, booking_call_id: np.ndarray, spool: Spool | None) -> pd.DataFrame | SpooledTable:
+    """The run's per-call table with booking ids; releases ``res.records``.
+
+    ``booking_call_id``: the call id of each booking (-1 if not by phone).  With ``spool`` the
+    table is written through it a row group at a time (``output.calls: full`` at scale), else
+    built in memory.
+    """
+    rec = res.records
+    if rec is None:
+        raise RuntimeError("the per-call records were already released")
+    hl = np.flatnonzero(booking_call_id >= 0)
+    by_call = np.argsort(booking_call_id[hl], kind="stable")
+    bookings = (booking_call_id[hl][by_call], hl[by_call])
+    matched = 0
+
+    def part(lo: int, hi: int) -> pd.DataFrame:
+        nonlocal matched
+        frame = rec.frame(lo, hi, bookings)
+        matched += int(frame["booking_id"].notna().sum())
+        return frame
+
+    table = part(0, len(rec)) if spool is None else spool.write("calls", len(rec), part)
+    if matched != hl.size:
+        raise RuntimeError("a helpline booking's call is missing from the calls table")
+    res.records = None  # the queue records go before the lifecycle runs
+    return table
+
+
+def _booking_ids(cid: np.ndarray, calls: np.ndarray, ids: np.ndarray) -> pd.arrays.IntegerArray:
+    """``booking_id`` for the calls ``cid`` (ascending): ``ids`` of bookings made by ``calls`` (ascending)."""
+    j0, j1 = int(np.searchsorted(calls, cid[0], "left")), int(np.searchsorted(calls, cid[-1], "right"))
+    want = calls[j0:j1]
+    pos = np.searchsorted(cid, want)
+    if not np.array_equal(cid[np.minimum(pos, cid.size - 1)], want):
+        raise RuntimeError("a helpline booking's call is missing from the calls table")
+    out, missing = np.zeros(cid.size, dtype=np.int64), np.ones(cid.size, dtype=bool)
+    out[pos], missing[pos] = ids[j0:j1], False
+    return pd.arrays.IntegerArray(out, missing)
 
 
 def handle_times_s(cfg: HelplineConfig, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -131,9 +224,10 @@ def _assemble(cfg: HelplineConfig, calendar: Calendar, hours: int, horizon_min: 
               out: QueueOut, calls: str) -> HelplineResult:
     """Merge IVR-ended and queued calls into the tables; call ids follow creation time.
 
-    Rows are numbered IVR-ended calls first, then queue records; the per-call frame is built
-    only for the rows it keeps (all of them, or the booking calls with ``calls="hourly"``),
-    so an hourly run never holds a per-call table.
+    Rows are numbered IVR-ended calls first, then queue records; the per-call table is not
+    built here: its records say which rows it keeps (all of them, or the booking calls with
+    ``calls="hourly"``) and build it in slices (``call_table``), so no run holds it whole
+    unless asked to.
     """
     keep = out.arrive < horizon_min  # redials after the horizon are not simulated
     fresh_of = q[out.source]  # fresh-call number behind each queue record
@@ -146,7 +240,7 @@ def _assemble(cfg: HelplineConfig, calendar: Calendar, hours: int, horizon_min: 
     kept = np.concatenate([np.ones(n_iv, bool), keep])
     offered = keep & ~out.closed
     sh = shifts_for(cfg, calendar)
-    agents = np.asarray([sh.on_duty(h * 60.0) for h in range(hours)])
+    agents = sh.on_duty_at(np.arange(hours) * 60.0)
     extra = {
         "calls": np.bincount((created_all[kept] // 60).astype(np.int64), minlength=hours)[:hours],
         "ivr_resolved": np.bincount((t[iv] // 60).astype(np.int64), minlength=hours)[:hours],
@@ -168,12 +262,19 @@ def _assemble(cfg: HelplineConfig, calendar: Calendar, hours: int, horizon_min: 
     booking_ids = qid[books][b_ord]
     counts = {"calls": int(order.size), "ivr_resolved": int(n_iv), "redials": int((is_redial & keep).sum()),
               "callbacks": int((out.callback & keep).sum())}
-    summary = _summary(cfg, counts, hourly, out.wait[offered] * 60.0, out, offered, b_end.size)
-    b_rows = np.flatnonzero(books) + n_iv
-    rows = order if calls == "full" else b_rows[np.argsort(qid[books])]  # ascending call id
-    frame = _calls_frame(rows, n_iv, created_all, call_id, np.concatenate([ty[iv], ty[fresh_of]]),
-                         out, np.where(is_redial, qid[np.maximum(out.redial_of, 0)], -1))
-    return HelplineResult(b_end[b_ord], booking_ids, frame, hourly, summary, fresh_of[books][b_ord])
+    rows = order if calls == "full" else None
+    del order  # hourly output: the order of every call goes before the peak below
+    wait_s = out.wait[offered]
+    wait_s *= 60.0  # [minutes] -> [s] in place: one copy at the run's memory peak
+    summary = _summary(cfg, counts, hourly, wait_s, out, offered, b_end.size)
+    del wait_s
+    if rows is None:
+        rows = np.flatnonzero(books)[np.argsort(qid[books])] + n_iv  # the booking calls, ascending call id
+    records = CallRecords(rows, n_iv, created_all, call_id, np.concatenate([ty[iv], ty[fresh_of]]), out,
+                          np.where(is_redial, qid[np.maximum(out.redial_of, 0)], -1))
+    # hourly output keeps the booking calls' records only: the queue's go with this function
+    return HelplineResult(b_end[b_ord], booking_ids, records if calls == "full" else records.take(), hourly, summary,
+                          fresh_of[books][b_ord])
 
 
 def _calls_frame(rows: np.ndarray, n_iv: int, created_all: np.ndarray, call_id: np.ndarray, types: np.ndarray,

@@ -100,6 +100,11 @@ class Shifts:
         """Seats on duty at time ``t``."""
         return self.pattern[(int(t // self.slot) + self.offset) % self.period]
 
+    def on_duty_at(self, t: np.ndarray) -> np.ndarray:
+        """Seats on duty at each of the times ``t`` (``on_duty`` over an array; int64)."""
+        slots = np.floor_divide(np.asarray(t, dtype=np.float64), self.slot).astype(np.int64)
+        return np.asarray(self.pattern, dtype=np.int64)[(slots + self.offset) % self.period]
+
     def next_on(self, seat: int, t: float) -> float:
         """Earliest time >= ``t`` at which ``seat`` is on duty (inf if never)."""
         s = int(t // self.slot)
