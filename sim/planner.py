@@ -111,17 +111,18 @@ def planning_scenario(setting: Scenario, district: str, growth: dict[str, float]
 
 
 def evaluate_counts(sc_plan: Scenario, district: str, counts: dict[str, int], seed: int, reps: range,
-                    sampled: dict[int, Any] | None = None,
+                    sampled: dict[int, _Sampled] | None = None,
                     categories: list[str] | None = None) -> list[dict[str, dict[str, float]]]:
     """Per-replication KPIs per category with ``counts`` active workers (replications ``reps``).
 
     KPIs of ``categories`` only (default: every category of ``counts``).
 
     Only the KPIs' columns are built (the tables of ``run_one`` are not needed here).
-    ``sampled`` (replication → its bookings and their draws, filled on first use) lets later
-    counts reuse them: they do not depend on the workers (planning runs have no helpline),
-    and each purpose has its own random stream, so a run that reuses them is identical to one
-    that samples them again, only cheaper.  With ``sampled``, only the bookings of
+    ``sampled`` (replication → its bookings, their draws and a workforce, filled on first
+    use) lets later counts reuse them: bookings do not depend on the workers (planning runs
+    have no helpline), each purpose has its own random stream, and a cell's first k workers
+    are the workforce of k, so a run that reuses them is identical to one that draws them
+    again, only cheaper.  With ``sampled``, only the bookings of
     ``categories`` are simulated: categories are independent queues (single-skilled workers),
     and each booking keeps its own draws, so their KPIs are those of the run with every
     category, at a fraction of its cost when a few categories of a group still need runs.
@@ -332,7 +333,7 @@ def plan_group(setting: Scenario, today: Scenario, district: str, cells: Sequenc
 
 def _evaluator(sc_c: Scenario, district: str, seed: int):
     """The search's ``evaluate`` for one planning scenario (its replications' bookings sampled once)."""
-    sampled: dict[int, Any] = {}
+    sampled: dict[int, _Sampled] = {}
     return lambda counts, reps, categories: evaluate_counts(sc_c, district, counts, seed, reps, sampled, categories)
 
 
