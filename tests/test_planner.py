@@ -20,13 +20,12 @@ from sim.errors import InputError
 from sim.experiments.stats import Interval, mean_ci
 from sim.plan_file import Cell, parse_plan, resolve_plan
 from sim.plan_helpline import BOOKING_CAUSED, caused_calls_per_day, extra_bookings_per_year
+from sim.plan_runs import evaluate_counts, planning_scenario
 from sim.planner import (
     PlanSettings,
     district_share,
-    evaluate_counts,
     ladder,
     plan_district,
-    planning_scenario,
     rate_groups,
     rate_per_year,
 )
