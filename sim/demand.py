@@ -13,14 +13,17 @@ the adoption curve A(t) and switches categories and districts on at their rollou
 Within a district the urban uplift holds too: a booking is urban (near the HQ) with
 probability u(1+U)/(u(1+U) + 1 - u) for urban population share u and uplift U, and it
 travels at urban speed when within ``geography.urban_radius_km`` of the HQ.
-Counts per (hour, category) are Poisson and times uniform within the hour (exact for a
-piecewise-constant intensity); district-specific surges are applied by thinning.  Citizens
+The count over the horizon is Poisson with the integrated intensity, each booking's
+(hour, category) cell is drawn in proportion to the cell's expected bookings and its time is
+uniform within the hour: exactly the piecewise-constant process (a Poisson count per cell),
+at a cost per booking rather than per cell.  District-specific surges are applied by thinning.  Citizens
 exist only as booking rows (never created up front).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 import numpy as np
 
@@ -56,6 +59,15 @@ class Arrivals:
         return Arrivals(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
 
 
+class _Grid(NamedTuple):
+    """A horizon's expected bookings per (hour slot, category) cell (``DemandModel._grid``)."""
+
+    cum: np.ndarray       # cumulative expected bookings over the cells, slot-major [bookings]
+    slot_len: np.ndarray  # length of each slot [minutes] (the last may be short)
+    cols: np.ndarray      # catalog index of each cell column (categories with demand)
+    local: list           # district-specific surges to thin by (``DemandModel._surge``)
+
+
 class DemandModel:
     """The scenario's booking intensity and samplers."""
 
@@ -78,6 +90,7 @@ class DemandModel:
         self.base_per_min = dm.bookings_per_year * dm.scale / MIN_PER_YEAR * self.state_share
         self._w = w
         self.growth = Growth(sc.growth, sc.start_date) if sc.growth is not None else None
+        self._grids: dict[tuple[float, float], _Grid] = {}
 
     @staticmethod
     def _state_weight_total(uplift: float) -> float:
@@ -154,26 +167,40 @@ class DemandModel:
         return self.base_per_min * channel_share * f[slots] * per_cat[slots].sum(axis=1)
 
     # -- sampling ----------------------------------------------------------------------
+    def _grid(self, horizon_min: float, channel_share: float) -> _Grid:
+        """Expected bookings per (hour slot, category) cell over ``[0, horizon_min)``, cumulated.
+
+        Deterministic for a horizon, so kept: a planner samples the same scenario for many
+        replications.  Categories without demand are left out (they could draw nothing).
+        """
+        key = (horizon_min, channel_share)
+        got = self._grids.get(key)
+        if got is None:
+            n_slots = int(np.ceil(horizon_min / MIN_PER_HOUR))
+            f, month = self._slot_factors(n_slots)
+            surge, local = self._surge(n_slots)
+            slot_len = np.minimum(MIN_PER_HOUR, horizon_min - np.arange(n_slots) * MIN_PER_HOUR)
+            cols = np.flatnonzero(self.cat.demand_share > 0)
+            mean = (self.base_per_min * channel_share * (f * slot_len)[:, None]
+                    * self.cat.demand_share[None, cols] * self.cat.seasonal[cols][:, month].T * surge[:, cols]
+                    * self._categories_on(n_slots)[:, cols])
+            got = self._grids[key] = _Grid(np.cumsum(mean, axis=None), slot_len, cols, local)
+        return got
+
     def sample(self, horizon_min: float, streams: Streams, channel_share: float,
                channels: tuple[int, ...], channel_p: np.ndarray) -> Arrivals:
         """Sample arrivals over ``[0, horizon_min)`` for the given channels."""
         rng = streams["arrivals"]
-        n_slots = int(np.ceil(horizon_min / MIN_PER_HOUR))
-        f, month = self._slot_factors(n_slots)
-        surge, local = self._surge(n_slots)
-        slot_len = np.minimum(MIN_PER_HOUR, horizon_min - np.arange(n_slots) * MIN_PER_HOUR)
-        # Categories without demand are left out: a Poisson draw of mean 0 uses no random
-        # numbers, so the draws of the others are the same as with their columns of zeros.
-        cols = np.flatnonzero(self.cat.demand_share > 0)
-        mean = (self.base_per_min * channel_share * (f * slot_len)[:, None]
-                * self.cat.demand_share[None, cols] * self.cat.seasonal[cols][:, month].T * surge[:, cols]
-                * self._categories_on(n_slots)[:, cols])
-        counts = rng.poisson(mean)
-        slot_idx, col_idx = np.nonzero(counts)
-        cat_idx = cols[col_idx]
-        reps = counts[slot_idx, cat_idx]
-        slot = np.repeat(slot_idx, reps)
-        category = np.repeat(cat_idx, reps)
+        cum, slot_len, cols, local = self._grid(horizon_min, channel_share)
+        # One Poisson count over the whole grid, then each booking's (slot, category) cell in
+        # proportion to its expected bookings: the same process as a Poisson count per cell,
+        # at the cost of the bookings rather than of the cells (a rare service over ten years
+        # has a million cells and a few hundred bookings).
+        total = float(cum[-1]) if cum.size else 0.0
+        n = int(rng.poisson(total)) if total > 0 else 0
+        cell = np.minimum(np.searchsorted(cum, rng.random(n) * total, side="right"), cum.size - 1)
+        slot, col_idx = np.divmod(cell, max(cols.size, 1))
+        category = cols[col_idx] if cols.size else col_idx
         t = slot * MIN_PER_HOUR + rng.random(slot.size) * slot_len[slot]
         prng = streams["places"]
         district = self._districts(t, prng)

@@ -39,12 +39,13 @@ class Model:
 
     def __init__(self, sc: Scenario, streams: Streams, arrivals: Arrivals | None = None,
                  workforce: Workforce | None = None, draws: BookingDraws | None = None,
-                 spool: Spool | None = None) -> None:
+                 spool: Spool | None = None, demand: DemandModel | None = None) -> None:
         """Build a run; ``arrivals``/``workforce``/``draws`` replace the sampled ones.
 
         (Hand-made test cases; the planner reruns a subset of a run's bookings with their own draws.)
         ``spool``: where the per-call helpline table is written a row group at a time (``calls``
-        is then a ``SpooledTable``); None keeps it in memory.
+        is then a ``SpooledTable``); None keeps it in memory.  ``demand``: this scenario's demand
+        model, shared by runs that sample it again (it keeps its intensity grids).
         """
         self.sc = sc
         self.streams = streams
@@ -67,7 +68,7 @@ class Model:
                           if act.any() else (0.0, 1440.0))
         self.policy = make_policy(sc.dispatch.policy, sc.dispatch.params)
         self.policy.bind(streams["choices"])
-        self.demand = DemandModel(sc, self.districts, self.cat)
+        self.demand = demand if demand is not None else DemandModel(sc, self.districts, self.cat)
         if arrivals is None:
             self.arrivals, self.helpline = build_arrivals(sc, self.demand, self.cal, streams, self.wf)
         else:

@@ -7,12 +7,12 @@ category and returns each replication's KPIs, reusing what a replication drew be
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from sim.config import Scenario, validate
-from sim.demand import Arrivals
+from sim.demand import Arrivals, DemandModel
 from sim.draws import BookingDraws
 from sim.planner_decision import rep_kpis
 from sim.workforce import Workforce
@@ -44,21 +44,21 @@ def planning_scenario(setting: Scenario, district: str, growth: dict[str, float]
 
 
 def evaluate_counts(sc_plan: Scenario, district: str, counts: dict[str, int], seed: int, reps: range,
-                    sampled: dict[int, Sampled] | None = None,
+                    sampled: Reuse | None = None,
                     categories: list[str] | None = None) -> list[dict[str, dict[str, float]]]:
     """Per-replication KPIs per category with ``counts`` active workers (replications ``reps``).
 
     KPIs of ``categories`` only (default: every category of ``counts``).
 
     Only the KPIs' columns are built (the tables of ``run_one`` are not needed here).
-    ``sampled`` (replication → its bookings, their draws and a workforce, filled on first
-    use) lets later counts reuse them: bookings do not depend on the workers (planning runs
-    have no helpline), each purpose has its own random stream, and a cell's first k workers
-    are the workforce of k, so a run that reuses them is identical to one that draws them
-    again, only cheaper.  With ``sampled``, only the bookings of
-    ``categories`` are simulated: categories are independent queues (single-skilled workers),
-    and each booking keeps its own draws, so their KPIs are those of the run with every
-    category, at a fraction of its cost when a few categories of a group still need runs.
+    ``sampled`` (the scenario's demand model, and per replication its bookings, their draws
+    and a workforce, filled on first use) lets later counts reuse them: bookings do not
+    depend on the workers (planning runs have no helpline), each purpose has its own random
+    stream, and a cell's first k workers are the workforce of k, so a run that reuses them is
+    identical to one that draws them again, only cheaper.  With ``sampled``, only the bookings
+    of ``categories`` are simulated: categories are independent queues (single-skilled
+    workers), and each booking keeps its own draws, so their KPIs are those of the run with
+    every category, at a fraction of its cost when a few categories of a group still need runs.
     """
     from sim.model import Model
     from sim.runner import booking_columns
@@ -71,17 +71,20 @@ def evaluate_counts(sc_plan: Scenario, district: str, counts: dict[str, int], se
         if sampled is None:
             m = Model(sc_n, Streams(seed, r))
         else:
-            got = sampled.get(r)
+            got = sampled.reps.get(r)
             if got is None or any(counts[c] > got.most[c] for c in counts):
                 # Workers of a cell are drawn in fixed blocks, so the first k of a larger
                 # workforce are the workforce of k: drawn once at (at least) twice the counts.
                 most = {c: max(2 * n, got.most[c] if got else 0) for c, n in counts.items()}
                 first = Model(_with_counts(sc_plan, district, most), Streams(seed, r),
-                              arrivals=got.arrivals if got else None, draws=got.draws if got else None)
-                got = sampled[r] = Sampled(first.arrivals, first.draws, first.wf, most, first.cat.keys)
+                              arrivals=got.arrivals if got else None, draws=got.draws if got else None,
+                              demand=sampled.demand)
+                sampled.demand = first.demand
+                got = sampled.reps[r] = Sampled(first.arrivals, first.draws, first.wf, most, first.cat.keys)
             idx = np.flatnonzero(np.isin(got.arrivals.category, [got.keys.index(c) for c in cats]))
             m = Model(sc_n, Streams(seed, r), arrivals=got.arrivals.take(idx), draws=got.draws.take(idx),
-                      workforce=got.workforce.take(first_workers(got.workforce, got.keys, counts)))
+                      workforce=got.workforce.take(first_workers(got.workforce, got.keys, counts)),
+                      demand=sampled.demand)
         m.run()
         out.append(rep_kpis(booking_columns(m), cats, sc_n.warmup_min))
     return out
@@ -91,6 +94,18 @@ def _with_counts(sc_plan: Scenario, district: str, counts: dict[str, int]) -> Sc
     """``sc_plan`` with exactly ``counts`` active workers per category in ``district``."""
     wf = sc_plan.workforce.model_copy(update={"active_counts": {district: dict(sorted(counts.items()))}})
     return sc_plan.model_copy(update={"workforce": wf})
+
+
+@dataclass
+class Reuse:
+    """What a planning scenario's runs reuse (``evaluate_counts``), filled on first use.
+
+    ``demand``: the scenario's demand model (it keeps the intensity grid its samples share);
+    ``reps``: replication → what its first run drew.
+    """
+
+    demand: DemandModel | None = None
+    reps: dict[int, Sampled] = field(default_factory=dict)
 
 
 @dataclass

@@ -32,7 +32,7 @@ from sim.config import Scenario
 from sim.experiments.stats import mean_ci
 from sim.plan_file import Cell, ResolvedPlan, expected_active
 from sim.plan_rates import district_share, rate_per_year
-from sim.plan_runs import Sampled, evaluate_counts, planning_scenario
+from sim.plan_runs import Reuse, evaluate_counts, planning_scenario
 from sim.planner_decision import decide, pooled_quantile, stack
 from sim.planner_search import (
     Bracket,
@@ -227,7 +227,7 @@ def plan_group(setting: Scenario, today: Scenario, district: str, cells: Sequenc
 
 def _evaluator(sc_c: Scenario, district: str, seed: int):
     """The search's ``evaluate`` for one planning scenario (its replications' bookings sampled once)."""
-    sampled: dict[int, Sampled] = {}
+    sampled = Reuse()
     return lambda counts, reps, categories: evaluate_counts(sc_c, district, counts, seed, reps, sampled, categories)
 
 

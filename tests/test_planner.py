@@ -20,7 +20,7 @@ from sim.errors import InputError
 from sim.experiments.stats import Interval, mean_ci
 from sim.plan_file import Cell, parse_plan, resolve_plan
 from sim.plan_helpline import BOOKING_CAUSED, caused_calls_per_day, extra_bookings_per_year
-from sim.plan_runs import evaluate_counts, planning_scenario
+from sim.plan_runs import Reuse, evaluate_counts, planning_scenario
 from sim.planner import (
     PlanSettings,
     district_share,
@@ -257,7 +257,7 @@ def test_known_answer_meets_targets_with_fresh_seeds_and_one_fewer_does_not():
     assert row["active_needed"] == 2 and row["fulfilment_ci_lo"] >= 0.95 and row["fewer_fulfilment_ci_hi"] < 0.95
     sp = planning_scenario(sc, "Lucknow", {"electrician": 1.0}, 10, 0)
     for n, verdict in ((2, "pass"), (1, "fail")):
-        rows = evaluate_counts(sp, "Lucknow", {"electrician": n}, seed=97, reps=range(5))
+        rows = evaluate_counts(sp, "Lucknow", {"electrician": n}, seed=97, reps=range(10))  # 10 fresh seeds
         assert decide(stack([r["electrician"] for r in rows]), targets) == verdict, rows
 
 
@@ -267,7 +267,7 @@ def test_reused_draws_and_a_subset_of_categories_give_the_joint_runs_kpis():
     sc = load_scenario("baseline")
     cats = ["ac_repair", "carpenter", "electrician", "plumber"]
     sp = planning_scenario(sc, "Agra", {c: 2.0 for c in cats}, 120, 10)
-    sampled: dict = {}
+    sampled = Reuse()
     for counts, subset in (({c: 3 for c in cats}, ["carpenter"]), ({c: 5 for c in cats}, ["ac_repair", "plumber"]),
                            ({"ac_repair": 9, "carpenter": 2, "electrician": 4, "plumber": 7}, cats)):
         cheap = evaluate_counts(sp, "Agra", counts, seed=5, reps=range(2), sampled=sampled, categories=subset)
