@@ -220,8 +220,7 @@ class Model:
             offers = yield from self._decide(job)
             offers = offers[: lc.max_offers - k]
             if not offers:
-                wait = min(lc.retry_interval_min, give_up - now, platform_end - now)
-                yield env.timeout(wait) | self.wake[cat]
+                yield env.timeout(self._retry_wait(cat, now, min(give_up, platform_end))) | self.wake[cat]
                 continue
             winner = yield from self._offer(b, offers, k, give_up)
             k += len(offers)
@@ -231,6 +230,19 @@ class Model:
                 return
             excluded.update(w for w in offers if w != winner)
         yield from self._serve(b, winner)
+
+    def _retry_wait(self, cat: int, now: float, end: float) -> float:
+        """Minutes until a booking without offers searches again (a worker freed up wakes it sooner).
+
+        Retries come every ``lifecycle.retry_interval_min``; those falling in hours when no
+        worker of the category is on shift are skipped: they would find nobody (night-time
+        retries were about a sixth of a planning run's events).  Never past ``end`` [minutes].
+        """
+        step = self.sc.lifecycle.retry_interval_min
+        wait = step
+        while now + wait < end and not self.index.staffed(cat, now + wait):
+            wait += step
+        return min(wait, end - now)
 
     def _offer(self, b: int, offers: list[int], k0: int, give_up: float):
         """Offer to one or more workers at once; the first to accept wins.

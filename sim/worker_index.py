@@ -114,6 +114,10 @@ class WorkerIndex:
                 last[sel] = np.where(found[:, -1], d[:, -1], np.inf)
         self._plan = (radius_km, limit, pos, hav, last)
 
+    def staffed(self, c: int, t_min: float) -> bool:
+        """Whether any worker with skill ``c`` (a catalog index) is on shift at time ``t_min`` [minutes]."""
+        return self._trees[c] is not None and self._staffed[c][int(t_min // 60) % 24]
+
     def candidates(self, job: JobRequest, radius_km: float, now_min: float, limit: int | None = None) -> Candidates:
         """Free, on-shift workers with the skill within ``radius_km`` of the job, nearest first.
 
