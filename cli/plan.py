@@ -15,6 +15,7 @@ from pathlib import Path
 
 from cli.args import add_out, add_quiet, add_scenario, progress_bar
 from cli.outdir import add_force, prepare_out_dir
+from sim.config import MAX_HORIZON_DAYS
 from sim.errors import InputError
 
 DEFAULT_TARGET = "fulfilment>=0.8,p90_wait_min<=60"
@@ -42,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser, command: str) -> None:
                         "fraction of the bound for mean_wait_min)")
     p.add_argument("--min-days", type=float, default=365.0,
                    help="shortest measured period per run [days] (each planning run's own horizon)")
-    p.add_argument("--max-days", type=float, default=3650.0, help="longest measured period per run [days]")
+    p.add_argument("--max-days", type=float, default=36500.0, help="longest measured period per run [days]")
     p.add_argument("--rep-bookings", type=float, default=30.0,
                    help="runs are lengthened (up to --max-days) until a replication expects this many "
                         "bookings of its rarest cell")
@@ -68,8 +69,8 @@ def _check(args: argparse.Namespace) -> None:
         raise InputError("--min-days: must be > 0 and at most --max-days")
     if args.warmup < 0:
         raise InputError("--warmup: must be >= 0")
-    if args.max_days + args.warmup > 3650:  # the scenario's horizon limit
-        raise InputError("--max-days: with --warmup at most 3650 days")
+    if args.max_days + args.warmup > MAX_HORIZON_DAYS:  # the scenario's horizon limit
+        raise InputError(f"--max-days: with --warmup at most {MAX_HORIZON_DAYS:.0f} days")
     for name in ("rep_bookings", "max_workers", "cores"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')}: must be >= 1")

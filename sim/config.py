@@ -29,6 +29,8 @@ from sim.study_config import CalibrationConfig
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 #: Calendar dates a run may span (pandas timestamps end in 2262; keep well inside).
 FIRST_DATE, LAST_DATE = dt.date(1900, 1, 1), dt.date(2200, 12, 31)
+#: Longest run [days].
+MAX_HORIZON_DAYS = 36500.0
 
 
 class GeographyConfig(StrictModel):
@@ -167,7 +169,9 @@ class Scenario(StrictModel):
     description: str = ""
     seed: int = Field(20250630, ge=0, le=2**63 - 1)
     start_date: dt.date = dt.date(2025, 7, 1)
-    horizon_days: float = Field(365.0, gt=0, le=3650)
+    #: [days]; up to a century, which only the planner's runs of services booked a few times a
+    #: year need (``sim.sizing`` refuses runs too big for memory whatever the horizon)
+    horizon_days: float = Field(365.0, gt=0, le=MAX_HORIZON_DAYS)
     warmup_days: float = Field(0.0, ge=0)
     geography: GeographyConfig = GeographyConfig()
     catalog: dict[str, CategoryConfig] = Field(min_length=1)

@@ -57,7 +57,9 @@ class PlanSettings:
         seed: root seed of the planning runs.
         min_days: shortest measured period per run [days] (a year: every season counts).
         rep_bookings: expected bookings per replication of a district's rarest cell: runs
-            are lengthened up to ``max_days`` for it (rare services need years per replication).
+            are lengthened up to ``max_days`` for it (a service booked once a year needs 30
+            years a replication: a run's cost is its bookings, and verdicts on the two or
+            three bookings of a ten-year run stay undecided at any count).
         max_days: longest measured period per run [days].
         warmup: warm-up before the measured period [days].
         cap: most active workers tried per cell.
@@ -68,7 +70,7 @@ class PlanSettings:
     seed: int = 0
     min_days: float = 365.0
     rep_bookings: float = 30.0
-    max_days: float = 3650.0
+    max_days: float = 36500.0
     warmup: float = 0.0
     cap: int = 500
 
@@ -177,6 +179,29 @@ def group_days(setting: Scenario, district: str, cells: Sequence[Cell], ps: Plan
     return min(max(ps.min_days, math.ceil(ps.rep_bookings * 365 / rarest)), ps.max_days)
 
 
+#: Most that ``level_reps`` multiplies replication counts by.
+MAX_REP_SCALE = 16
+
+
+def level_reps(setting: Scenario, district: str, cells: Sequence[Cell], ps: PlanSettings, level: float,
+               days: float) -> Replications:
+    """Replications per decision at one demand level: more where even ``max_days`` runs are short of bookings.
+
+    A run should hold ``rep_bookings`` bookings of the group's rarest cell (``group_days``);
+    when ``max_days`` caps it below that, every replication count is multiplied by the
+    shortfall (at most ``MAX_REP_SCALE``), so a decision sees about as many bookings as a
+    common cell's.  (A service booked a few times a year gets two or three bookings a run:
+    verdicts on so few stayed undecided at any count, and the search climbed to the cap.)
+    """
+    rates = [rate_per_year(setting, district, c.category) * min(level, c.growth) for c in cells]
+    per_run = min((r for r in rates if r > 0), default=0.0) * days / 365.0
+    if per_run <= 0 or per_run >= ps.rep_bookings:
+        return ps.reps
+    k = min(MAX_REP_SCALE, math.ceil(ps.rep_bookings / per_run))
+    r = ps.reps
+    return Replications(r.first * k, r.step * k, r.most * k, r.boundary * k, r.resolution)
+
+
 def plan_group(setting: Scenario, today: Scenario, district: str, cells: Sequence[Cell],
                ps: PlanSettings) -> list[dict[str, Any]]:
     """Rows of cells of one district planned in shared runs, searched along the demand ladder."""
@@ -200,8 +225,10 @@ def plan_group(setting: Scenario, today: Scenario, district: str, cells: Sequenc
             demand = base[k] * mult[k] > 0
             start = analytic_start(peak_rate_per_min(sc_c, share, k) * mult[k], setting.catalog[k].service_min,
                                    ps.targets) if demand else 0
-            brackets[k] = Bracket(start=start, cap=ps.cap, floor=floor[k]) if demand else Bracket(start=0, cap=ps.cap)
-        probes += search(brackets, ps.targets, _evaluator(sc_c, district, ps.seed), ps.reps)
+            brackets[k] = (Bracket(start=start, cap=ps.cap, floor=floor[k], table=mult[k] == c.growth) if demand
+                           else Bracket(start=0, cap=ps.cap))
+        probes += search(brackets, ps.targets, _evaluator(sc_c, district, ps.seed),
+                         level_reps(setting, district, cells, ps, level, days))
         floor = {k: max(1, b.answer) for k, b in brackets.items()}
         prev = mult
     rows = []

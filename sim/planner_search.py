@@ -114,7 +114,10 @@ class Bracket:
     ``seen`` keeps every simulated replication per count (count → replication → KPIs), so a
     count probed again, or extended at the boundary, adds replications to the ones it has.
     ``confirmed``: the boundary pair is decided (see ``Replications``); ``held``: one fewer
-    than the answer meets the targets, but it is below the floor.  Once the boundary has
+    than the answer meets the targets, but it is below the floor.  ``table``: the answer goes
+    into the plan's table; when not (a demand level below the last, whose answer is only the
+    next level's floor), one fewer than an answer at the floor is not simulated: it is never
+    an answer, and only the table shows its KPIs and ``held``.  Once the boundary has
     moved the answer, probes get ``min_reps`` (the boundary's replications: a verdict on
     fewer is no evidence against it), and the bracket's open end is ``gallop`` counts away,
     doubling with each further move (a flat KPI curve may move the answer far).
@@ -132,6 +135,7 @@ class Bracket:
     held: bool = False
     min_reps: int = 0
     gallop: int = 1
+    table: bool = True
 
     def __post_init__(self) -> None:
         self.lo = max(self.lo, self.floor - 1)
@@ -158,6 +162,12 @@ class Bracket:
         if self.start == 0:
             return 0
         return self.hi if self.hi is not None else self.cap
+
+    @property
+    def fewer_simulated(self) -> bool:
+        """Whether one fewer than the answer gets the boundary's replications (see ``table``)."""
+        n = self.hi or 0
+        return n > 1 and (self.table or n - 1 >= self.floor)
 
     def reps_at(self, n: int) -> int:
         """Replications simulated at ``n`` workers (the leading run without gaps)."""
@@ -216,7 +226,8 @@ class Bracket:
         assert self.hi is not None
         n = self.hi
         v_hi = decide(self.kpis(n, reps), targets)
-        v_lo = decide(self.kpis(n - 1, reps), targets) if n > 1 else "fail"  # nobody serves nothing
+        # nobody serves nothing; one fewer not simulated is below the floor (it is never judged)
+        v_lo = decide(self.kpis(n - 1, reps), targets) if self.fewer_simulated else "fail"
         if v_hi == "tie" and reps < rr.boundary and reps_to_resolve(self.kpis(n, reps), targets, rr.resolution,
                                                                     rr.boundary) > reps:
             return  # the answer undecided: more replications first
@@ -226,7 +237,7 @@ class Bracket:
             if self.hi <= n:
                 self.hi = None
         elif n - 1 < self.floor:  # one fewer is below the floor, never an answer: nothing to decide about it
-            self.confirmed, self.held = True, v_lo == "pass"
+            self.confirmed, self.held = True, self.table and v_lo == "pass"
         elif v_lo == "pass":  # down: bisect (n - 1 - gallop, n - 1], whose bottom the next boundary verifies
             self.min_reps, self.gallop = reps, 2 * self.gallop
             self.hi, self.lo = n - 1, max(self.floor - 1, n - 1 - self.gallop)
@@ -279,7 +290,7 @@ def _boundary(brackets: dict[str, Bracket], targets: tuple[Target, ...], evaluat
     want = {}
     for c, b in pending.items():
         n = b.hi or 0
-        pair = (n - 1, n) if n > 1 else (n,)
+        pair = (n - 1, n) if b.fewer_simulated else (n,)
         have = min(b.reps_at(m) for m in pair)
         level = max(rr.first, b.min_reps, *(b.reps_at(m) for m in pair))
         if have < level:  # first give both counts the same replications
@@ -289,7 +300,7 @@ def _boundary(brackets: dict[str, Bracket], targets: tuple[Target, ...], evaluat
             need = max(reps_to_resolve(b.kpis(m, have), targets, rr.resolution, rr.boundary) for m in decided)
             want[c] = min(rr.boundary, max(have + rr.step, need))
     for shift in (0, 1):
-        fewer = {c for c in pending if shift and (brackets[c].hi or 0) > 1}
+        fewer = {c for c in pending if shift and brackets[c].fewer_simulated}
         counts = {c: (b.hi - shift if c in fewer else b.hi if c in pending else b.answer)
                   for c, b in sorted(brackets.items())}
         simulate(brackets, counts, {c: r for c, r in want.items() if c in fewer or not shift}, evaluate)

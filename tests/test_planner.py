@@ -7,6 +7,7 @@ is overloaded, two are not) and re-simulates the answer with fresh seeds.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +25,9 @@ from sim.plan_runs import Reuse, evaluate_counts, planning_scenario
 from sim.planner import (
     PlanSettings,
     district_share,
+    group_days,
     ladder,
+    level_reps,
     plan_district,
     rate_groups,
     rate_per_year,
@@ -117,12 +120,35 @@ def test_boundary_replications_move_the_answer_to_the_smallest_count_that_passes
     f = fl["a"]
     assert f.answer == 12 and f.held and decide(f.at_hi, targets) == decide(f.at_lo, targets) == "pass"
     assert f.at_lo["fulfilment"].size == f.at_hi["fulfilment"].size < 40
+    # At a demand level whose answer is only the next level's floor (not in the table), one fewer
+    # than an answer at the floor is not simulated at all: the same answer, on fewer runs.
+    nt = {"a": Bracket(start=1, cap=50, floor=12, table=False)}
+    search(nt, targets, noisy, Replications(4, 4, 12, 40))
+    assert nt["a"].answer == 12 and not nt["a"].held and 11 not in nt["a"].seen and nt["a"].confirmed
 
 
 def test_unreachable_is_reported_at_the_cap():
     br = {"x": Bracket(start=2, cap=16)}
     n = search(br, parse_targets("fulfilment>=0.99"), _noisy({"x": 1000}, sd=0.01), Replications(3, 3, 6))
     assert br["x"].hi is None and br["x"].done and br["x"].answer == 16 and n == 4  # 2, 4, 8, 16
+
+
+def test_runs_of_a_rare_service_are_long_and_replications_make_up_what_the_longest_lack():
+    """A run holds ``rep_bookings`` of its rarest cell, lengthened up to ``max_days``; past that,
+    every replication count is multiplied by the shortfall (at most 16), never for common cells."""
+    sc = load_scenario("baseline")
+    targets = parse_targets("fulfilment>=0.8")
+    rare = [Cell("Kaushambi", "building_construction", 1.0)]
+    rate = rate_per_year(sc, "Kaushambi", "building_construction")
+    assert 0.1 < rate < 0.3  # a booking every few years
+    ps = PlanSettings(targets)
+    assert group_days(sc, "Kaushambi", rare, ps, 1.0) == 36500.0  # a century; the same bookings as common runs
+    assert level_reps(sc, "Kaushambi", rare, ps, 1.0, 36500.0) == Replications(8, 8, 24, 80)  # 25 bookings a run
+    ten = PlanSettings(targets, max_days=3650.0)
+    k = math.ceil(30 / (rate * 10))
+    assert level_reps(sc, "Kaushambi", rare, ten, 1.0, 3650.0) == Replications(4 * k, 4 * k, 12 * k, 40 * k)
+    common = [Cell("Lucknow", "electrician", 1.0)]
+    assert level_reps(sc, "Lucknow", common, ten, 1.0, group_days(sc, "Lucknow", common, ten, 1.0)) == Replications()
 
 
 def test_ladder_and_rate_groups():
