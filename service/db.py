@@ -435,9 +435,7 @@ class Database:
         without blocking the loop: :meth:`_wait_for_writer`); a lock held by another process
         fails at once (at ``BEGIN``, before anything ran) and the call moves to a worker
         thread, which waits there.  Reads never wait in WAL mode.  PostgreSQL: always in a
-        worker thread (round trips and row locks wait), one hop per transaction; ``write=False``
-        runs in autocommit (no BEGIN and COMMIT round trips): for reads, or for one statement that
-        is a whole transaction by itself (``people.SET_STATUS_ALONE``).
+        worker thread (round trips and row locks wait), one hop per transaction.
         """
         if self.is_sqlite:
             if not write:

@@ -29,13 +29,6 @@ _PENDING = ("(:available AND COALESCE(active_booking_id, 0) = 0 AND EXISTS (SELE
             " AND b.lat BETWEEN :lat0 AND :lat1 AND b.lon BETWEEN :lon0 AND :lon1))")
 _SET = f"{_SET_ROW} RETURNING district, active_booking_id, {_PENDING} AS pending"
 SET_STATUS = Stmt(_MOVE, _SET, pg=f"WITH moved AS ({_MOVE}) {_SET}")
-#: PostgreSQL only, run in autocommit (``Database.run(write=False)``): ``SET_STATUS`` as a whole
-#: transaction of one statement, one round trip instead of BEGIN, statement and COMMIT, applied only
-#: when no pending scan is due; no row and nothing changed otherwise (or for an unknown worker).  The
-#: skill rows move only with the worker row (a data-modifying ``WITH`` on one snapshot).
-SET_STATUS_ALONE = Stmt(f"WITH upd AS ({_SET_ROW} AND NOT {_PENDING} RETURNING district, active_booking_id),"
-                        f" moved AS ({_MOVE} AND EXISTS (SELECT 1 FROM upd))"
-                        " SELECT district, active_booking_id, FALSE AS pending FROM upd")
 
 
 def worker_out(w: Any) -> dict[str, Any]:
@@ -44,19 +37,11 @@ def worker_out(w: Any) -> dict[str, Any]:
             "active_booking_id": w.active_booking_id}
 
 
-def set_status(ctx: Any, conn: Connection, wid: int, available: bool, lat: float, lon: float, now: float,
-               alone: bool = False) -> dict | None:
-    """A worker's availability and position; a free worker becoming available may get an offer at once.
-
-    ``alone`` (PostgreSQL, in autocommit): only if that needs no other statement (``SET_STATUS_ALONE``);
-    ``None`` when nothing changed, and the caller runs it again without ``alone`` in a transaction.
-    """
-    w = sql.first(conn, SET_STATUS_ALONE if alone else SET_STATUS,
-                  {"wid": wid, "available": available, "lat": lat, "lon": lon, "idle": ctx.disp.now_min(now),
-                   **ctx.disp.pending_box(lat, lon)})
+def set_status(ctx: Any, conn: Connection, wid: int, available: bool, lat: float, lon: float, now: float) -> dict:
+    """A worker's availability and position; a free worker becoming available may get an offer at once."""
+    w = sql.first(conn, SET_STATUS, {"wid": wid, "available": available, "lat": lat, "lon": lon,
+                                     "idle": ctx.disp.now_min(now), **ctx.disp.pending_box(lat, lon)})
     if w is None:
-        if alone:
-            return None
         raise not_found(f"worker {wid}")
     holds = w.active_booking_id
     if w.pending:

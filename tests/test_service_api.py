@@ -61,8 +61,7 @@ def test_decline_redispatches_and_pending_waits_for_a_free_worker(api):
 
 def test_status_update_alone_or_with_the_pending_scan(api):
     """A worker becoming available next to a waiting booking gets it in the same request (on SQLite the
-    pending check said no: ``IS NULL`` in a RETURNING clause; on PostgreSQL the one-statement attempt
-    changes nothing then); without one only the status moves (PostgreSQL: one statement in autocommit)."""
+    pending check said no: ``IS NULL`` in a RETURNING clause); without one only the status moves."""
     w = api.worker(LUCKNOW[0] + 0.01, LUCKNOW[1], available=False)
     here = {"available": True, "lat": LUCKNOW[0] + 0.02, "lon": LUCKNOW[1] + 0.01}
     r = api.call("PUT", f"/v1/workers/{w['id']}/status", w["token"], json=here)  # nothing waits: alone
