@@ -48,7 +48,9 @@ CANDIDATES = Stmt(
     " FROM worker_skills s JOIN workers w ON w.id = s.worker_id"
     " WHERE s.category = :cat AND s.lat BETWEEN :lat0 AND :lat1 AND s.lon BETWEEN :lon0 AND :lon1"
     " AND w.available = TRUE AND w.active_booking_id IS NULL"
-    " AND w.id NOT IN (SELECT worker_id FROM booking_declines WHERE booking_id = :bid)")
+    # NOT EXISTS, not NOT IN (subquery): SQLite builds a temporary table for the IN list on every
+    # execution (a pager and a zeroed page: ~7 % of a booking's instructions); this is a key probe per row
+    " AND NOT EXISTS (SELECT 1 FROM booking_declines d WHERE d.booking_id = :bid AND d.worker_id = w.id)")
 #: Reserve the picked worker if they are still free and available and nobody else holds their
 #: row, and offer them the booking; the booking's id if both happened, no row otherwise.
 #: PostgreSQL: one statement (the row locked ``SKIP LOCKED``, then both updates); SQLite

@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import Connection
 
 from service import sql
-from service.dispatch import PENDING_IN_BOX
 from service.errors import not_found
 from service.sql import Stmt
 
@@ -16,10 +15,19 @@ from service.sql import Stmt
 #: worker now available and free has pending bookings of their skills nearby (``free_worker``
 #: then looks closer).  PostgreSQL does it in one statement, SQLite in two.
 _MOVE = "UPDATE worker_skills SET lat = :lat, lon = :lon WHERE worker_id = :wid AND (lat <> :lat OR lon <> :lon)"
-_SET = ("UPDATE workers SET available = :available, lat = :lat, lon = :lon, idle_since_min = CASE"
-        " WHEN :available AND NOT available AND active_booking_id IS NULL THEN :idle ELSE idle_since_min END"
-        " WHERE id = :wid RETURNING district, active_booking_id, (:available AND active_booking_id IS NULL"
-        f" AND EXISTS (SELECT 1 FROM bookings WHERE {PENDING_IN_BOX})) AS pending")
+_SET_ROW = ("UPDATE workers SET available = :available, lat = :lat, lon = :lon, idle_since_min = CASE"
+            " WHEN :available AND NOT available AND active_booking_id IS NULL THEN :idle ELSE idle_since_min END"
+            " WHERE id = :wid")
+#: On a ``workers`` row: the worker is (now) available and free, and pending bookings of their skills wait nearby.
+#: From the worker's skill rows into the (status, category) index; ``category IN (SELECT ...)`` made
+#: SQLite build a temporary table for the list on every status update.  CROSS JOIN keeps that order on
+#: SQLite (no statistics); PostgreSQL plans it as an inner join.  ``COALESCE(..., 0) = 0``, not ``IS NULL``:
+#: SQLite 3.40.1 answers ``active_booking_id IS NULL`` in a RETURNING clause as false for a NULL column (and
+#: ``IS NOT NULL`` as true), so a worker becoming available never picked up waiting bookings there (ids are >= 1).
+_PENDING = ("(:available AND COALESCE(active_booking_id, 0) = 0 AND EXISTS (SELECT 1 FROM worker_skills k"
+            " CROSS JOIN bookings b WHERE k.worker_id = :wid AND b.status = 'pending' AND b.category = k.category"
+            " AND b.lat BETWEEN :lat0 AND :lat1 AND b.lon BETWEEN :lon0 AND :lon1))")
+_SET = f"{_SET_ROW} RETURNING district, active_booking_id, {_PENDING} AS pending"
 SET_STATUS = Stmt(_MOVE, _SET, pg=f"WITH moved AS ({_MOVE}) {_SET}")
 
 

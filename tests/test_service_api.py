@@ -59,6 +59,26 @@ def test_decline_redispatches_and_pending_waits_for_a_free_worker(api):
     assert api.invariants()["ok"]
 
 
+def test_status_update_alone_or_with_the_pending_scan(api):
+    """A worker becoming available next to a waiting booking gets it in the same request (on SQLite the
+    pending check said no: ``IS NULL`` in a RETURNING clause); without one only the status moves."""
+    w = api.worker(LUCKNOW[0] + 0.01, LUCKNOW[1], available=False)
+    here = {"available": True, "lat": LUCKNOW[0] + 0.02, "lon": LUCKNOW[1] + 0.01}
+    r = api.call("PUT", f"/v1/workers/{w['id']}/status", w["token"], json=here)  # nothing waits: alone
+    assert r.status_code == 200 and r.json()["active_booking_id"] is None and r.json()["lat"] == here["lat"]
+    assert api.call("PUT", f"/v1/workers/{w['id']}/status", w["token"], json={**here, "available": False}).json()[
+        "available"] is False
+    waiting = api.book(api.citizen()).json()
+    assert waiting["status"] == "pending"
+    moved = {"available": True, "lat": LUCKNOW[0] + 0.03, "lon": LUCKNOW[1]}
+    r = api.call("PUT", f"/v1/workers/{w['id']}/status", w["token"], json=moved)  # a scan is due: the transaction
+    assert r.status_code == 200 and r.json()["active_booking_id"] == waiting["id"]
+    got = api.call("GET", f"/v1/workers/{w['id']}", w["token"]).json()
+    assert (got["lat"], got["lon"], got["available"]) == (moved["lat"], moved["lon"], True)
+    assert api.call("GET", f"/v1/bookings/{waiting['id']}", w["token"]).json()["status"] == "offered"
+    assert api.invariants()["ok"]
+
+
 def test_refund_on_cancel_and_cash_payment(api):
     w = api.worker()
     c = api.citizen()
