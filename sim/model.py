@@ -236,13 +236,15 @@ class Model:
 
         Retries come every ``lifecycle.retry_interval_min``; those falling in hours when no
         worker of the category is on shift are skipped: they would find nobody (night-time
-        retries were about a sixth of a planning run's events).  Never past ``end`` [minutes].
+        retries were about a sixth of a planning run's events).  A worker of the category
+        coming on shift before the next retry is searched for then, as the live service's
+        status update offers it the waiting bookings.  Never past ``end`` [minutes].
         """
         step = self.sc.lifecycle.retry_interval_min
         wait = step
         while now + wait < end and not self.index.staffed(cat, now + wait):
             wait += step
-        return min(wait, end - now)
+        return min(wait, self.index.next_shift_start(cat, now) - now, end - now)
 
     def _offer(self, b: int, offers: list[int], k0: int, give_up: float):
         """Offer to one or more workers at once; the first to accept wins.

@@ -69,12 +69,15 @@ class WorkerIndex:
         #: per category, whether any of its workers is on shift in each hour of the day: outside
         #: those hours a search finds nobody, so it is not made (night-time retries are many)
         self._staffed: list[list[bool]] = []
+        #: per category, the hours of the day at which some of its workers come on shift
+        self._starts: list[frozenset[int]] = []
         xy = project_km(wf.lat, wf.lon)
         hours = np.arange(24)
         for c in range(len(cat_keys)):
             ids = np.flatnonzero(wf.active & wf.has_skill(c)).astype(np.int64)
             on = (wf.shift_start_h[ids, None] <= hours) & (hours < wf.shift_end_h[ids, None])
             self._staffed.append(on.any(axis=0).tolist())
+            self._starts.append(frozenset(wf.shift_start_h[ids].tolist()))
             self._cols.append((ids, wf.lat[ids], wf.lon[ids], wf.shift_start_h[ids], wf.shift_end_h[ids]))
             self._lists.append((ids.tolist(), wf.shift_start_h[ids].tolist(), wf.shift_end_h[ids].tolist()))
             self._trees.append(cKDTree(xy[ids]) if ids.size else None)
@@ -113,6 +116,17 @@ class WorkerIndex:
             if k == k0 and k < tree.n:  # else every worker within the bound is in the list
                 last[sel] = np.where(found[:, -1], d[:, -1], np.inf)
         self._plan = (radius_km, limit, pos, hav, last)
+
+    def next_shift_start(self, c: int, t_min: float) -> float:
+        """When a worker with skill ``c`` next comes on shift after ``t_min`` [minutes] (inf if never)."""
+        starts = self._starts[c]
+        if not starts:
+            return float("inf")
+        hour0 = int(t_min // 60)
+        for d in range(1, 25):
+            if (hour0 + d) % 24 in starts:
+                return (hour0 + d) * 60.0
+        return float("inf")
 
     def staffed(self, c: int, t_min: float) -> bool:
         """Whether any worker with skill ``c`` (a catalog index) is on shift at time ``t_min`` [minutes]."""

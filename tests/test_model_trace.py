@@ -98,10 +98,11 @@ def test_out_of_radius_job_ends_unfulfilled_at_max_search():
     assert m.rec.offers[0] == 0
 
 
-def test_a_night_booking_is_served_at_the_first_retry_on_shift_without_searching_overnight():
+def test_a_night_booking_is_served_when_a_worker_comes_on_shift_without_searching_overnight():
     """Workers on shift 08:00-20:00; a booking at 21:10 searches once, then its retries every 30
-    minutes are skipped while nobody is on shift: it is offered at 08:10 next day (the first
-    retry in a staffed hour: 21:10 + 22 x 30 min), after two searches instead of 23."""
+    minutes are skipped while nobody is on shift, and it searches again when the worker comes on
+    shift at 08:00 (as the live service's status update offers waiting bookings), before its next
+    retry at 08:10: two searches instead of 23."""
     sc = load_scenario("baseline", [*OVERRIDES, "lifecycle.retry_interval_min=30"])
     arr, wf = world([(21 * 60 + 10.0, HQ[0] + 0.01, HQ[1])], [HQ], sc)
     wf.shift_start_h[:], wf.shift_end_h[:] = 8, 20
@@ -110,5 +111,5 @@ def test_a_night_booking_is_served_at_the_first_retry_on_shift_without_searching
     real = m.index.candidates
     m.index.candidates = lambda job, r, now, limit=None: searches.append(now) or real(job, r, now, limit)
     m.run()
-    assert m.rec.assigned[0] == pytest.approx(21 * 60 + 10.0 + 22 * 30.0) and m.rec.status[0] == 1
-    assert searches == pytest.approx([21 * 60 + 10.0, 21 * 60 + 10.0 + 22 * 30.0])
+    assert m.rec.assigned[0] == pytest.approx(1440.0 + 8 * 60) and m.rec.status[0] == 1
+    assert searches == pytest.approx([21 * 60 + 10.0, 1440.0 + 8 * 60])
